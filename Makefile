@@ -1,0 +1,38 @@
+# champion: `make run` starts a server, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt pyproject.toml
+	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/champion serve --tls
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff format --check champion tests
+	$(BIN)/ruff check champion tests
+	$(BIN)/mypy champion
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format champion tests
+	$(BIN)/ruff check --fix champion tests
+
+clean:
+	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache

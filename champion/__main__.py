@@ -1,0 +1,3 @@
+from champion.cli import main
+
+main()

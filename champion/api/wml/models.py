@@ -1,0 +1,136 @@
+"""/ml/v4/models: the model registry, revisions and content upload."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from champion.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
+from champion.api.wml import render
+from champion.api.wml.errors import WMLRoute
+from champion.api.wml.schemas import NewModel, NewRevision
+from champion.artifacts.store import receive
+from champion.errors import InvalidInput
+from champion.models import service as models
+from champion.models import software_specs
+from champion.models.schemas import NewModel as DomainNewModel
+from champion.models.signature import DeclaredField
+from champion.models.tables import RegisteredModel
+
+router = APIRouter(route_class=WMLRoute)
+
+
+def _render(session: SessionDep, row: RegisteredModel) -> dict[str, Any]:
+    version = models.latest_version(session, model_id=row.id)
+    return render.model(row, version, software_specs.find(spec_id=row.software_spec_id))
+
+
+def _space(space_id: str | None) -> str:
+    if not space_id:
+        raise InvalidInput("is required", field="space_id")
+    return space_id
+
+
+@router.post("/ml/v4/models", status_code=201)
+def create_model(body: NewModel, session: SessionDep, actor: ActorDep, space_id: str | None = None) -> dict[str, Any]:
+    space = _space(body.space_id or space_id)
+    spec_id = body.software_spec.id
+    if spec_id is None and body.software_spec.name is not None:
+        spec = software_specs.find(name=body.software_spec.name)
+        spec_id = spec.id if spec else body.software_spec.name
+    declared = None
+    if body.schemas and body.schemas.input:
+        declared = [DeclaredField(name=f.name, type=f.type) for f in body.schemas.input[0].fields]
+    new = DomainNewModel(
+        name=body.name,
+        type=body.type,
+        software_spec_id=spec_id or "",
+        description=body.description,
+        tags=body.tags,
+        label_column=body.label_column,
+        declared_input=declared,
+        custom=body.custom,
+    )
+    return _render(session, models.create_model(session, actor, space_id=space, new=new))
+
+
+@router.get("/ml/v4/models")
+def list_models(
+    session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    rows = models.list_models(session, actor, space_id=_space(space_id))
+    return render.page([_render(session, row) for row in rows], limit=limit)
+
+
+@router.get("/ml/v4/models/{model_id}")
+def get_model(
+    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, rev: int | None = None
+) -> dict[str, Any]:
+    row = models.get_model(session, actor, model_id=model_id, space_id=space_id)
+    if rev is None:
+        return _render(session, row)
+    version = models.get_version(session, actor, model_id=model_id, number=rev)
+    return render.revision(row, version, software_specs.find(spec_id=row.software_spec_id))
+
+
+@router.patch("/ml/v4/models/{model_id}")
+def update_model(
+    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, body: Any = Body()
+) -> dict[str, Any]:
+    models.get_model(session, actor, model_id=model_id, space_id=space_id)
+    return _render(session, models.update_model(session, actor, model_id=model_id, operations=body))
+
+
+@router.delete("/ml/v4/models/{model_id}", status_code=204)
+def delete_model(model_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None) -> Response:
+    models.get_model(session, actor, model_id=model_id, space_id=space_id)
+    models.delete_model(session, actor, store, model_id=model_id)
+    return Response(status_code=204)
+
+
+@router.put("/ml/v4/models/{model_id}/content", status_code=201)
+async def upload_content(
+    model_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    space_id: str | None = None,
+) -> dict[str, Any]:
+    # The body is raw model bytes whatever the Content-Type says (the client sends gzip
+    # tars as application/json), so it is streamed to disk, never parsed.
+    await run_in_threadpool(models.get_model, session, actor, model_id=model_id, space_id=space_id)
+    folder = store.stage_dir()
+    try:
+        upload = folder / "upload"
+        await receive(request.stream(), upload, limit=settings.max_upload_bytes)
+        await run_in_threadpool(
+            models.add_version, session, actor, store, model_id=model_id, upload=upload, limit=settings.max_upload_bytes
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    row = await run_in_threadpool(models.get_model, session, actor, model_id=model_id)
+    return await run_in_threadpool(_render, session, row)
+
+
+@router.post("/ml/v4/models/{model_id}/revisions", status_code=201)
+def create_revision(
+    model_id: str, session: SessionDep, actor: ActorDep, body: NewRevision | None = None, space_id: str | None = None
+) -> dict[str, Any]:
+    row = models.get_model(session, actor, model_id=model_id, space_id=(body.space_id if body else None) or space_id)
+    version = models.create_revision(session, actor, model_id=model_id)
+    return render.revision(row, version, software_specs.find(spec_id=row.software_spec_id))
+
+
+@router.get("/ml/v4/models/{model_id}/revisions")
+def list_revisions(
+    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    row = models.get_model(session, actor, model_id=model_id, space_id=space_id)
+    spec = software_specs.find(spec_id=row.software_spec_id)
+    versions = models.list_versions(session, actor, model_id=model_id)
+    return render.page([render.revision(row, v, spec) for v in versions], limit=limit)

@@ -1,0 +1,166 @@
+"""Domain objects in the shapes the WML client reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from champion.models.software_specs import SoftwareSpec
+from champion.models.tables import ModelVersion, RegisteredModel
+from champion.runtimes import Signature, TargetType
+from champion.spaces.tables import Space, SpaceMember
+
+
+def timestamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def space(row: Space, members: list[SpaceMember] | None = None) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "name": row.name,
+        "description": row.description,
+        "tags": row.tags,
+        "status": {"state": "active"},
+        "type": "wx",
+        "stage": {"production": False},
+    }
+    if members is not None:
+        entity["members"] = [member(m) for m in members]
+    return {
+        "metadata": {
+            "id": row.id,
+            "url": f"/v2/spaces/{row.id}",
+            "creator_id": row.creator_id,
+            "created_at": timestamp(row.created_at),
+            "updated_at": timestamp(row.modified_at),
+        },
+        "entity": entity,
+    }
+
+
+def member(row: SpaceMember) -> dict[str, Any]:
+    return {"id": row.user_id, "type": "user", "role": row.role, "state": row.state}
+
+
+def software_spec(spec: SoftwareSpec) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": spec.name,
+            "asset_id": spec.id,
+            "description": spec.description,
+            "href": f"/v2/software_specifications/{spec.id}",
+            "asset_type": "software_specification",
+            "created_at": "2026-01-01T00:00:00.000Z",
+            "life_cycle": {"supported": {}},
+        },
+        "entity": {
+            "software_specification": {
+                "type": "base",
+                "display_name": spec.name,
+                "software_configuration": {
+                    "platform": {"name": "python", "version": spec.python},
+                    "included_packages": [{"name": n, "version": v} for n, v in spec.packages],
+                },
+                "model_types": list(spec.model_types),
+            }
+        },
+    }
+
+
+def input_schema(signature: Signature) -> list[dict[str, Any]]:
+    return [{"id": "1", "type": "struct", "fields": [{"name": f.name, "type": f.type.value} for f in signature.features]}]
+
+
+def output_schema(signature: Signature) -> list[dict[str, Any]]:
+    target = signature.target
+    prediction_meta: dict[str, Any] = {"modeling_role": "prediction", "target_type": target.type.value}
+    if target.name:
+        prediction_meta["target"] = target.name
+    fields: list[dict[str, Any]] = []
+    if target.type is TargetType.REGRESSION:
+        fields.append({"name": "prediction", "type": "double", "metadata": prediction_meta})
+    else:
+        prediction_meta["class_labels"] = list(target.classes)
+        fields.append({"name": "prediction", "type": _label_type(target.classes), "metadata": prediction_meta})
+        fields.append({"name": "probability", "type": "array", "metadata": {"modeling_role": "probability"}})
+    return [{"id": "1", "type": "struct", "fields": fields}]
+
+
+def _label_type(classes: tuple[object, ...]) -> str:
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if all(isinstance(c, int) for c in classes):
+        return "integer"
+    if all(isinstance(c, float | int) for c in classes):
+        return "double"
+    return "string"
+
+
+def model(row: RegisteredModel, version: ModelVersion | None, spec: SoftwareSpec | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "tags": row.tags,
+        "space_id": row.space_id,
+        "owner": row.owner_id,
+        "created_at": timestamp(row.created_at),
+        "modified_at": timestamp(row.modified_at),
+        "href": f"/ml/v4/models/{row.id}?space_id={row.space_id}",
+    }
+    entity: dict[str, Any] = {
+        "type": row.type,
+        "software_spec": {"id": row.software_spec_id, **({"name": spec.name} if spec else {})},
+        "custom": row.custom,
+    }
+    if row.label_column:
+        entity["label_column"] = row.label_column
+    if version is None:
+        if row.declared_input:
+            entity["schemas"] = {"input": [{"id": "1", "type": "struct", "fields": row.declared_input}], "output": []}
+    else:
+        signature = Signature.from_dict(version.signature)
+        metadata["rev"] = str(version.number)
+        entity["content_import_state"] = "completed"
+        entity["schemas"] = {"input": input_schema(signature), "output": output_schema(signature)}
+        entity["content"] = {
+            "framework": version.framework,
+            "sha256": version.sha256,
+            "size": version.size,
+            "file_name": version.filename,
+            "uploaded_at": timestamp(version.created_at),
+        }
+    return {"metadata": metadata, "entity": entity}
+
+
+def revision(row: RegisteredModel, version: ModelVersion, spec: SoftwareSpec | None) -> dict[str, Any]:
+    body = model(row, version, spec)
+    body["metadata"]["created_at"] = timestamp(version.created_at)
+    body["metadata"]["commit_info"] = {"committed_at": timestamp(version.created_at)}
+    return body
+
+
+def asset(row: RegisteredModel, version: ModelVersion | None) -> dict[str, Any]:
+    """The CAMS view of a model (`/v2/assets/{id}`), which create_job and delete read."""
+    return {
+        "metadata": {
+            "asset_id": row.id,
+            "asset_type": "wml_model",
+            "name": row.name,
+            "description": row.description,
+            "tags": row.tags,
+            "space_id": row.space_id,
+            "owner_id": row.owner_id,
+            "created_at": timestamp(row.created_at),
+            "usage": {"last_updated_at": timestamp(row.modified_at)},
+            "revision_id": version.number if version else 0,
+        },
+        "entity": {"wml_model": {"type": row.type, "software_spec": {"id": row.software_spec_id}}},
+        "href": f"/v2/assets/{row.id}?space_id={row.space_id}",
+    }
+
+
+def page(resources: list[dict[str, Any]], *, limit: int | None = None) -> dict[str, Any]:
+    # No `next` link: the WML client joins relative hrefs into `//path` URLs (protocol notes 2).
+    shown = resources if limit is None else resources[:limit]
+    return {"total_count": len(resources), "limit": limit or len(resources), "resources": shown}

@@ -1,0 +1,84 @@
+"""Request bodies of the WML face, as the official client sends them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Authorize(Strict):
+    username: str
+    api_key: str | None = None
+    password: str | None = None
+    account_id: str | None = None
+
+
+class NewSpace(Strict):
+    name: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    type: str | None = None
+    stage: dict[str, Any] | None = None
+    generator: str | None = None
+
+
+class NewMember(Strict):
+    id: str
+    type: Literal["user"] = "user"
+    role: Literal["admin", "editor", "viewer"]
+    state: Literal["active", "inactive"] | None = None
+
+
+class NewMembers(Strict):
+    members: list[NewMember] = Field(min_length=1)
+
+
+class SoftwareSpecRef(Strict):
+    id: str | None = None
+    name: str | None = None
+
+
+class SchemaField(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    type: str
+
+
+class StructSchema(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    type: str | None = None
+    fields: list[SchemaField]
+
+
+class Schemas(Strict):
+    input: list[StructSchema] = Field(default_factory=list)
+    output: list[StructSchema] = Field(default_factory=list)
+
+
+class NewModel(Strict):
+    name: str
+    type: str
+    software_spec: SoftwareSpecRef
+    space_id: str | None = None
+    project_id: str | None = None
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    schemas: Schemas | None = None
+    label_column: str | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+    size: dict[str, Any] | None = None
+    domain: str | None = None
+
+
+class NewRevision(Strict):
+    space_id: str | None = None
+    project_id: str | None = None
+    commit_message: str | None = None

@@ -1,0 +1,41 @@
+"""The ASGI application: one core, its faces mounted side by side."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from champion import __version__
+from champion.api import wml
+from champion.config import Settings
+from champion.context import ServerContext, open_context
+
+
+def create_app(settings: Settings | None = None, *, context: ServerContext | None = None) -> FastAPI:
+    """Build the app. Given a context, use it (tests, the CLI); otherwise open one at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = context is None
+        app.state.context = context or open_context(settings or Settings())
+        try:
+            yield
+        finally:
+            if own:
+                app.state.context.close()
+
+    app = FastAPI(title="champion", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.include_router(wml.router)
+    app.add_exception_handler(HTTPException, _http_error)
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Routing errors (unknown path, wrong method) happen before any face is chosen.
+    assert isinstance(exc, HTTPException)
+    body = {"errors": [{"code": "not_found" if exc.status_code == 404 else "http_error", "message": str(exc.detail)}]}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,122 @@
+"""The artifact store interface and its local-folder implementation.
+
+Uploads are first staged (streamed to a temporary file while counting and hashing, so an
+oversized upload is refused without ever being held in memory), then either kept under
+their digest or discarded. A blob is written once and never changed, which is what makes
+a model version immutable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from champion.errors import InvalidInput, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """An upload on local disk, not yet kept. `path` is gone once kept or discarded."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+class ArtifactStore(Protocol):
+    def stage_dir(self) -> Path:
+        """A fresh private folder for unpacking uploads; the caller removes it."""
+        ...
+
+    def stage(self, path: Path) -> StagedFile: ...
+
+    def keep(self, staged: StagedFile) -> str:
+        """Move a staged file under its digest and return the digest."""
+        ...
+
+    def open_path(self, sha256: str) -> Path:
+        """A local path to read the blob from."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None: ...
+
+    def digests(self) -> Iterable[str]: ...
+
+
+class LocalArtifactStore:
+    """Blobs at `<root>/sha256/<first two hex>/<digest>`; staging under `<root>/staging`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / "staging"
+        self.blobs = root / "sha256"
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.blobs.mkdir(parents=True, exist_ok=True)
+
+    def stage_dir(self) -> Path:
+        path = self.staging / uuid.uuid4().hex
+        path.mkdir()
+        return path
+
+    def stage(self, path: Path) -> StagedFile:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return StagedFile(path=path, sha256=digest.hexdigest(), size=path.stat().st_size)
+
+    def keep(self, staged: StagedFile) -> str:
+        target = self._blob_path(staged.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            staged.path.unlink(missing_ok=True)
+        else:
+            os.replace(staged.path, target)
+        return staged.sha256
+
+    def open_path(self, sha256: str) -> Path:
+        return self._blob_path(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self._blob_path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self._blob_path(sha256).unlink(missing_ok=True)
+
+    def digests(self) -> Iterable[str]:
+        return (path.name for path in self.blobs.glob("*/*") if path.is_file())
+
+    def clear_staging(self) -> None:
+        """Drop what an interrupted upload left behind (called at start-up)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    def _blob_path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 digest: {sha256!r}")
+        return self.blobs / sha256[:2] / sha256
+
+
+async def receive(chunks: AsyncIterator[bytes], target: Path, *, limit: int) -> int:
+    """Write a request body to `target`, refusing it as soon as it passes `limit` bytes."""
+    size = 0
+    with target.open("wb") as handle:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                handle.close()
+                target.unlink(missing_ok=True)
+                raise PayloadTooLarge(f"the upload is larger than the limit of {limit} bytes", field="content")
+            handle.write(chunk)
+    if size == 0:
+        target.unlink(missing_ok=True)
+        raise InvalidInput("the upload is empty", field="content")
+    return size

@@ -1,0 +1,70 @@
+"""`champion serve`: prepare the home folder and database, then run uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from champion.config import Settings
+from champion.context import bootstrap, open_context
+from champion.tls import self_signed
+
+console = Console()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Serve HTTPS (the WML client needs it).")] = False,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM); self-signed when omitted.")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key (PEM), with --cert.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes; each holds its own copy of the models.")] = 1,
+    home: Annotated[Path | None, typer.Option(help="Data folder (default $CHAMPION_HOME or ./.champion).")] = None,
+) -> None:
+    """Start the server: migrate, create the first admin on first start, and serve."""
+    if home is not None:
+        os.environ["CHAMPION_HOME"] = str(home)
+    if (cert is None) != (key is None):
+        raise typer.BadParameter("--cert and --key go together")
+    settings = Settings()
+    context = open_context(settings)
+    try:
+        first_key = bootstrap(context)
+    finally:
+        context.close()
+    if tls and cert is None:
+        cert, key = self_signed(settings.home / "tls")
+    scheme = "https" if tls or cert else "http"
+    url = f"{scheme}://{host}:{port}"
+    _greet(url, settings, first_key.secret if first_key else None, insecure=tls and cert is not None)
+    uvicorn.run(
+        "champion.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
+    )
+
+
+def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool) -> None:
+    lines = [f"champion is serving at [bold]{url}[/bold]", f"data folder: {settings.home.resolve()}"]
+    if admin_key:
+        lines += [
+            "",
+            f"First start: created the admin user [bold]{settings.admin_user}[/bold].",
+            f"Admin API key (shown once, keep it safe): [bold yellow]{admin_key}[/bold yellow]",
+        ]
+    curl = "curl -k" if insecure else "curl"
+    lines += ["", "Next:", f'  {curl} -H "Authorization: Bearer <api key>" {url}/v2/spaces']
+    console.print(Panel("\n".join(lines), title="champion", expand=False))

@@ -1,0 +1,68 @@
+"""Server settings, read once from the environment (prefix CHAMPION_) and passed in explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHAMPION_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default=Path(".champion"))
+    """Folder for the embedded database, artifacts, the signing key and the TLS certificate."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL. Unset: SQLite (WAL) at `<home>/champion.db`. PostgreSQL: `postgresql+psycopg://...`."""
+
+    artifacts_dir: Path | None = None
+    """Where model files are kept, content-addressed. Unset: `<home>/artifacts`."""
+
+    secret_key: str | None = None
+    """Signs access tokens (JWT). Unset: generated once and kept in `<home>/secret.key`."""
+
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    """Lifetime of tokens issued by /icp4d-api/v1/authorize."""
+
+    max_upload_bytes: int = Field(default=1024**3, ge=1)
+    """Largest model file or archive accepted in one upload; larger ones get 413."""
+
+    admin_user: str = "admin"
+    """User name of the first admin, created on first start."""
+
+    admin_api_key: str | None = None
+    """API key for the first admin. Unset: generated and printed once on first start."""
+
+    replicas: int = Field(default=1, ge=1)
+    """How many server processes share this database and artifact store."""
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _key_has_a_dot(cls, value: str | None) -> str | None:
+        # The WML client sends a token without a "." as Basic rather than Bearer.
+        if value is not None and ("." not in value or len(value) < 16):
+            raise ValueError("CHAMPION_ADMIN_API_KEY must be at least 16 characters and contain a '.'")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_is_long(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("CHAMPION_SECRET_KEY must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _shared_storage_for_replicas(self) -> Settings:
+        if self.replicas > 1 and self.resolved_database_url.startswith("sqlite"):
+            raise ValueError("several replicas need a shared database: set CHAMPION_DATABASE_URL to PostgreSQL")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'champion.db'}"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        return self.artifacts_dir or self.home / "artifacts"

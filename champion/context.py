@@ -1,0 +1,52 @@
+"""Everything a running server holds: built once at start-up, handed to the faces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from champion.artifacts import LocalArtifactStore
+from champion.auth import load_signing_key
+from champion.config import Settings
+from champion.db import make_engine, make_sessionmaker, migrate
+from champion.models import service as models
+from champion.users import service as users
+from champion.users.service import IssuedKey
+
+
+@dataclass
+class ServerContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: LocalArtifactStore
+    signing_key: str
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_context(settings: Settings) -> ServerContext:
+    """Connect to the database and the artifact store, bringing the schema up to date."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    return ServerContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        store=LocalArtifactStore(settings.resolved_artifacts_dir),
+        signing_key=load_signing_key(settings.home, settings.secret_key),
+    )
+
+
+def bootstrap(context: ServerContext) -> IssuedKey | None:
+    """First-start and after-crash housekeeping; returns the first admin's key when just created."""
+    context.store.clear_staging()
+    with context.sessions() as session:
+        models.sweep_orphans(session, context.store)
+        return users.ensure_first_admin(
+            session, name=context.settings.admin_user, api_key=context.settings.admin_api_key
+        )

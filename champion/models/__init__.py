@@ -1,0 +1,1 @@
+"""The model registry: registered models and their immutable, numbered versions."""

@@ -1,0 +1,211 @@
+"""The model registry's rules: who may add, change and remove models, and what an upload must be."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from champion import patch, runtimes
+from champion.artifacts import ArtifactStore
+from champion.db import utcnow
+from champion.errors import InvalidInput
+from champion.models import signature as signatures
+from champion.models import software_specs
+from champion.models.errors import ModelNotFound, NoContent, NotAModel, VersionNotFound
+from champion.models.schemas import ModelDetails, NewModel
+from champion.models.tables import ModelVersion, RegisteredModel
+from champion.models.types import ModelType, parse_model_type
+from champion.models.unpack import model_file
+from champion.spaces import service as spaces
+from champion.spaces.errors import SpaceNotFound
+from champion.spaces.types import Role
+from champion.users.service import Actor
+
+PATCHABLE = ("/name", "/description", "/tags", "/software_spec", "/custom")
+
+
+def create_model(session: Session, actor: Actor, *, space_id: str, new: NewModel) -> RegisteredModel:
+    spaces.require(session, actor, space_id, Role.EDITOR)
+    parse_model_type(new.type)
+    _check_software_spec(new.software_spec_id, field="software_spec.id")
+    model = RegisteredModel(
+        space_id=space_id,
+        name=new.name,
+        description=new.description,
+        tags=new.tags,
+        type=new.type,
+        software_spec_id=new.software_spec_id,
+        label_column=new.label_column,
+        declared_input=[f.__dict__ for f in new.declared_input] if new.declared_input else None,
+        custom=new.custom,
+        owner_id=actor.user_id,
+    )
+    session.add(model)
+    session.commit()
+    return model
+
+
+def get_model(session: Session, actor: Actor, *, model_id: str, space_id: str | None = None) -> RegisteredModel:
+    """The model, if the caller is a member of its space (and it is in `space_id`, when given)."""
+    model = session.get(RegisteredModel, model_id)
+    if model is None or (space_id is not None and model.space_id != space_id):
+        raise ModelNotFound(f"no model with id {model_id!r}")
+    try:
+        spaces.role_of(session, actor, model.space_id)
+    except SpaceNotFound:
+        raise ModelNotFound(f"no model with id {model_id!r}") from None
+    return model
+
+
+def list_models(session: Session, actor: Actor, *, space_id: str) -> list[RegisteredModel]:
+    spaces.role_of(session, actor, space_id)
+    query = select(RegisteredModel).where(RegisteredModel.space_id == space_id).order_by(RegisteredModel.created_at)
+    return list(session.scalars(query))
+
+
+def update_model(session: Session, actor: Actor, *, model_id: str, operations: Any) -> RegisteredModel:
+    model = get_model(session, actor, model_id=model_id)
+    spaces.require(session, actor, model.space_id, Role.EDITOR)
+    current = ModelDetails(
+        name=model.name,
+        description=model.description,
+        tags=model.tags,
+        software_spec={"id": model.software_spec_id},
+        custom=model.custom,
+    )
+    changed = patch.apply_to(current, operations, allowed=PATCHABLE)
+    spec_id = changed.software_spec.get("id", "")
+    _check_software_spec(spec_id, field="/software_spec/id")
+    model.name, model.description, model.tags = changed.name, changed.description, changed.tags
+    model.software_spec_id, model.custom = spec_id, changed.custom
+    model.modified_at = utcnow()
+    session.commit()
+    return model
+
+
+def delete_model(session: Session, actor: Actor, store: ArtifactStore, *, model_id: str) -> None:
+    model = get_model(session, actor, model_id=model_id)
+    spaces.require(session, actor, model.space_id, Role.EDITOR)
+    digests = set(session.scalars(select(ModelVersion.sha256).where(ModelVersion.model_id == model.id)))
+    session.delete(model)
+    session.commit()
+    _forget_unreferenced(session, store, digests)
+
+
+def add_version(
+    session: Session, actor: Actor, store: ArtifactStore, *, model_id: str, upload: Path, limit: int
+) -> ModelVersion:
+    """Check that the upload loads as the model's declared type, then keep it as the next version.
+
+    `upload` stays the caller's to remove (it may be kept already, moved under its digest).
+
+    The file is loaded once with its real library to read the signature. Nothing is
+    written unless every check passes, and a kept blob is removed again if the row
+    cannot be committed, so no version lacks its artifact and no artifact lacks a version.
+    """
+    model = get_model(session, actor, model_id=model_id)
+    spaces.require(session, actor, model.space_id, Role.EDITOR)
+    workdir = store.stage_dir()
+    try:
+        path = model_file(upload, workdir, limit=limit)
+        framework, signature = _inspect(path, parse_model_type(model.type))
+        declared = [signatures.DeclaredField(**f) for f in model.declared_input] if model.declared_input else None
+        signature = signatures.complete(signature, declared=declared, label=model.label_column)
+        staged = store.stage(path)
+        number = (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)) or 0) + 1
+        version = ModelVersion(
+            model_id=model.id,
+            number=number,
+            framework=framework.value,
+            sha256=staged.sha256,
+            size=staged.size,
+            filename=path.name,
+            signature=signature.to_dict(),
+            created_by=actor.user_id,
+        )
+        session.add(version)
+        model.modified_at = utcnow()
+        session.flush()
+        store.keep(staged)
+        try:
+            session.commit()
+        except Exception:
+            session.rollback()
+            _forget_unreferenced(session, store, {staged.sha256})
+            raise
+        return version
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _inspect(path: Path, declared: ModelType) -> tuple[runtimes.Framework, runtimes.Signature]:
+    try:
+        framework = runtimes.detect(path)
+        if framework not in declared.frameworks:
+            raise NotAModel(f"the model type is {declared} but the file is a {framework.value} model", field="content")
+        loaded = runtimes.load(path, framework)
+        if framework is runtimes.Framework.SKLEARN and declared.family in ("xgboost", "lightgbm"):
+            library = type(getattr(loaded, "estimator", loaded)).__module__.split(".")[0]
+            if library != declared.family:
+                raise NotAModel(f"the model type is {declared} but the pickle holds a {library} model", field="content")
+        return framework, loaded.signature()
+    except runtimes.RuntimeLoadError as exc:
+        raise NotAModel(str(exc), field="content") from exc
+
+
+def latest_version(session: Session, *, model_id: str) -> ModelVersion | None:
+    query = select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number.desc()).limit(1)
+    return session.scalar(query)
+
+
+def get_version(session: Session, actor: Actor, *, model_id: str, number: int) -> ModelVersion:
+    get_model(session, actor, model_id=model_id)
+    version = session.scalar(select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == number))
+    if version is None:
+        raise VersionNotFound(f"model {model_id!r} has no revision {number}")
+    return version
+
+
+def list_versions(session: Session, actor: Actor, *, model_id: str) -> list[ModelVersion]:
+    get_model(session, actor, model_id=model_id)
+    query = select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number)
+    return list(session.scalars(query))
+
+
+def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVersion:
+    """Freeze the current content as a revision.
+
+    Every upload is already an immutable, numbered version, so the revision is the newest
+    one: calling this twice without a new upload returns the same revision.
+    """
+    model = get_model(session, actor, model_id=model_id)
+    spaces.require(session, actor, model.space_id, Role.EDITOR)
+    version = latest_version(session, model_id=model_id)
+    if version is None:
+        raise NoContent("the model has no content yet: upload it before creating a revision")
+    return version
+
+
+def sweep_orphans(session: Session, store: ArtifactStore) -> int:
+    """Remove blobs no version refers to (left by a crash between keeping and committing)."""
+    referenced = set(session.scalars(select(ModelVersion.sha256).distinct()))
+    orphans = [digest for digest in store.digests() if digest not in referenced]
+    for digest in orphans:
+        store.delete(digest)
+    return len(orphans)
+
+
+def _forget_unreferenced(session: Session, store: ArtifactStore, digests: set[str]) -> None:
+    for digest in digests:
+        if session.scalar(select(ModelVersion.id).where(ModelVersion.sha256 == digest).limit(1)) is None:
+            store.delete(digest)
+
+
+def _check_software_spec(spec_id: str, *, field: str) -> None:
+    if software_specs.find(spec_id=spec_id) is None:
+        names = ", ".join(spec.name for spec in software_specs.CATALOGUE)
+        raise InvalidInput(f"Unsupported software specification {spec_id!r}; champion offers {names}", field=field)

@@ -1,0 +1,1 @@
+"""Spaces group models and deployments; members hold a role in each."""

@@ -1,0 +1,61 @@
+"""Tiny real model files, trained once per test session."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+FEATURES = ["x1", "x2", "x3"]
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    classifier_named: Path  # joblib LogisticRegression fitted on a DataFrame (x1, x2, x3)
+    classifier_plain: Path  # joblib LogisticRegression fitted on a bare array (3 features)
+    regressor: Path  # joblib LinearRegression fitted on a DataFrame
+    classifier_tar: Path  # gzip tar holding ./scikit_model.pkl, as the WML client uploads
+    xgboost_json: Path  # native XGBoost binary classifier
+    garbage: Path  # bytes that are no model
+
+
+def training_data(rows: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=FEATURES)
+    target = (frame["x1"] + 0.5 * frame["x2"] > 0).astype(int).to_numpy()
+    return frame, target
+
+
+def build(folder: Path) -> ModelFiles:
+    import xgboost
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frame, target = training_data()
+    named = folder / "classifier.joblib"
+    joblib.dump(LogisticRegression().fit(frame, target), named)
+    plain = folder / "classifier-plain.joblib"
+    joblib.dump(LogisticRegression().fit(frame.to_numpy(), target), plain)
+    regressor = folder / "regressor.joblib"
+    joblib.dump(LinearRegression().fit(frame, frame["x1"] * 2.0), regressor)
+    tar_path = folder / "classifier.tar.gz"
+    with tarfile.open(tar_path, "w:gz") as archive:
+        archive.add(named, arcname="./scikit_model.pkl")
+    booster = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(frame, target)
+    xgb_path = folder / "xgb.json"
+    booster.get_booster().save_model(xgb_path)
+    garbage = folder / "garbage.bin"
+    garbage.write_bytes(b"this is not a model at all" * 10)
+    return ModelFiles(named, plain, regressor, tar_path, xgb_path, garbage)
+
+
+def tar_bytes(path: Path, arcname: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(path, arcname=arcname)
+    return buffer.getvalue()

@@ -1,0 +1,55 @@
+"""Imports point down: domains and the engine know nothing of the web, faces not of each other."""
+
+import ast
+from pathlib import Path
+
+import champion
+
+ROOT = Path(champion.__file__).parent
+DOMAINS = ("users", "spaces", "models", "runtimes", "artifacts")
+BASE = ("config.py", "db.py", "errors.py", "auth.py", "patch.py")
+WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app")
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    found = []
+    for path in paths:
+        for name in imports(path):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_domains_and_base_do_not_import_the_web() -> None:
+    paths = [p for d in DOMAINS for p in (ROOT / d).rglob("*.py")] + [ROOT / b for b in BASE]
+    assert offenders(paths, WEB) == []
+
+
+def test_base_does_not_import_domains() -> None:
+    paths = [ROOT / b for b in BASE]
+    assert offenders(paths, tuple(f"champion.{d}" for d in DOMAINS)) == []
+
+
+def test_faces_do_not_import_each_other() -> None:
+    faces = [p for p in (ROOT / "api").iterdir() if p.is_dir() and not p.name.startswith("_")]
+    for face in faces:
+        others = tuple(f"champion.api.{o.name}" for o in faces if o != face)
+        assert offenders(list(face.rglob("*.py")), others) == []
+
+
+def test_faces_run_no_queries() -> None:
+    # A face parses, calls a service and renders; queries belong to the domain.
+    for path in (ROOT / "api").rglob("*.py"):
+        sqlalchemy = {n for n in imports(path) if n.startswith("sqlalchemy")}
+        assert sqlalchemy <= {"sqlalchemy.orm"}, path
+        assert "select(" not in path.read_text(), path

@@ -1,0 +1,94 @@
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from champion import patch
+from champion.errors import InvalidInput, PreconditionFailed
+
+
+class Details(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+ALLOWED = ("/name", "/tags", "/custom")
+CURRENT = Details(name="a", tags=["x"], custom={"k": 1})
+
+
+def test_add_and_replace_are_alike() -> None:
+    replaced = patch.apply_to(CURRENT, [{"op": "replace", "path": "/name", "value": "b"}], allowed=ALLOWED)
+    added = patch.apply_to(CURRENT, [{"op": "add", "path": "/name", "value": "b"}], allowed=ALLOWED)
+    assert replaced == added == Details(name="b", tags=["x"], custom={"k": 1})
+
+
+def test_replace_of_a_missing_member_adds_it() -> None:
+    result = patch.apply_to(CURRENT, [{"op": "replace", "path": "/custom/new", "value": 2}], allowed=ALLOWED)
+    assert result.custom == {"k": 1, "new": 2}
+
+
+def test_remove_inside_custom() -> None:
+    result = patch.apply_to(CURRENT, [{"op": "remove", "path": "/custom/k"}], allowed=ALLOWED)
+    assert result.custom == {}
+
+
+def test_test_op_is_a_precondition() -> None:
+    ok = [{"op": "test", "path": "/name", "value": "a"}, {"op": "replace", "path": "/name", "value": "b"}]
+    assert patch.apply_to(CURRENT, ok, allowed=ALLOWED).name == "b"
+    stale = [{"op": "test", "path": "/name", "value": "zzz"}, {"op": "replace", "path": "/name", "value": "b"}]
+    with pytest.raises(PreconditionFailed, match="test"):
+        patch.apply_to(CURRENT, stale, allowed=ALLOWED)
+
+
+@pytest.mark.parametrize("op", ["move", "copy", "frobnicate", None])
+def test_unsupported_ops_are_refused(op: str | None) -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": op, "from": "/name", "path": "/tags"}], allowed=ALLOWED)
+    assert error.value.field == "[0].op"
+
+
+def test_paths_outside_the_allowlist_are_refused_by_name() -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": "replace", "path": "/owner", "value": "x"}], allowed=ALLOWED)
+    assert error.value.field == "[0].path"
+    assert "'/owner'" in error.value.message
+
+
+def test_a_bad_operation_changes_nothing() -> None:
+    body = [{"op": "replace", "path": "/name", "value": "b"}, {"op": "remove", "path": "/custom/missing"}]
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, body, allowed=ALLOWED)
+    assert error.value.field == "[1].path"
+    assert CURRENT.name == "a"
+
+
+def test_the_result_is_validated_with_the_field_named() -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": "replace", "path": "/name", "value": ""}], allowed=ALLOWED)
+    assert error.value.field == "/name"
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": "replace", "path": "/tags", "value": "notalist"}], allowed=ALLOWED)
+    assert error.value.field == "/tags"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"op": "add"}, "body"),
+        (["not an object"], "[0]"),
+        ([{"op": "add", "path": "name", "value": 1}], "[0].path"),
+        ([{"op": "add", "path": "/name"}], "[0].value"),
+        ([{"op": "add", "path": "/name", "value": "b", "extra": 1}], "[0]"),
+    ],
+)
+def test_malformed_patches_name_the_problem(body: Any, field: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, body, allowed=ALLOWED)
+    assert error.value.field == field
+
+
+def test_an_empty_patch_changes_nothing() -> None:
+    assert patch.apply_to(CURRENT, [], allowed=ALLOWED) == CURRENT
