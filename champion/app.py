@@ -13,6 +13,12 @@ from champion import __version__
 from champion.api import wml
 from champion.config import Settings
 from champion.context import ServerContext, open_context
+from champion.deployments.rollout import DeployHandler
+from champion.follower import Follower
+from champion.operations.runner import OperationRunner
+from champion.operations.types import OperationKind
+from champion.serving.engine import ServingEngine
+from champion.spaces.access import AccessCache
 
 
 def create_app(settings: Settings | None = None, *, context: ServerContext | None = None) -> FastAPI:
@@ -20,13 +26,23 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = context is None
-        app.state.context = context or open_context(settings or Settings())
+        ctx = context or open_context(settings or Settings())
+        engine = ServingEngine()
+        access = AccessCache()
+        follower = Follower(ctx.sessions, engine, access, ctx.store)
+        deploy = DeployHandler(ctx.sessions, ctx.store, engine, committed=follower.sync)
+        runner = OperationRunner(ctx.sessions, {OperationKind.DEPLOY: deploy})
+        app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
+        await follower.start()
+        runner.start()
         try:
             yield
         finally:
-            if own:
-                app.state.context.close()
+            await runner.stop()
+            await follower.stop()
+            await engine.close()
+            if context is None:
+                ctx.close()
 
     app = FastAPI(title="champion", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.include_router(wml.router)

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=1024**3, ge=1)
     """Largest model file or archive accepted in one upload; larger ones get 413."""
 
+    max_request_bytes: int = Field(default=32 * 1024**2, ge=1024)
+    """Largest prediction request body; larger ones get 413."""
+
     admin_user: str = "admin"
     """User name of the first admin, created on first start."""
 

@@ -12,6 +12,7 @@ from champion.auth import load_signing_key
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
 from champion.models import service as models
+from champion.operations import service as operations
 from champion.users import service as users
 from champion.users.service import IssuedKey
 
@@ -43,9 +44,14 @@ def open_context(settings: Settings) -> ServerContext:
 
 
 def bootstrap(context: ServerContext) -> IssuedKey | None:
-    """First-start and after-crash housekeeping; returns the first admin's key when just created."""
+    """First-start and after-crash housekeeping; returns the first admin's key when just created.
+
+    Run once before any server process starts: operations found running were left by a
+    stopped server and go back to the queue.
+    """
     context.store.clear_staging()
     with context.sessions() as session:
+        operations.recover(session)
         models.sweep_orphans(session, context.store)
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key

@@ -33,7 +33,9 @@ def parse_operations(body: Any) -> list[dict[str, Any]]:
             raise InvalidInput("each operation must be an object", field=where)
         op = item.get("op")
         if op not in SUPPORTED_OPS:
-            raise InvalidInput(f"operation {op!r} is not supported; use one of {', '.join(SUPPORTED_OPS)}", field=f"{where}.op")
+            raise InvalidInput(
+                f"operation {op!r} is not supported; use one of {', '.join(SUPPORTED_OPS)}", field=f"{where}.op"
+            )
         path = item.get("path")
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidInput("must be a JSON pointer starting with '/'", field=f"{where}.path")

@@ -1,7 +1,20 @@
 """Every domain's tables in one import, for Alembic and for create-time checks."""
 
+from champion.changes import ChangeCounter
+from champion.deployments.tables import Deployment
 from champion.models.tables import ModelVersion, RegisteredModel
+from champion.operations.tables import Operation
 from champion.spaces.tables import Space, SpaceMember
 from champion.users.tables import ApiKey, User
 
-__all__ = ["ApiKey", "ModelVersion", "RegisteredModel", "Space", "SpaceMember", "User"]
+__all__ = [
+    "ApiKey",
+    "ChangeCounter",
+    "Deployment",
+    "ModelVersion",
+    "Operation",
+    "RegisteredModel",
+    "Space",
+    "SpaceMember",
+    "User",
+]

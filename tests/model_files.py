@@ -59,3 +59,23 @@ def tar_bytes(path: Path, arcname: str) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         archive.add(path, arcname=arcname)
     return buffer.getvalue()
+
+
+class FailsOnZeros(LogisticRegression):
+    """Loads fine, but cannot answer the all-zero rows warm-up sends: a model that must not serve."""
+
+    def predict_proba(self, X):  # type: ignore[no-untyped-def]
+        if not np.asarray(X, dtype=float).any():
+            raise ValueError("this model refuses all-zero rows")
+        return super().predict_proba(X)
+
+    def predict(self, X):  # type: ignore[no-untyped-def]
+        self.predict_proba(X)
+        return super().predict(X)
+
+
+def build_failing(folder: Path) -> Path:
+    frame, target = training_data()
+    path = folder / "fails-on-zeros.joblib"
+    joblib.dump(FailsOnZeros().fit(frame, target), path)
+    return path

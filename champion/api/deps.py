@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
@@ -13,6 +14,9 @@ from champion.auth import Credential, parse_authorization, verify_token
 from champion.config import Settings
 from champion.context import ServerContext
 from champion.errors import Unauthenticated
+from champion.operations.runner import OperationRunner
+from champion.serving.engine import ServingEngine
+from champion.spaces.access import AccessCache
 from champion.users import service as users
 from champion.users.errors import UserNotFound
 from champion.users.service import Actor
@@ -72,3 +76,54 @@ def current_actor(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def get_engine(request: Request) -> ServingEngine:
+    engine: ServingEngine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[ServingEngine, Depends(get_engine)]
+
+
+def get_access(request: Request) -> AccessCache:
+    access: AccessCache = request.app.state.access
+    return access
+
+
+AccessDep = Annotated[AccessCache, Depends(get_access)]
+
+
+def get_runner(request: Request) -> OperationRunner:
+    runner: OperationRunner = request.app.state.runner
+    return runner
+
+
+RunnerDep = Annotated[OperationRunner, Depends(get_runner)]
+
+
+async def hot_actor(
+    context: ContextDep, access: AccessDep, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    """The caller, from memory (invariant 5); a key made a moment ago is looked up once."""
+    credential = parse_authorization(authorization)
+    if credential.is_jwt:
+        claims = verify_token(credential.secret, key=context.signing_key)
+        actor = access.actor_for_user(claims["sub"])
+    else:
+        actor = access.actor_for_key(credential.secret)
+        if actor is not None and credential.user_name is not None and credential.user_name != actor.name:
+            actor = None
+    if actor is None:
+        actor = await run_in_threadpool(_from_database, context, credential)
+        if not credential.is_jwt:
+            access.remember(credential.secret, actor)
+    return actor
+
+
+def _from_database(context: ServerContext, credential: Credential) -> Actor:
+    with context.sessions() as session:
+        return authenticate(session, context, credential)
+
+
+HotActorDep = Annotated[Actor, Depends(hot_actor)]

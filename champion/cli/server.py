@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
-from rich.panel import Panel
 
 from champion.config import Settings
 from champion.context import bootstrap, open_context
@@ -38,11 +37,12 @@ def serve(
         first_key = bootstrap(context)
     finally:
         context.close()
-    if tls and cert is None:
+    self_signed_cert = tls and cert is None
+    if self_signed_cert:
         cert, key = self_signed(settings.home / "tls")
-    scheme = "https" if tls or cert else "http"
+    scheme = "https" if cert else "http"
     url = f"{scheme}://{host}:{port}"
-    _greet(url, settings, first_key.secret if first_key else None, insecure=tls and cert is not None)
+    _greet(url, settings, first_key.secret if first_key else None, insecure=self_signed_cert)
     uvicorn.run(
         "champion.app:create_app",
         factory=True,
@@ -58,13 +58,15 @@ def serve(
 
 
 def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool) -> None:
-    lines = [f"champion is serving at [bold]{url}[/bold]", f"data folder: {settings.home.resolve()}"]
+    # Plain lines rather than a box: the key and the command must survive copy and paste.
+    console.print(
+        f"champion is serving at [bold]{url}[/bold]  (data folder: {settings.home.resolve()})", soft_wrap=True
+    )
     if admin_key:
-        lines += [
-            "",
-            f"First start: created the admin user [bold]{settings.admin_user}[/bold].",
-            f"Admin API key (shown once, keep it safe): [bold yellow]{admin_key}[/bold yellow]",
-        ]
+        console.print(f"First start: created the admin user [bold]{settings.admin_user}[/bold].")
+        console.print(
+            f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
+        )
     curl = "curl -k" if insecure else "curl"
-    lines += ["", "Next:", f'  {curl} -H "Authorization: Bearer <api key>" {url}/v2/spaces']
-    console.print(Panel("\n".join(lines), title="champion", expand=False))
+    console.print("Next, list your spaces:")
+    console.print(f'  {curl} -H "Authorization: Bearer {admin_key or "<api key>"}" {url}/v2/spaces', soft_wrap=True)

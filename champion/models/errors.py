@@ -17,3 +17,7 @@ class NoContent(Conflict):
 
 class NotAModel(InvalidInput):
     """The upload is not a loadable model of the declared type."""
+
+
+class ModelInUse(Conflict):
+    """A deployed model cannot be deleted."""

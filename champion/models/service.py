@@ -12,14 +12,16 @@ from sqlalchemy.orm import Session
 from champion import patch, runtimes
 from champion.artifacts import ArtifactStore
 from champion.db import utcnow
+from champion.deployments.tables import Deployment
 from champion.errors import InvalidInput
 from champion.models import signature as signatures
 from champion.models import software_specs
-from champion.models.errors import ModelNotFound, NoContent, NotAModel, VersionNotFound
+from champion.models.errors import ModelInUse, ModelNotFound, NoContent, NotAModel, VersionNotFound
 from champion.models.schemas import ModelDetails, NewModel
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import ModelType, parse_model_type
 from champion.models.unpack import model_file
+from champion.runtimes.sklearn import SklearnModel
 from champion.spaces import service as spaces
 from champion.spaces.errors import SpaceNotFound
 from champion.spaces.types import Role
@@ -90,6 +92,9 @@ def update_model(session: Session, actor: Actor, *, model_id: str, operations: A
 def delete_model(session: Session, actor: Actor, store: ArtifactStore, *, model_id: str) -> None:
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
+    in_use = session.scalars(select(Deployment.name).where(Deployment.model_id == model.id)).all()
+    if in_use:
+        raise ModelInUse(f"the model is deployed by {', '.join(sorted(in_use))}: delete those deployments first")
     digests = set(session.scalars(select(ModelVersion.sha256).where(ModelVersion.model_id == model.id)))
     session.delete(model)
     session.commit()
@@ -116,7 +121,9 @@ def add_version(
         declared = [signatures.DeclaredField(**f) for f in model.declared_input] if model.declared_input else None
         signature = signatures.complete(signature, declared=declared, label=model.label_column)
         staged = store.stage(path)
-        number = (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)) or 0) + 1
+        number = (
+            session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)) or 0
+        ) + 1
         version = ModelVersion(
             model_id=model.id,
             number=number,
@@ -148,8 +155,8 @@ def _inspect(path: Path, declared: ModelType) -> tuple[runtimes.Framework, runti
         if framework not in declared.frameworks:
             raise NotAModel(f"the model type is {declared} but the file is a {framework.value} model", field="content")
         loaded = runtimes.load(path, framework)
-        if framework is runtimes.Framework.SKLEARN and declared.family in ("xgboost", "lightgbm"):
-            library = type(getattr(loaded, "estimator", loaded)).__module__.split(".")[0]
+        if isinstance(loaded, SklearnModel) and declared.family in ("xgboost", "lightgbm"):
+            library = loaded.library
             if library != declared.family:
                 raise NotAModel(f"the model type is {declared} but the pickle holds a {library} model", field="content")
         return framework, loaded.signature()
@@ -164,7 +171,9 @@ def latest_version(session: Session, *, model_id: str) -> ModelVersion | None:
 
 def get_version(session: Session, actor: Actor, *, model_id: str, number: int) -> ModelVersion:
     get_model(session, actor, model_id=model_id)
-    version = session.scalar(select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == number))
+    version = session.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == number)
+    )
     if version is None:
         raise VersionNotFound(f"model {model_id!r} has no revision {number}")
     return version

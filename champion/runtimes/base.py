@@ -55,11 +55,14 @@ class Signature:
 
     `named` is False when the artifact carries no feature names and the names are
     placeholders (`f0`, `f1`, ...), so a declared input schema may supply real ones.
+    `allows_missing` is True when the model itself handles missing values (NaN), so a
+    request may leave numeric values empty.
     """
 
     features: tuple[Feature, ...]
     target: Target
     named: bool = True
+    allows_missing: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class Signature:
                 "classes": list(self.target.classes),
             },
             "named": self.named,
+            "allows_missing": self.allows_missing,
         }
 
     @classmethod
@@ -83,6 +87,7 @@ class Signature:
                 name=target.get("name"),
             ),
             named=data.get("named", True),
+            allows_missing=data.get("allows_missing", False),
         )
 
 
@@ -91,7 +96,8 @@ class Prediction:
     """One answer per input row, in input order.
 
     `labels` has shape (n,). `probabilities` has shape (n, len(classes)) for classifiers,
-    columns in the order of `Signature.target.classes`, and is None for regressors.
+    columns in the order of `Signature.target.classes`; it is None for regressors and for
+    classifiers that cannot give probabilities (an SVC without `probability=True`).
     """
 
     labels: np.ndarray

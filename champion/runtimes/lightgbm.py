@@ -35,7 +35,9 @@ class LightGBMModel:
         names = booster.feature_name()
         named = not all(UNNAMED.fullmatch(n) for n in names)
         features = tuple(Feature(n, FeatureType.DOUBLE) for n in (names if named else placeholder_names(len(names))))
-        self._signature = Signature(features=features, target=_target(objective, booster), named=named)
+        self._signature = Signature(
+            features=features, target=_target(objective, booster), named=named, allows_missing=True
+        )
 
     def signature(self) -> Signature:
         return self._signature
@@ -46,8 +48,9 @@ class LightGBMModel:
         if kind is TargetType.REGRESSION:
             return Prediction(labels=output, probabilities=None)
         if kind is TargetType.BINARY:
+            # Strictly above one half: the library's own classifier sends a tie to class 0.
             return Prediction(
-                labels=(output >= 0.5).astype(np.int64), probabilities=np.column_stack([1.0 - output, output])
+                labels=(output > 0.5).astype(np.int64), probabilities=np.column_stack([1.0 - output, output])
             )
         return Prediction(labels=output.argmax(axis=1), probabilities=output)
 

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import is_classifier
+from sklearn.utils import get_tags
 
 from champion.runtimes.base import (
     Feature,
@@ -40,6 +41,12 @@ class SklearnModel:
         self._proba = self._signature.target.type is not TargetType.REGRESSION and callable(
             getattr(estimator, "predict_proba", None)
         )
+
+    @property
+    def library(self) -> str:
+        """The top-level package of the final estimator (`xgboost` for a Pipeline ending in XGBClassifier)."""
+        final = self.estimator.steps[-1][1] if hasattr(self.estimator, "steps") else self.estimator
+        return type(final).__module__.split(".")[0]
 
     def signature(self) -> Signature:
         return self._signature
@@ -73,7 +80,21 @@ def _read_signature(estimator: Any, columns: list[str] | None) -> Signature:
                 f"the {type(estimator).__name__} does not say how many features it takes: is it fitted?"
             )
         features = tuple(Feature(n, FeatureType.DOUBLE) for n in placeholder_names(int(count)))
-    return Signature(features=features, target=_read_target(estimator), named=columns is not None)
+    return Signature(
+        features=features,
+        target=_read_target(estimator),
+        named=columns is not None,
+        allows_missing=_allows_nan(estimator),
+    )
+
+
+def _allows_nan(estimator: Any) -> bool:
+    """Whether the estimator takes NaN itself (scikit-learn's own input tags say so)."""
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:
+        # Third-party estimators may not implement tags; then assume they do not.
+        return False
 
 
 def _read_target(estimator: Any) -> Target:

@@ -46,6 +46,7 @@ class XGBoostModel:
             features=_features(booster),
             target=_target(self._objective, int(learner["learner_model_param"].get("num_class", "0"))),
             named=booster.feature_names is not None,
+            allows_missing=True,
         )
 
     def signature(self) -> Signature:
@@ -61,8 +62,9 @@ class XGBoostModel:
             if self._objective == "binary:logitraw":
                 # logitraw leaves the margin untransformed: apply the logistic function here.
                 score = 1.0 / (1.0 + np.exp(-score))
+            # Strictly above one half: the library's own classifier sends a tie to class 0.
             return Prediction(
-                labels=(score >= 0.5).astype(np.int64), probabilities=np.column_stack([1.0 - score, score])
+                labels=(score > 0.5).astype(np.int64), probabilities=np.column_stack([1.0 - score, score])
             )
         if self._objective == "multi:softmax":
             # softmax returns only the winning index: ask for margins to get probabilities.

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from champion import patch
+from champion import changes, patch
 from champion.errors import InvalidInput, PermissionDenied
 from champion.spaces.errors import LastAdmin, MemberNotFound, SpaceNotFound
 from champion.spaces.schemas import MemberDetails, SpaceDetails
@@ -39,6 +39,7 @@ def create_space(session: Session, actor: Actor, *, details: SpaceDetails) -> Sp
     session.add(space)
     session.flush()
     session.add(SpaceMember(space_id=space.id, user_id=actor.user_id, role=Role.ADMIN.value))
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return space
 
@@ -69,6 +70,7 @@ def update_space(session: Session, actor: Actor, *, space_id: str, operations: A
     current = SpaceDetails(name=space.name, description=space.description, tags=space.tags)
     changed = patch.apply_to(current, operations, allowed=PATCHABLE)
     space.name, space.description, space.tags = changed.name, changed.description, changed.tags
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return space
 
@@ -77,6 +79,7 @@ def delete_space(session: Session, actor: Actor, *, space_id: str) -> None:
     space = get_space(session, actor, space_id=space_id)
     require(session, actor, space_id, Role.ADMIN)
     session.delete(space)
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
 
 
@@ -111,6 +114,7 @@ def add_members(session: Session, actor: Actor, *, space_id: str, members: list[
         else:
             member.role, member.state = role.value, "active"
         added.append(member)
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return added
 
@@ -119,11 +123,12 @@ def update_member(session: Session, actor: Actor, *, space_id: str, user_id: str
     """Change a member's role or state with a JSON Patch on `/role` and `/state`."""
     require(session, actor, space_id, Role.ADMIN)
     member = get_member(session, actor, space_id=space_id, user_id=user_id)
-    current = MemberDetails(role=Role(member.role), state=member.state)  # type: ignore[arg-type]
+    current = MemberDetails.model_validate({"role": member.role, "state": member.state})
     changed = patch.apply_to(current, operations, allowed=("/role", "/state"))
     if member.role == Role.ADMIN and (changed.role != Role.ADMIN or changed.state != "active"):
         _keep_an_admin(session, space_id)
     member.role, member.state = changed.role.value, changed.state
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return member
 
@@ -134,6 +139,7 @@ def remove_member(session: Session, actor: Actor, *, space_id: str, user_id: str
     if member.role == Role.ADMIN:
         _keep_an_admin(session, space_id)
     session.delete(member)
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
 
 

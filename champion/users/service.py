@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from champion import changes
 from champion.db import utcnow
 from champion.errors import InvalidInput, PermissionDenied
 from champion.users.errors import UserExists, UserNotFound
@@ -59,6 +60,7 @@ def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
         raise UserExists(f"a user named {name!r} exists already")
     user = User(name=name, is_admin=is_admin)
     session.add(user)
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return user
 
@@ -89,6 +91,7 @@ def issue_key(session: Session, *, user_id: str, name: str = "", secret: str | N
         raise InvalidInput("an API key must contain a '.'", field="api_key")
     row = ApiKey(user_id=user_id, digest=digest(secret), prefix=secret[:12], name=name)
     session.add(row)
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
     return IssuedKey(id=row.id, user_id=user_id, secret=secret, prefix=row.prefix)
 
@@ -102,6 +105,7 @@ def revoke_key(session: Session, *, key_id: str) -> None:
     if row is None:
         raise UserNotFound(f"no API key with id {key_id!r}")
     row.revoked_at = utcnow()
+    changes.bump(session, changes.Topic.AUTH)
     session.commit()
 
 

@@ -106,7 +106,9 @@ def test_a_wrong_key_is_refused(server: Server) -> None:
 
 
 def test_authorize_issues_a_jwt_that_works(server: Server) -> None:
-    response = server.call("POST", "/icp4d-api/v1/authorize", who=None, json={"username": "alice", "api_key": server.keys["alice"]})
+    response = server.call(
+        "POST", "/icp4d-api/v1/authorize", who=None, json={"username": "alice", "api_key": server.keys["alice"]}
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     assert token.count(".") == 2
@@ -116,7 +118,11 @@ def test_authorize_issues_a_jwt_that_works(server: Server) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"username": "alice", "api_key": "chp_wrong.key"}, {"username": "bob", "api_key": None}, {"username": "alice", "password": "pw"}],
+    [
+        {"username": "alice", "api_key": "chp_wrong.key"},
+        {"username": "bob", "api_key": None},
+        {"username": "alice", "password": "pw"},
+    ],
 )
 def test_authorize_refuses_bad_credentials(server: Server, body: dict[str, Any]) -> None:
     if body.get("api_key") is None and "password" not in body:
@@ -170,7 +176,9 @@ def test_bad_model_bodies_name_the_field(server: Server, space: str, body: dict[
 
 def test_a_model_needs_a_space(server: Server) -> None:
     response = server.call(
-        "POST", "/ml/v4/models", json={"name": "m", "type": "scikit-learn_1.3", "software_spec": {"id": CATALOGUE[0].id}}
+        "POST",
+        "/ml/v4/models",
+        json={"name": "m", "type": "scikit-learn_1.3", "software_spec": {"id": CATALOGUE[0].id}},
     )
     assert_wml_error(response, 400, "space_id")
 
@@ -201,7 +209,9 @@ def test_upload_and_revisions(server: Server, space: str, model_files: ModelFile
 
 def test_garbage_upload_is_refused_naming_content(server: Server, space: str, model_files: ModelFiles) -> None:
     model_id = new_model(server, space, name="garbage").json()["metadata"]["id"]
-    put = server.call("PUT", f"/ml/v4/models/{model_id}/content", params={"space_id": space}, content=model_files.garbage.read_bytes())
+    put = server.call(
+        "PUT", f"/ml/v4/models/{model_id}/content", params={"space_id": space}, content=model_files.garbage.read_bytes()
+    )
     assert_wml_error(put, 400, "content")
     details = server.call("GET", f"/ml/v4/models/{model_id}", params={"space_id": space}).json()
     assert "rev" not in details["metadata"]
@@ -217,11 +227,17 @@ def test_an_upload_over_the_limit_gets_413(server: Server, space: str) -> None:
 def test_model_patch_rules(server: Server, space: str) -> None:
     model_id = new_model(server, space, name="patchme").json()["metadata"]["id"]
     url = f"/ml/v4/models/{model_id}"
-    ok = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "replace", "path": "/description", "value": "d"}])
+    ok = server.call(
+        "PATCH", url, params={"space_id": space}, json=[{"op": "replace", "path": "/description", "value": "d"}]
+    )
     assert ok.status_code == 200 and ok.json()["metadata"]["description"] == "d"
-    bad_path = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "replace", "path": "/owner", "value": "x"}])
+    bad_path = server.call(
+        "PATCH", url, params={"space_id": space}, json=[{"op": "replace", "path": "/owner", "value": "x"}]
+    )
     assert "'/owner'" in assert_wml_error(bad_path, 400, "[0].path")
-    bad_op = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "move", "from": "/name", "path": "/description"}])
+    bad_op = server.call(
+        "PATCH", url, params={"space_id": space}, json=[{"op": "move", "from": "/name", "path": "/description"}]
+    )
     assert_wml_error(bad_op, 400, "[0].op")
 
 
@@ -252,10 +268,15 @@ def test_member_routes_status_codes(server: Server, space: str) -> None:
     with server.context.sessions() as session:
         carol_id = users.create_user(session, name="carol").id
     base = f"/v2/spaces/{space}/members"
-    assert server.call("POST", base, json={"members": [{"id": carol_id, "type": "user", "role": "editor"}]}).status_code == 200
+    assert (
+        server.call("POST", base, json={"members": [{"id": carol_id, "type": "user", "role": "editor"}]}).status_code
+        == 200
+    )
     patched = server.call("PATCH", f"{base}/{carol_id}", json=[{"op": "replace", "path": "/role", "value": "viewer"}])
     assert patched.status_code == 200 and patched.json()["role"] == "viewer"
-    assert_wml_error(server.call("POST", base, json={"members": [{"id": "nobody", "role": "editor"}]}), 400, "members[0].id")
+    assert_wml_error(
+        server.call("POST", base, json={"members": [{"id": "nobody", "role": "editor"}]}), 400, "members[0].id"
+    )
     assert_wml_error(server.call("POST", base, json={"members": [{"id": carol_id, "role": "owner"}]}), 400)
     assert server.call("DELETE", f"{base}/{carol_id}").status_code == 204
     assert_wml_error(server.call("GET", f"{base}/{carol_id}"), 404)

@@ -111,7 +111,11 @@ def test_versions_are_numbered_and_revisions_freeze_the_newest(
 
 @pytest.mark.parametrize(
     ("model_type", "source"),
-    [("xgboost_2.0", "classifier_named"), ("scikit-learn_1.3", "xgboost_json"), ("onnxruntime_1.16", "classifier_named")],
+    [
+        ("xgboost_2.0", "classifier_named"),
+        ("scikit-learn_1.3", "xgboost_json"),
+        ("onnxruntime_1.16", "classifier_named"),
+    ],
 )
 def test_the_declared_type_must_match_the_file(
     context: ServerContext,
@@ -192,7 +196,9 @@ def test_viewers_read_editors_write(
     with pytest.raises(PermissionDenied):
         upload(context, bob, model.id, model_files.classifier_named, tmp_path)
     with context.sessions() as session, pytest.raises(PermissionDenied):
-        models.update_model(session, bob, model_id=model.id, operations=[{"op": "replace", "path": "/name", "value": "x"}])
+        models.update_model(
+            session, bob, model_id=model.id, operations=[{"op": "replace", "path": "/name", "value": "x"}]
+        )
 
 
 def test_non_members_cannot_see_models(context: ServerContext, alice: Actor, bob: Actor, space_id: str) -> None:
@@ -216,11 +222,16 @@ def test_patch_rules(context: ServerContext, alice: Actor, space_id: str) -> Non
         )
         assert (changed.name, changed.tags, changed.custom) == ("renamed", ["a"], {"owner_team": "risk"})
         with pytest.raises(InvalidInput) as error:
-            models.update_model(session, alice, model_id=model.id, operations=[{"op": "replace", "path": "/type", "value": "x"}])
+            models.update_model(
+                session, alice, model_id=model.id, operations=[{"op": "replace", "path": "/type", "value": "x"}]
+            )
         assert error.value.field == "[0].path"
         with pytest.raises(InvalidInput) as error:
             models.update_model(
-                session, alice, model_id=model.id, operations=[{"op": "replace", "path": "/software_spec/id", "value": "x"}]
+                session,
+                alice,
+                model_id=model.id,
+                operations=[{"op": "replace", "path": "/software_spec/id", "value": "x"}],
             )
         assert error.value.field == "/software_spec/id"
     with context.sessions() as session:
@@ -254,3 +265,24 @@ def test_orphan_blobs_are_swept(
         assert models.sweep_orphans(session, context.store) == 1
     assert not context.store.exists(orphan)
     assert context.store.exists(kept.sha256)
+
+
+def test_a_pickled_pipeline_ending_in_xgboost_counts_as_xgboost(
+    context: ServerContext, alice: Actor, space_id: str, tmp_path: Path
+) -> None:
+    import joblib
+    import xgboost
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tests.model_files import training_data
+
+    frame, target = training_data()
+    pipeline = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=3, max_depth=2)).fit(frame, target)
+    path = tmp_path / "pipeline.joblib"
+    joblib.dump(pipeline, path)
+    model = register(context, alice, space_id, type="xgboost_2.0")
+    assert upload(context, alice, model.id, path, tmp_path).framework == "scikit-learn"
+    lightgbm_model = register(context, alice, space_id, type="lightgbm_4", name="lgb")
+    with pytest.raises(NotAModel, match="xgboost"):
+        upload(context, alice, lightgbm_model.id, path, tmp_path)

@@ -63,13 +63,19 @@ def test_only_admins_manage_members_and_details(
 def test_role_changes_by_patch(context: ServerContext, alice: Actor, bob: Actor) -> None:
     space = new_space(context, alice)
     add(context, alice, space, bob, Role.EDITOR)
-    body = [{"op": "replace", "path": "/role", "value": "viewer"}, {"op": "replace", "path": "/state", "value": "active"}]
+    body = [
+        {"op": "replace", "path": "/role", "value": "viewer"},
+        {"op": "replace", "path": "/state", "value": "active"},
+    ]
     with context.sessions() as session:
         member = spaces.update_member(session, alice, space_id=space.id, user_id=bob.user_id, operations=body)
         assert member.role == "viewer"
         with pytest.raises(InvalidInput) as error:
             spaces.update_member(
-                session, alice, space_id=space.id, user_id=bob.user_id,
+                session,
+                alice,
+                space_id=space.id,
+                user_id=bob.user_id,
                 operations=[{"op": "replace", "path": "/role", "value": "owner"}],
             )
         assert error.value.field == "/role"
@@ -82,7 +88,10 @@ def test_a_space_keeps_an_admin(context: ServerContext, alice: Actor) -> None:
             spaces.remove_member(session, alice, space_id=space.id, user_id=alice.user_id)
         with pytest.raises(LastAdmin):
             spaces.update_member(
-                session, alice, space_id=space.id, user_id=alice.user_id,
+                session,
+                alice,
+                space_id=space.id,
+                user_id=alice.user_id,
                 operations=[{"op": "replace", "path": "/role", "value": "editor"}],
             )
 
@@ -96,7 +105,9 @@ def test_a_removed_member_loses_the_space(context: ServerContext, alice: Actor, 
             spaces.get_space(session, bob, space_id=space.id)
 
 
-def test_adding_an_unknown_user_names_the_field_and_adds_nobody(context: ServerContext, alice: Actor, bob: Actor) -> None:
+def test_adding_an_unknown_user_names_the_field_and_adds_nobody(
+    context: ServerContext, alice: Actor, bob: Actor
+) -> None:
     space = new_space(context, alice)
     with context.sessions() as session:
         with pytest.raises(InvalidInput) as error:

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from champion.api.wml import catalogue, models, probes, spaces
+from champion.api.wml import catalogue, deployments, models, probes, spaces
 
 router = APIRouter()
-for module in (probes, spaces, models, catalogue):
+for module in (probes, spaces, models, catalogue, deployments):
     router.include_router(module.router)
 
 __all__ = ["router"]

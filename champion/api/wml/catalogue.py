@@ -37,7 +37,9 @@ def get_asset(asset_id: str, session: SessionDep, actor: ActorDep, space_id: str
 
 
 @router.delete("/v2/assets/{asset_id}", status_code=204)
-def delete_asset(asset_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None) -> Response:
+def delete_asset(
+    asset_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None
+) -> Response:
     models.get_model(session, actor, model_id=asset_id, space_id=space_id)
     models.delete_model(session, actor, store, model_id=asset_id)
     return Response(status_code=204)

@@ -85,7 +85,9 @@ def update_model(
 
 
 @router.delete("/ml/v4/models/{model_id}", status_code=204)
-def delete_model(model_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None) -> Response:
+def delete_model(
+    model_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None
+) -> Response:
     models.get_model(session, actor, model_id=model_id, space_id=space_id)
     models.delete_model(session, actor, store, model_id=model_id)
     return Response(status_code=204)

@@ -32,6 +32,9 @@ def authorize(body: Authorize, session: SessionDep, context: ContextDep) -> dict
     if actor is None:
         raise Unauthenticated("the user name or API key is not valid")
     token = issue_token(
-        user_id=actor.user_id, user_name=actor.name, key=context.signing_key, ttl_seconds=context.settings.token_ttl_seconds
+        user_id=actor.user_id,
+        user_name=actor.name,
+        key=context.signing_key,
+        ttl_seconds=context.settings.token_ttl_seconds,
     )
     return {"token": token, "_messageCode_": "200", "message": "success"}

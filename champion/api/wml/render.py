@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from champion.deployments.tables import Deployment
 from champion.models.software_specs import SoftwareSpec
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.runtimes import Signature, TargetType
+from champion.serving.engine import Answer
 from champion.spaces.tables import Space, SpaceMember
 
 
@@ -68,7 +70,9 @@ def software_spec(spec: SoftwareSpec) -> dict[str, Any]:
 
 
 def input_schema(signature: Signature) -> list[dict[str, Any]]:
-    return [{"id": "1", "type": "struct", "fields": [{"name": f.name, "type": f.type.value} for f in signature.features]}]
+    return [
+        {"id": "1", "type": "struct", "fields": [{"name": f.name, "type": f.type.value} for f in signature.features]}
+    ]
 
 
 def output_schema(signature: Signature) -> list[dict[str, Any]]:
@@ -164,3 +168,53 @@ def page(resources: list[dict[str, Any]], *, limit: int | None = None) -> dict[s
     # No `next` link: the WML client joins relative hrefs into `//path` URLs (protocol notes 2).
     shown = resources if limit is None else resources[:limit]
     return {"total_count": len(resources), "limit": limit or len(resources), "resources": shown}
+
+
+def deployment(row: Deployment, version: ModelVersion, base_url: str) -> dict[str, Any]:
+    kind_entity: dict[str, Any] = {}
+    status: dict[str, Any] = {"state": row.state}
+    if row.kind == "online":
+        parameters = {"serving_name": row.serving_name} if row.serving_name else {}
+        kind_entity["online"] = {"parameters": parameters} if parameters else {}
+        status["online_url"] = {"url": f"{base_url}/ml/v4/deployments/{row.id}/predictions"}
+        urls = [f"{base_url}/ml/v4/deployments/{row.id}/predictions"]
+        if row.serving_name:
+            urls.append(f"{base_url}/ml/v4/deployments/{row.serving_name}/predictions")
+        status["serving_urls"] = urls
+    else:
+        kind_entity["batch"] = {}
+    if row.failure:
+        status["failure"] = {"trace": row.id, "errors": row.failure}
+    return {
+        "metadata": {
+            "id": row.id,
+            "name": row.name,
+            "description": row.description,
+            "tags": row.tags,
+            "space_id": row.space_id,
+            "owner": row.owner_id,
+            "created_at": timestamp(row.created_at),
+            "modified_at": timestamp(row.modified_at),
+            "href": f"/ml/v4/deployments/{row.id}?space_id={row.space_id}",
+        },
+        "entity": {
+            "asset": {"id": row.model_id, "rev": str(version.number)},
+            **kind_entity,
+            "custom": row.custom,
+            "hardware_spec": row.hardware_spec,
+            "space_id": row.space_id,
+            "deployed_asset_type": "model",
+            "status": status,
+        },
+    }
+
+
+def predictions(answer: Answer) -> dict[str, Any]:
+    labels = answer.prediction.labels.tolist()
+    probabilities = answer.prediction.probabilities
+    if probabilities is None:
+        return {"fields": ["prediction"], "values": [[label] for label in labels]}
+    return {
+        "fields": ["prediction", "probability"],
+        "values": [[label, row] for label, row in zip(labels, probabilities.tolist(), strict=True)],
+    }

@@ -82,3 +82,47 @@ class NewRevision(Strict):
     space_id: str | None = None
     project_id: str | None = None
     commit_message: str | None = None
+
+
+class AssetRef(Strict):
+    id: str
+    rev: str | None = None
+    href: str | None = None
+
+
+class OnlineParameters(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    serving_name: str | None = None
+
+
+class Online(Strict):
+    parameters: OnlineParameters | None = None
+
+
+class NewDeployment(Strict):
+    name: str
+    asset: AssetRef
+    space_id: str | None = None
+    online: Online | None = None
+    batch: dict[str, Any] | None = None
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+    hardware_spec: dict[str, Any] = Field(default_factory=dict)
+    hardware_request: dict[str, Any] | None = None
+    serving_name: str | None = None
+
+
+class InputBlock(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    fields: list[str] | None = None
+    values: list[Any]
+
+
+class ScoringRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_data: list[InputBlock] = Field(min_length=1)
+    scoring_parameters: dict[str, Any] | None = None

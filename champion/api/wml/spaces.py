@@ -72,7 +72,9 @@ def get_member(space_id: str, user_id: str, session: SessionDep, actor: ActorDep
 
 
 @router.patch("/v2/spaces/{space_id}/members/{user_id}")
-def update_member(space_id: str, user_id: str, session: SessionDep, actor: ActorDep, body: Any = Body()) -> dict[str, Any]:
+def update_member(
+    space_id: str, user_id: str, session: SessionDep, actor: ActorDep, body: Any = Body()
+) -> dict[str, Any]:
     member = spaces.update_member(session, actor, space_id=space_id, user_id=user_id, operations=body)
     return render.member(member)
 
@@ -81,4 +83,3 @@ def update_member(space_id: str, user_id: str, session: SessionDep, actor: Actor
 def remove_member(space_id: str, user_id: str, session: SessionDep, actor: ActorDep) -> Response:
     spaces.remove_member(session, actor, space_id=space_id, user_id=user_id)
     return Response(status_code=204)
-

@@ -1,0 +1,166 @@
+"""/ml/v4/deployments: create, read, list, delete, and score online deployments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from champion import patch
+from champion.api.deps import AccessDep, ActorDep, EngineDep, HotActorDep, RunnerDep, SessionDep, SettingsDep
+from champion.api.wml import render
+from champion.api.wml.errors import WMLRoute
+from champion.api.wml.schemas import NewDeployment, ScoringRequest
+from champion.deployments import scoring
+from champion.deployments import service as deployments
+from champion.deployments.errors import ServingNameTaken
+from champion.deployments.schemas import NewDeployment as DomainNewDeployment
+from champion.errors import InvalidInput, NotFound, PayloadTooLarge
+from champion.serving import inputs
+
+router = APIRouter(route_class=WMLRoute)
+
+MODEL_VERSION_HEADER = "Champion-Model-Version"
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _space(space_id: str | None) -> str:
+    if not space_id:
+        raise InvalidInput("is required", field="space_id")
+    return space_id
+
+
+@router.post("/ml/v4/deployments", status_code=202)
+def create_deployment(
+    body: NewDeployment,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    runner: RunnerDep,
+    space_id: str | None = None,
+) -> dict[str, Any]:
+    if (body.online is None) == (body.batch is None):
+        raise InvalidInput("give exactly one of 'online' or 'batch'", field="online")
+    serving_name = body.serving_name or (
+        body.online.parameters.serving_name if body.online and body.online.parameters else None
+    )
+    rev = None
+    if body.asset.rev is not None:
+        if not body.asset.rev.isdigit():
+            raise InvalidInput(f"must be a revision number, got {body.asset.rev!r}", field="asset.rev")
+        rev = int(body.asset.rev)
+    new = patch.validated(
+        DomainNewDeployment,
+        {
+            "name": body.name,
+            "kind": "online" if body.online is not None else "batch",
+            "model_id": body.asset.id,
+            "rev": rev,
+            "description": body.description,
+            "tags": body.tags,
+            "custom": body.custom,
+            "serving_name": serving_name,
+            "hardware_spec": body.hardware_spec,
+        },
+    )
+    described, _ = deployments.create(session, actor, space_id=_space(body.space_id or space_id), new=new)
+    runner.wake()
+    return render.deployment(described.deployment, described.version, _base(request))
+
+
+@router.get("/ml/v4/deployments")
+def list_deployments(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    space_id: str | None = None,
+    asset_id: str | None = None,
+    serving_name: str | None = None,
+    conflict: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    if conflict and serving_name is not None:
+        # The client asks whether a serving name is free: 409 means taken.
+        if not deployments.serving_name_available(session, serving_name):
+            raise ServingNameTaken(f"the serving name {serving_name!r} is taken")
+        return {"resources": []}
+    rows = deployments.list_deployments(
+        session, actor, space_id=_space(space_id), model_id=asset_id, serving_name=serving_name
+    )
+    base = _base(request)
+    return render.page([render.deployment(d.deployment, d.version, base) for d in rows], limit=limit)
+
+
+@router.get("/ml/v4/deployments/{deployment_id}")
+def get_deployment(
+    deployment_id: str, request: Request, session: SessionDep, actor: ActorDep, space_id: str | None = None
+) -> dict[str, Any]:
+    described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
+    return render.deployment(described.deployment, described.version, _base(request))
+
+
+@router.delete("/ml/v4/deployments/{deployment_id}", status_code=204)
+def delete_deployment(
+    deployment_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None
+) -> Response:
+    deployments.delete(session, actor, deployment_id=deployment_id, space_id=space_id)
+    return Response(status_code=204)
+
+
+@router.post("/ml/v4/deployments/{deployment_id}/predictions")
+async def score(
+    deployment_id: str,
+    request: Request,
+    actor: HotActorDep,
+    engine: EngineDep,
+    access: AccessDep,
+    settings: SettingsDep,
+) -> Response:
+    # The hot path: memory only (invariant 5), parsed with orjson, answered with a header
+    # naming the model version that gave the answer (invariant 1).
+    view = scoring.resolve(engine, access, actor, deployment_id)
+    body = await _read_json(request, limit=settings.max_request_bytes)
+    try:
+        scoring_request = ScoringRequest.model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
+    signature = view.champion.signature
+    blocks = [
+        inputs.from_records(signature, block.fields, block.values, field=f"input_data[{index}]")
+        for index, block in enumerate(scoring_request.input_data)
+    ]
+    answers = [await scoring.predict(engine, view, rows) for rows in blocks]
+    served = answers[-1].version
+    content = orjson.dumps({"predictions": [render.predictions(a) for a in answers]})
+    return Response(
+        content, media_type="application/json", headers={MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
+    )
+
+
+async def _read_json(request: Request, *, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"not valid JSON: {exc}", field="body") from None
+
+
+@router.get("/wx/v1/prompts/{prompt_id}")
+@router.get("/wx/v1-beta/prompts/{prompt_id}")
+def prompt_template(prompt_id: str, actor: ActorDep) -> None:
+    # champion serves models, not prompt templates; the WML client probes this before deploying.
+    raise NotFound(f"no prompt template with id {prompt_id!r}")

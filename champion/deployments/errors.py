@@ -1,0 +1,15 @@
+"""Errors of the deployments domain."""
+
+from champion.errors import Conflict, NotFound
+
+
+class DeploymentNotFound(NotFound):
+    pass
+
+
+class NotReady(Conflict):
+    """The deployment cannot answer predictions in its current state."""
+
+
+class ServingNameTaken(Conflict):
+    pass

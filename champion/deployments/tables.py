@@ -1,0 +1,36 @@
+"""Deployments as stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from champion.db import ID, Base, UTCDateTime, new_id, utcnow
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(String(16))
+    serving_name: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    hardware_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    owner_id: Mapped[str] = mapped_column(ID)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"), index=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    """The champion: the one model version this deployment serves."""
+    state: Mapped[str] = mapped_column(String(16))
+    failure: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """Why the last operation failed: [{"code", "message"}], cleared by the next success."""
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped on every change the serving engine must follow."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

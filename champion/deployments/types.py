@@ -1,0 +1,19 @@
+"""Deployment kinds and states."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Kind(enum.StrEnum):
+    ONLINE = "online"
+    BATCH = "batch"
+
+
+class State(enum.StrEnum):
+    """initializing → ready | failed; ready → updating → ready (replacement, later)."""
+
+    INITIALIZING = "initializing"
+    READY = "ready"
+    UPDATING = "updating"
+    FAILED = "failed"

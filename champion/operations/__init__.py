@@ -1,0 +1,1 @@
+"""Operations: durable records of asynchronous work, each with a fixed state machine."""

@@ -1,0 +1,88 @@
+"""Creating, claiming and finishing operations; ending what a crash left unfinished."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from champion.db import utcnow
+from champion.errors import NotFound
+from champion.operations.tables import Operation
+from champion.operations.types import OperationKind, OperationState
+
+logger = logging.getLogger(__name__)
+
+
+def create(
+    session: Session, *, kind: OperationKind, space_id: str, target_id: str, created_by: str, payload: dict[str, Any]
+) -> Operation:
+    """Add a pending operation to the caller's transaction; it is durable once they commit."""
+    operation = Operation(
+        kind=kind.value,
+        state=OperationState.PENDING.value,
+        space_id=space_id,
+        target_id=target_id,
+        created_by=created_by,
+        payload=payload,
+    )
+    session.add(operation)
+    return operation
+
+
+def get(session: Session, *, operation_id: str) -> Operation:
+    operation = session.get(Operation, operation_id)
+    if operation is None:
+        raise NotFound(f"no operation with id {operation_id!r}")
+    return operation
+
+
+def claim_next(session: Session, *, runner: str) -> Operation | None:
+    """Take the oldest pending operation for `runner`; only one runner can win a row."""
+    candidates = session.scalars(
+        select(Operation.id)
+        .where(Operation.state == OperationState.PENDING.value)
+        .order_by(Operation.created_at)
+        .limit(5)
+    ).all()
+    for operation_id in candidates:
+        claimed = session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id, Operation.state == OperationState.PENDING.value)
+            .values(state=OperationState.RUNNING.value, runner=runner, started_at=utcnow())
+        )
+        session.commit()
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            operation = session.get(Operation, operation_id)
+            if operation is not None:
+                session.refresh(operation)
+                logger.info("operation %s (%s on %s) running", operation.id, operation.kind, operation.target_id)
+                return operation
+    return None
+
+
+def finish(session: Session, *, operation_id: str, state: OperationState, message: str = "") -> None:
+    """Move a running operation to a terminal state (in the caller's transaction)."""
+    assert state.terminal
+    operation = get(session, operation_id=operation_id)
+    operation.state, operation.message, operation.finished_at = state.value, message, utcnow()
+    logger.info("operation %s %s %s", operation_id, state.value, message)
+
+
+def recover(session: Session) -> int:
+    """Put operations a stopped server left running back in the queue; return how many.
+
+    Called at start-up, before any runner starts, so every running row is an orphan.
+    Operations here are idempotent (a deploy loads and warms again), so resuming is safe.
+    """
+    orphans = session.scalars(select(Operation).where(Operation.state == OperationState.RUNNING.value)).all()
+    for operation in orphans:
+        operation.state, operation.runner, operation.message = (
+            OperationState.PENDING.value,
+            None,
+            "resumed after a restart",
+        )
+    session.commit()
+    return len(orphans)

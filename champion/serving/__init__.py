@@ -1,0 +1,1 @@
+"""The serving engine: loaded models, atomic swap, predict, micro-batching."""

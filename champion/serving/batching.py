@@ -1,0 +1,194 @@
+"""Adaptive micro-batching: predict calls that arrive while a model is busy share its next call."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from champion.errors import Unavailable
+from champion.runtimes.base import Prediction
+
+Rows = npt.NDArray[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class _Request:
+    """One caller's rows and the future its caller awaits; the two travel together through the queue."""
+
+    rows: Rows
+    future: asyncio.Future[Prediction]
+
+
+class MicroBatcher:
+    """Gathers concurrent predict calls for one loaded model into one model call.
+
+    There is no timer: a request that finds the model idle runs at once, and requests that
+    arrive while a call is running wait for it to end and then share the next call. Batches
+    therefore grow with load on their own, and at low load latency is the model's own.
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[Rows], Prediction],
+        *,
+        max_batch_rows: int = 256,
+        max_queue_rows: int = 8192,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        if max_batch_rows < 1 or max_queue_rows < 1:
+            raise ValueError("max_batch_rows and max_queue_rows must be at least 1")
+        self._predict = predict
+        self._max_batch_rows = max_batch_rows
+        self._max_queue_rows = max_queue_rows
+        # One thread per model serialises its calls (a model is not faster called from two
+        # threads at once, and not every runtime is thread-safe) and keeps the event loop free.
+        self._owns_executor = executor is None
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="champion-batch"
+        )
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._pending_rows = 0
+        self._closing = False
+        self._wakeup: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows queued or inside a running model call."""
+        return self._pending_rows
+
+    async def predict(self, rows: Rows) -> Prediction:
+        """Predict `rows` (possibly in one call with other callers' rows); answers are for these rows only, in order."""
+        if self._closing:
+            raise Unavailable("the model is shutting down")
+        # Refuse rather than wait: a bounded queue keeps latency bounded, and the client may retry elsewhere.
+        if self._pending_rows + len(rows) > self._max_queue_rows:
+            raise Unavailable(f"the model's queue is full ({self._pending_rows} rows waiting); retry later")
+        loop = asyncio.get_running_loop()
+        request = _Request(rows, loop.create_future())
+        self._queue.append(request)
+        self._pending_rows += len(rows)
+        self._ensure_worker(loop).set()
+        return await request.future
+
+    async def close(self) -> None:
+        """Take no new work, finish everything already queued, then return."""
+        self._closing = True
+        if self._worker is not None and not self._worker.done():
+            assert self._wakeup is not None
+            self._wakeup.set()
+            # Shielded: if whoever awaits close() is cancelled, queued callers must still get their answers.
+            await asyncio.shield(self._worker)
+        if self._owns_executor:
+            self._executor.shutdown(wait=False)
+
+    def _ensure_worker(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+        # Started lazily so the batcher can be built outside a running loop; restarted only if
+        # the previous worker died (then its Event may belong to a finished loop, so it is new too).
+        if self._worker is None or self._worker.done():
+            self._wakeup = asyncio.Event()
+            self._worker = loop.create_task(self._run(self._wakeup), name="champion-micro-batcher")
+        assert self._wakeup is not None
+        return self._wakeup
+
+    async def _run(self, wakeup: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        batch: list[_Request] = []
+        try:
+            while True:
+                batch = self._take_batch()
+                if not batch:
+                    if self._closing:
+                        return
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                await self._run_batch(loop, batch)
+                self._pending_rows -= sum(len(r.rows) for r in batch)
+        finally:
+            # Only reached with work left if the worker itself was cancelled or crashed: fail
+            # its callers rather than leave them waiting for an answer that will never come.
+            stranded = [r for r in (*batch, *self._queue) if not r.future.done()]
+            self._queue.clear()
+            self._pending_rows = 0
+            for request in stranded:
+                request.future.set_exception(Unavailable("the model's batch worker stopped"))
+
+    def _take_batch(self) -> list[_Request]:
+        batch: list[_Request] = []
+        rows = 0
+        while self._queue:
+            request = self._queue[0]
+            if request.future.done():
+                # Its caller was cancelled while waiting (e.g. disconnected): spend no model time on it.
+                self._queue.popleft()
+                self._pending_rows -= len(request.rows)
+                continue
+            # Always take at least one request, so one larger than max_batch_rows still runs.
+            if batch and rows + len(request.rows) > self._max_batch_rows:
+                break
+            batch.append(self._queue.popleft())
+            rows += len(request.rows)
+        return batch
+
+    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Request]) -> None:
+        if len(batch) == 1:
+            await self._run_alone(loop, batch[0])
+            return
+        try:
+            combined = await loop.run_in_executor(self._executor, self._predict, _concatenate([r.rows for r in batch]))
+            parts = _split(combined, [len(r.rows) for r in batch])
+        except Exception:
+            # One bad request must not fail its neighbours: run each alone, so only callers
+            # whose own rows fail see an error, and it is the model's own exception.
+            for request in batch:
+                await self._run_alone(loop, request)
+            return
+        for request, part in zip(batch, parts, strict=True):
+            if not request.future.done():
+                request.future.set_result(part)
+
+    async def _run_alone(self, loop: asyncio.AbstractEventLoop, request: _Request) -> None:
+        if request.future.done():
+            return
+        try:
+            prediction = await loop.run_in_executor(self._executor, self._predict, request.rows)
+        except Exception as exc:
+            if not request.future.done():
+                request.future.set_exception(exc)
+        else:
+            if not request.future.done():
+                request.future.set_result(prediction)
+
+
+def _concatenate(parts: list[Rows]) -> Rows:
+    # numpy would promote mixed dtypes to a common one (or refuse, for floats beside strings);
+    # object keeps every value exactly as its caller sent it, which is what the runtimes accept.
+    if len({p.dtype for p in parts}) > 1:
+        parts = [p.astype(object) for p in parts]
+    return np.concatenate(parts)
+
+
+def _split(prediction: Prediction, sizes: list[int]) -> list[Prediction]:
+    total = sum(sizes)
+    answered = [len(prediction.labels)]
+    if prediction.probabilities is not None:
+        answered.append(len(prediction.probabilities))
+    # A model that answers the wrong number of rows would hand callers each other's answers.
+    if any(n != total for n in answered):
+        raise ValueError(f"the model answered {answered[0]} rows for {total}")
+    parts: list[Prediction] = []
+    start = 0
+    for size in sizes:
+        stop = start + size
+        probabilities = None if prediction.probabilities is None else prediction.probabilities[start:stop]
+        parts.append(Prediction(prediction.labels[start:stop], probabilities))
+        start = stop
+    return parts

@@ -1,0 +1,176 @@
+"""The serving engine: which model each deployment serves in this process, swapped atomically.
+
+The engine holds the champion of each deployment as one reference, replaced in one
+assignment under a per-deployment lock: a request picks the reference up once and is
+answered wholly by that model (invariant 1). A replaced model is released only after the
+requests that picked it up have drained. The engine never reads the database; it is told
+what to serve (`follow`) by the process's follower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from champion.errors import Unavailable
+from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
+from champion.serving.batching import MicroBatcher
+from champion.serving.warmup import warm_up
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """Which artifact to load, and what it looks like."""
+
+    version_id: str
+    model_id: str
+    number: int
+    framework: Framework
+    sha256: str
+    signature: Signature
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """What the hot path needs to know about a deployment, without a database."""
+
+    id: str
+    space_id: str
+    name: str
+    kind: str
+    state: str
+    serving_name: str | None
+    champion: VersionRef
+    serves: bool
+    """The champion should be loaded here (the deployment is ready, or updating)."""
+    dropped: bool
+    """Nothing should be loaded here (the deployment failed)."""
+
+
+@dataclass(eq=False)
+class Loaded:
+    """A model in memory, with the requests currently using it counted."""
+
+    ref: VersionRef
+    model: LoadedModel
+    batcher: MicroBatcher
+    in_flight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+
+@dataclass(frozen=True)
+class Answer:
+    version: VersionRef
+    prediction: Prediction
+
+
+class ServingEngine:
+    def __init__(self, *, executor: Executor | None = None) -> None:
+        self._executor = executor
+        self._views: dict[str, DeploymentView] = {}
+        self._names: dict[str, str] = {}
+        self._loaded: dict[str, Loaded] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- the hot path -------------------------------------------------------------------
+
+    def resolve(self, key: str) -> DeploymentView | None:
+        """A deployment by id or serving name."""
+        view = self._views.get(key)
+        if view is None and key in self._names:
+            view = self._views.get(self._names[key])
+        return view
+
+    def serving(self, deployment_id: str) -> VersionRef | None:
+        loaded = self._loaded.get(deployment_id)
+        return loaded.ref if loaded else None
+
+    async def predict(self, deployment_id: str, rows: np.ndarray) -> Answer:
+        async with self._use(deployment_id) as loaded:
+            prediction = await loaded.batcher.predict(rows)
+            return Answer(loaded.ref, prediction)
+
+    @asynccontextmanager
+    async def _use(self, deployment_id: str) -> AsyncIterator[Loaded]:
+        # Taking the reference and counting it happen with no await in between, so a swap
+        # cannot release the model between the two.
+        loaded = self._loaded.get(deployment_id)
+        if loaded is None:
+            raise Unavailable(f"deployment {deployment_id!r} has no model loaded in this process yet")
+        loaded.in_flight += 1
+        loaded.idle.clear()
+        try:
+            yield loaded
+        finally:
+            loaded.in_flight -= 1
+            if loaded.in_flight == 0:
+                loaded.idle.set()
+
+    # -- loading and swapping ---------------------------------------------------------
+
+    async def load(self, ref: VersionRef, path: Path) -> Loaded:
+        """Load and warm a model off the event loop; raises what loading or warm-up raised."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        model = await loop.run_in_executor(self._executor, _load_and_warm, ref, path)
+        logger.info(
+            "loaded model %s rev %s (%s) in %.3fs", ref.model_id, ref.number, ref.framework, time.monotonic() - started
+        )
+        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict))
+
+    async def install(self, deployment_id: str, loaded: Loaded) -> None:
+        """Make `loaded` the deployment's champion here; release the old one once drained."""
+        async with self._lock(deployment_id):
+            old = self._loaded.get(deployment_id)
+            self._loaded[deployment_id] = loaded
+        if old is not None and old is not loaded:
+            await _release(old)
+
+    async def remove(self, deployment_id: str) -> None:
+        async with self._lock(deployment_id):
+            old = self._loaded.pop(deployment_id, None)
+        if old is not None:
+            await _release(old)
+
+    def follow(self, views: Iterable[DeploymentView]) -> list[DeploymentView]:
+        """Take the current views; return those whose champion this process must (re)load."""
+        self._views = {view.id: view for view in views}
+        self._names = {view.serving_name: view.id for view in self._views.values() if view.serving_name}
+        # An initializing deployment is neither loaded nor dropped: its deploy operation,
+        # running in some process, is about to install it.
+        stale = [d for d in self._loaded if d not in self._views or self._views[d].dropped]
+        for deployment_id in stale:
+            asyncio.get_running_loop().create_task(self.remove(deployment_id))
+        return [view for view in self._views.values() if view.serves and self.serving(view.id) != view.champion]
+
+    def _lock(self, deployment_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(deployment_id, asyncio.Lock())
+
+    async def close(self) -> None:
+        for deployment_id in list(self._loaded):
+            await self.remove(deployment_id)
+
+
+async def _release(old: Loaded) -> None:
+    await old.idle.wait()
+    await old.batcher.close()
+    logger.info("released model %s rev %s", old.ref.model_id, old.ref.number)
+
+
+def _load_and_warm(ref: VersionRef, path: Path) -> LoadedModel:
+    model = load(path, ref.framework)
+    warm_up(model, ref.signature)
+    return model

@@ -1,0 +1,226 @@
+"""Turn request rows or columns into a model's input matrix, or an InvalidInput naming the bad field."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from champion.errors import InvalidInput
+from champion.runtimes.base import Feature, FeatureType, Signature
+
+_NUMERIC = frozenset({FeatureType.DOUBLE, FeatureType.INTEGER, FeatureType.BOOLEAN})
+# Exact types the fast path lets np.asarray convert; anything else takes the slow path.
+_FAST_TYPES = frozenset({float, int})
+_FAST_TYPES_MISSING = frozenset({float, int, type(None)})
+_ROW_TYPES = frozenset({list, tuple})
+
+
+class _Bad(Exception):
+    """One value is wrong; the caller knows where it is and raises the InvalidInput."""
+
+
+def from_records(
+    signature: Signature,
+    fields: Sequence[str] | None,
+    values: Sequence[Sequence[Any]],
+    *,
+    field: str = "input_data[0]",
+) -> npt.NDArray[Any]:
+    """The matrix for WML `{"fields": [...], "values": [[...], ...]}`; without fields, rows are positional."""
+    features = signature.features
+    order = None if fields is None else _column_order(signature, fields, f"{field}.fields")
+    width = len(features) if fields is None else len(fields)
+    if not isinstance(values, list | tuple):
+        raise InvalidInput("expected a list of rows", field=f"{field}.values")
+    if not values:
+        raise InvalidInput("must hold at least one row", field=f"{field}.values")
+    as_float = all(f.type in _NUMERIC for f in features)
+    if as_float and _ROW_TYPES.issuperset(map(type, values)) and _plain(signature, values):
+        try:
+            matrix = np.asarray(values, dtype=np.float64)
+        except (ValueError, OverflowError):  # ragged rows, or an int too large for a float
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
+            if order is not None:
+                matrix = matrix[:, order]
+            if _valid(signature, matrix):
+                return matrix
+    # Slow path: find the first bad value (row by row) and name it, or build the matrix.
+    take = order if order is not None else range(width)
+    rows: list[list[Any]] = []
+    for i, row in enumerate(values):
+        where = f"{field}.values[{i}]"
+        if type(row) not in _ROW_TYPES:
+            raise InvalidInput(f"expected a list of {width} values, got {_show(row)}", field=where)
+        if len(row) != width:
+            raise InvalidInput(f"expected {width} values, got {len(row)}", field=where)
+        out = []
+        for feature, j in zip(features, take, strict=True):
+            try:
+                out.append(_convert(feature, row[j], signature.allows_missing, as_float))
+            except _Bad as bad:
+                raise InvalidInput(str(bad), field=f"{where}[{j}]") from None
+        rows.append(out)
+    return _matrix(rows, len(features), as_float)
+
+
+def from_columns(
+    signature: Signature, columns: Mapping[str, Sequence[Any]], *, field: str = "inputs"
+) -> npt.NDArray[Any]:
+    """The matrix for named columns (Open Inference Protocol tensors), one value per row in each."""
+    features = signature.features
+    if not isinstance(columns, Mapping):
+        raise InvalidInput("expected an object of named columns", field=field)
+    known = {f.name for f in features}
+    for name in columns:
+        if name not in known:
+            raise InvalidInput(f"unknown input '{name}'; the model takes {_names(features)}", field=f"{field}.{name}")
+    data: list[Sequence[Any]] = []
+    length = -1
+    for feature in features:
+        where = f"{field}.{feature.name}"
+        if feature.name not in columns:
+            raise InvalidInput(f"missing input '{feature.name}'", field=where)
+        column = columns[feature.name]
+        if type(column) not in _ROW_TYPES:
+            raise InvalidInput(f"expected a list of values, one per row, got {_show(column)}", field=where)
+        if not column:
+            raise InvalidInput("must hold at least one value", field=where)
+        if length >= 0 and len(column) != length:
+            raise InvalidInput(f"has {len(column)} values but {features[0].name} has {length}", field=where)
+        length = len(column)
+        data.append(column)
+    as_float = all(f.type in _NUMERIC for f in features)
+    if as_float and _plain(signature, data):
+        try:
+            matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
+        except OverflowError:  # an int too large for a float
+            matrix = None
+        if matrix is not None and _valid(signature, matrix):
+            return matrix
+    converted: list[list[Any]] = []
+    for feature, column in zip(features, data, strict=True):
+        out = []
+        for i, value in enumerate(column):
+            try:
+                out.append(_convert(feature, value, signature.allows_missing, as_float))
+            except _Bad as bad:
+                raise InvalidInput(str(bad), field=f"{field}.{feature.name}[{i}]") from None
+        converted.append(out)
+    return _matrix([list(row) for row in zip(*converted, strict=True)], len(features), as_float)
+
+
+def _column_order(signature: Signature, fields: Sequence[str], where: str) -> list[int] | None:
+    """Where each feature sits in the caller's rows, or None when they are already in order."""
+    features = signature.features
+    if not isinstance(fields, list | tuple):
+        raise InvalidInput("expected a list of field names", field=where)
+    index = {f.name: k for k, f in enumerate(features)}
+    seen: dict[str, int] = {}
+    for j, name in enumerate(fields):
+        if not isinstance(name, str):
+            raise InvalidInput(f"expected a field name, got {_show(name)}", field=f"{where}[{j}]")
+        if name not in index:
+            raise InvalidInput(f"unknown field '{name}'; the model takes {_names(features)}", field=f"{where}[{j}]")
+        if name in seen:
+            raise InvalidInput(f"duplicate field '{name}' (also at {seen[name]})", field=f"{where}[{j}]")
+        seen[name] = j
+    missing = [f"'{f.name}'" for f in features if f.name not in seen]
+    if missing:
+        raise InvalidInput(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}", field=where)
+    order = [seen[f.name] for f in features]
+    return None if order == list(range(len(order))) else order
+
+
+def _plain(signature: Signature, data: Sequence[Sequence[Any]]) -> bool:
+    """Whether every value is exactly an int or a float (or None, when missing is allowed).
+
+    np.asarray(dtype=float64) would also take bools and numeric strings ("1.5"), which must
+    be rejected: this one pass over the types is the cheap way to rule them out.
+    """
+    allowed = _FAST_TYPES_MISSING if signature.allows_missing else _FAST_TYPES
+    return allowed.issuperset(map(type, chain.from_iterable(data)))
+
+
+def _valid(signature: Signature, matrix: npt.NDArray[np.float64]) -> bool:
+    """Vectorised checks of a float64 matrix in feature order; False sends it to the slow path."""
+    missing = signature.allows_missing
+    if np.isinf(matrix).any() if missing else not np.isfinite(matrix).all():
+        return False
+    kinds = [f.type for f in signature.features]
+    for kind in (FeatureType.INTEGER, FeatureType.BOOLEAN):
+        columns = [k for k, t in enumerate(kinds) if t is kind]
+        if not columns:
+            continue
+        part = matrix[:, columns]
+        # BOOLEAN given as numbers may only be 0 or 1 (true and false take the slow path).
+        ok = part == np.trunc(part) if kind is FeatureType.INTEGER else (part == 0.0) | (part == 1.0)
+        if missing:
+            ok |= np.isnan(part)
+        if not ok.all():
+            return False
+    return True
+
+
+def _convert(feature: Feature, value: Any, allows_missing: bool, as_float: bool) -> Any:
+    """One value, checked against its feature's type; raises _Bad with a message naming the feature."""
+    name, kind = feature.name, feature.type
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        if not allows_missing:
+            raise _Bad(f"{name} is missing, and this model cannot take missing values")
+        # NaN, not None, even in string columns: pandas and scikit-learn's imputers and
+        # encoders treat NaN as missing in object columns, and not always None.
+        return math.nan
+    if kind is FeatureType.STRING:
+        # Numbers are rejected rather than converted with str(): 1.0 would become "1.0"
+        # where the model learned "1", an unseen category and a silently wrong answer.
+        if isinstance(value, str):
+            return str(value)
+        raise _Bad(f"{name}: expected a string, got {_show(value)}")
+    is_bool = isinstance(value, bool | np.bool_)
+    is_number = not is_bool and isinstance(value, int | float | np.integer | np.floating)
+    if kind is FeatureType.BOOLEAN:
+        if is_bool or (is_number and value in (0, 1)):
+            return float(value) if as_float else bool(value)
+        raise _Bad(f"{name}: expected true or false (or 0 or 1), got {_show(value)}")
+    if not is_number:
+        # Numeric strings ("1.5") are not parsed: a client sending them has a bug to see.
+        raise _Bad(f"{name}: expected a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isinf(number):
+        raise _Bad(f"{name}: expected a finite number, got {_show(value)}")
+    if kind is FeatureType.INTEGER:
+        if not number.is_integer():
+            raise _Bad(f"{name}: expected an integer, got {_show(value)}")
+        return number if as_float else int(value)
+    return number
+
+
+def _matrix(rows: list[list[Any]], width: int, as_float: bool) -> npt.NDArray[Any]:
+    # reshape keeps the shape 2-D for a signature without features.
+    return np.array(rows, dtype=np.float64 if as_float else object).reshape(len(rows), width)
+
+
+def _names(features: Sequence[Feature], limit: int = 20) -> str:
+    names = ", ".join(f.name for f in features[:limit])
+    return names + (f", ... ({len(features)} in all)" if len(features) > limit else "")
+
+
+def _show(value: Any) -> str:
+    """A value as the caller wrote it in JSON, short enough for an error message."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
