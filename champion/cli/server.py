@@ -54,6 +54,8 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level="info",
+        # An idle TLS keep-alive connection otherwise holds shutdown for 30 s.
+        timeout_graceful_shutdown=10,
     )
 
 

@@ -291,3 +291,9 @@ def test_unknown_paths_answer_json(server: Server) -> None:
 def test_no_stray_files_in_home(server: Server) -> None:
     home: Path = server.context.settings.home
     assert (home / "champion.db").exists()
+
+
+def test_model_metadata_has_no_href(server: Server, space: str) -> None:
+    # The WML client takes its legacy v3 upload branch when a model's metadata has an href.
+    created = new_model(server, space, name="no-href").json()
+    assert "href" not in created["metadata"]

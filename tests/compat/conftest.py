@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -44,8 +45,10 @@ def free_port() -> int:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment, with plain, wide console output (rich would wrap or colour it)."""
-    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", "NO_COLOR": "1", "CHAMPION_HOME": str(home)}
+    """The caller's environment without its CHAMPION_ settings (a developer's database URL must not
+    leak in), with plain, wide console output (rich would wrap or colour it)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CHAMPION_")}
+    env.update(COLUMNS="200", TERM="dumb", NO_COLOR="1", CHAMPION_HOME=str(home))
     env.pop("FORCE_COLOR", None)
     env.update(extra)
     return env
@@ -60,11 +63,22 @@ def _tail(path: Path, limit: int = 4000) -> str:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill after 10 s.
+
+    uvicorn waits for open connections on SIGTERM, and an idle TLS keep-alive connection
+    of a client still alive in this process only goes away after the 30 s TLS shutdown
+    timeout. So after a short grace a SIGINT follows: uvicorn's "CTRL+C to force quit".
+    """
     if process.poll() is not None:
         return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=3)
+        return
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=7)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)

@@ -110,7 +110,6 @@ def model(row: RegisteredModel, version: ModelVersion | None, spec: SoftwareSpec
         "owner": row.owner_id,
         "created_at": timestamp(row.created_at),
         "modified_at": timestamp(row.modified_at),
-        "href": f"/ml/v4/models/{row.id}?space_id={row.space_id}",
     }
     entity: dict[str, Any] = {
         "type": row.type,

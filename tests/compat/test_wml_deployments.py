@@ -1,0 +1,139 @@
+"""Deployments with the official `ibm_watsonx_ai` client, unchanged, against `champion serve --tls`.
+
+The client sleeps 5 s before each poll of a new deployment, so this module creates as few
+deployments as it can and shares them between tests (they run in file order).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+from ibm_watsonx_ai import APIClient, Credentials
+from ibm_watsonx_ai.wml_client_error import WMLClientError
+
+from tests.compat.conftest import RunningServer
+from tests.model_files import FEATURES, ModelFiles, training_data
+
+pytestmark = [
+    pytest.mark.compat,
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
+
+SPEC_NAME = f"runtime-24.1-py{sys.version_info.major}.{sys.version_info.minor}"
+STATE: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scratch_cwd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("client-cwd")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def client(server: RunningServer, model_files: ModelFiles) -> APIClient:
+    client = APIClient(Credentials(url=server.url, token=server.admin_api_key, verify=False))
+    space = client.spaces.store({client.spaces.ConfigurationMetaNames.NAME: "deployments"})
+    client.set.default_space(client.spaces.get_id(space))
+    spec = client.software_specifications.get_id_by_name(SPEC_NAME)
+    model = client.repository.store_model(
+        model=str(model_files.classifier_tar),
+        meta_props={
+            client.repository.ModelMetaNames.NAME: "churn",
+            client.repository.ModelMetaNames.TYPE: "scikit-learn_1.3",
+            client.repository.ModelMetaNames.SOFTWARE_SPEC_ID: spec,
+        },
+    )
+    STATE["model_id"] = client.repository.get_model_id(model)
+    return client
+
+
+def test_create_an_online_deployment_waits_until_ready(client: APIClient) -> None:
+    details = client.deployments.create(
+        STATE["model_id"],
+        meta_props={
+            client.deployments.ConfigurationMetaNames.NAME: "churn online",
+            client.deployments.ConfigurationMetaNames.ONLINE: {},
+        },
+    )
+    assert details["entity"]["status"]["state"] == "ready"
+    STATE["online"] = client.deployments.get_id(details)
+    assert client.deployments.get_scoring_href(details).endswith(f"/ml/v4/deployments/{STATE['online']}/predictions")
+
+
+def test_get_details_and_list(client: APIClient) -> None:
+    details = client.deployments.get_details(STATE["online"])
+    assert details["metadata"]["name"] == "churn online"
+    assert details["entity"]["asset"] == {"id": STATE["model_id"], "rev": "1"}
+    listed = client.deployments.get_details()["resources"]
+    assert STATE["online"] in [d["metadata"]["id"] for d in listed]
+    table = client.deployments.list()
+    assert "churn online" in table.to_string()
+
+
+def expected(model_files: ModelFiles, rows: np.ndarray) -> tuple[list[int], np.ndarray]:
+    import pandas as pd
+
+    estimator = joblib.load(model_files.classifier_named)
+    frame = pd.DataFrame(rows, columns=FEATURES)
+    return estimator.predict(frame).tolist(), estimator.predict_proba(frame)
+
+
+def check(result: dict[str, Any], model_files: ModelFiles, rows: np.ndarray) -> None:
+    (block,) = result["predictions"]
+    labels, probabilities = expected(model_files, rows)
+    assert [v[0] for v in block["values"]] == labels
+    np.testing.assert_allclose([v[1] for v in block["values"]], probabilities)
+
+
+def test_score_with_fields_and_values(client: APIClient, model_files: ModelFiles) -> None:
+    frame, _ = training_data(rows=4, seed=11)
+    rows = frame.to_numpy()
+    result = client.deployments.score(STATE["online"], {"input_data": [{"fields": FEATURES, "values": rows.tolist()}]})
+    check(result, model_files, rows)
+
+
+def test_score_with_a_dataframe_and_a_numpy_array(client: APIClient, model_files: ModelFiles) -> None:
+    frame, _ = training_data(rows=3, seed=12)
+    result = client.deployments.score(STATE["online"], {"input_data": [{"values": frame}]})
+    check(result, model_files, frame.to_numpy())
+    array = frame.to_numpy()
+    result = client.deployments.score(STATE["online"], {"input_data": [{"values": array}]})
+    check(result, model_files, array)
+
+
+def test_bad_scoring_input_is_a_clear_error(client: APIClient) -> None:
+    with pytest.raises(WMLClientError, match="x3"):
+        client.deployments.score(STATE["online"], {"input_data": [{"fields": ["x1", "x2"], "values": [[1.0, 2.0]]}]})
+
+
+def test_create_a_batch_deployment(client: APIClient) -> None:
+    details = client.deployments.create(
+        STATE["model_id"],
+        meta_props={
+            client.deployments.ConfigurationMetaNames.NAME: "churn nightly",
+            client.deployments.ConfigurationMetaNames.BATCH: {},
+            client.deployments.ConfigurationMetaNames.HARDWARE_SPEC: {"name": "S"},
+        },
+    )
+    assert details["entity"]["status"]["state"] == "ready"
+    STATE["batch"] = client.deployments.get_id(details)
+
+
+def test_delete_deployments(client: APIClient) -> None:
+    for key in ("batch", "online"):
+        assert client.deployments.delete(STATE[key]) == "SUCCESS"
+    with pytest.raises(WMLClientError):
+        client.deployments.get_details(STATE["online"])
+
+
+def test_a_second_client_with_username_and_api_key(server: RunningServer) -> None:
+    other = APIClient(Credentials(url=server.url, username="admin", api_key=server.admin_api_key, verify=False))
+    assert other.spaces.get_details()["resources"]

@@ -1,0 +1,71 @@
+"""A server stopped mid-operation: the next start finishes the work, nothing stays in between."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from champion.app import create_app
+from champion.context import ServerContext, bootstrap
+from champion.deployments import service as deployments
+from champion.deployments.schemas import NewDeployment
+from champion.deployments.tables import Deployment
+from champion.deployments.types import Kind
+from champion.models import service as models
+from champion.models.schemas import NewModel
+from champion.models.software_specs import CATALOGUE
+from champion.operations import service as operations
+from champion.operations.tables import Operation
+from champion.operations.types import OperationState
+from champion.spaces import service as spaces
+from champion.spaces.schemas import SpaceDetails
+from champion.users.service import Actor
+from tests.model_files import ModelFiles
+
+
+def deployment_left_running(
+    context: ServerContext, actor: Actor, model_files: ModelFiles, tmp_path: Path
+) -> tuple[str, str]:
+    with context.sessions() as session:
+        space = spaces.create_space(session, actor, details=SpaceDetails(name="s"))
+        model = models.create_model(
+            session,
+            actor,
+            space_id=space.id,
+            new=NewModel(name="m", type="scikit-learn_1.3", software_spec_id=CATALOGUE[0].id),
+        )
+        upload = tmp_path / "upload"
+        shutil.copy(model_files.classifier_named, upload)
+        models.add_version(session, actor, context.store, model_id=model.id, upload=upload, limit=10**8)
+        described, operation = deployments.create(
+            session, actor, space_id=space.id, new=NewDeployment(name="d", kind=Kind.ONLINE, model_id=model.id)
+        )
+        claimed = operations.claim_next(session, runner="a server that then died")
+        assert claimed is not None and claimed.id == operation.id
+        return described.deployment.id, operation.id
+
+
+def test_an_operation_left_running_is_resumed_after_a_restart(
+    context: ServerContext, alice: Actor, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    deployment_id, operation_id = deployment_left_running(context, alice, model_files, tmp_path)
+    bootstrap(context)
+    with context.sessions() as session:
+        assert session.get(Operation, operation_id).state == OperationState.PENDING  # type: ignore[union-attr]
+    with TestClient(create_app(context=context)):
+        deadline = time.monotonic() + 20
+        while True:
+            with context.sessions() as session:
+                operation = session.get(Operation, operation_id)
+                deployment = session.get(Deployment, deployment_id)
+                assert operation is not None and deployment is not None
+                if OperationState(operation.state).terminal:
+                    break
+            assert time.monotonic() < deadline, "the resumed operation never ended"
+            time.sleep(0.05)
+    assert operation.state == OperationState.SUCCEEDED
+    assert deployment.state == "ready"
+    assert operation.runner != "a server that then died"

@@ -1,0 +1,110 @@
+"""The engine's swap: one champion at a time, answers wholly from one model, old models drained."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from champion.runtimes import Feature, FeatureType, Framework, Prediction, Signature, Target, TargetType
+from champion.serving.batching import MicroBatcher
+from champion.serving.engine import Loaded, ServingEngine, VersionRef
+
+SIGNATURE = Signature(features=(Feature("x", FeatureType.DOUBLE),), target=Target(TargetType.REGRESSION))
+
+
+@dataclass
+class ConstantModel:
+    """Answers its own constant, optionally holding each call until released."""
+
+    value: float
+    gate: threading.Event | None = None
+    framework: Framework = Framework.SKLEARN
+
+    def signature(self) -> Signature:
+        return SIGNATURE
+
+    def predict(self, rows: np.ndarray) -> Prediction:
+        if self.gate is not None:
+            self.gate.wait(5)
+        return Prediction(labels=np.full(len(rows), self.value), probabilities=None)
+
+
+def loaded(value: float, gate: threading.Event | None = None) -> Loaded:
+    model = ConstantModel(value, gate)
+    ref = VersionRef(f"v{value}", "m", int(value), Framework.SKLEARN, "0" * 64, SIGNATURE)
+    return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict))
+
+
+ROW = np.zeros((1, 1))
+
+
+def test_requests_in_flight_finish_on_the_old_model_and_new_ones_get_the_new() -> None:
+    async def scenario() -> None:
+        engine = ServingEngine()
+        gate = threading.Event()
+        old = loaded(1.0, gate)
+        await engine.install("d", old)
+        in_flight = asyncio.create_task(engine.predict("d", ROW))
+        await asyncio.sleep(0.05)
+        swap = asyncio.create_task(engine.install("d", loaded(2.0)))
+        await asyncio.sleep(0.05)
+        after = await engine.predict("d", ROW)
+        assert after.version.number == 2 and after.prediction.labels[0] == 2.0
+        assert not swap.done(), "the old model must not be released while a request uses it"
+        gate.set()
+        answer = await in_flight
+        assert answer.version.number == 1 and answer.prediction.labels[0] == 1.0
+        await swap
+        assert old.batcher.pending_rows == 0
+        await engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_many_concurrent_requests_during_swaps_never_fail_or_mix() -> None:
+    async def scenario() -> None:
+        engine = ServingEngine()
+        await engine.install("d", loaded(1.0))
+
+        async def client() -> list[tuple[int, float]]:
+            seen = []
+            for _ in range(50):
+                answer = await engine.predict("d", ROW)
+                seen.append((answer.version.number, float(answer.prediction.labels[0])))
+                await asyncio.sleep(0)
+            return seen
+
+        async def swapper() -> None:
+            for i in range(20):
+                await engine.install("d", loaded(float(2 + i % 2)))
+                await asyncio.sleep(0.001)
+
+        results = await asyncio.gather(*(client() for _ in range(20)), swapper())
+        for seen in results[:-1]:
+            assert seen is not None
+            assert all(number == value for number, value in seen), "an answer mixed two versions"
+        await engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_follow_reports_what_to_load_and_drops_the_rest() -> None:
+    from champion.serving.engine import DeploymentView
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        first = loaded(1.0)
+        await engine.install("a", first)
+        await engine.install("gone", loaded(5.0))
+        view = DeploymentView("a", "s", "a", "online", "ready", None, loaded(2.0).ref, serves=True, dropped=False)
+        to_load = engine.follow([view])
+        assert [v.id for v in to_load] == ["a"]
+        await asyncio.sleep(0.05)
+        assert engine.serving("gone") is None
+        assert engine.resolve("a") == view
+        await engine.close()
+
+    asyncio.run(scenario())
