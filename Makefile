@@ -34,5 +34,10 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format champion tests
 	$(BIN)/ruff check --fix champion tests
 
+bench: $(VENV)/.runtime
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| echo "bench: wrk could not be installed; using the Python load generator"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from champion.artifacts import ArtifactStore
 from champion.deployments import service as deployments
 from champion.deployments.rollout import version_ref
 from champion.deployments.types import State
+from champion.replacement import service as replacement
 from champion.serving.engine import DeploymentView, ServingEngine
 from champion.spaces.access import AccessCache
 
@@ -86,6 +87,7 @@ class Follower:
 
     def _views(self) -> list[DeploymentView]:
         with self._sessions() as session:
+            retired = replacement.retired_fields(session)
             return [
                 DeploymentView(
                     id=d.deployment.id,
@@ -97,6 +99,7 @@ class Follower:
                     champion=version_ref(d.version),
                     serves=d.deployment.state in (State.READY, State.UPDATING),
                     dropped=d.deployment.state == State.FAILED,
+                    retired_fields=retired.get(d.deployment.id, frozenset()),
                 )
                 for d in deployments.serving_snapshot(session)
             ]

@@ -2,18 +2,23 @@
 
 from champion.changes import ChangeCounter
 from champion.deployments.tables import Deployment
+from champion.jobs.tables import BatchJob, DataAsset
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.operations.tables import Operation
+from champion.replacement.tables import ReplacementRecord
 from champion.spaces.tables import Space, SpaceMember
 from champion.users.tables import ApiKey, User
 
 __all__ = [
     "ApiKey",
+    "BatchJob",
     "ChangeCounter",
+    "DataAsset",
     "Deployment",
     "ModelVersion",
     "Operation",
     "RegisteredModel",
+    "ReplacementRecord",
     "Space",
     "SpaceMember",
     "User",

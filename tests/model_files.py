@@ -79,3 +79,20 @@ def build_failing(folder: Path) -> Path:
     path = folder / "fails-on-zeros.joblib"
     joblib.dump(FailsOnZeros().fit(frame, target), path)
     return path
+
+
+def build_variants(folder: Path) -> dict[str, Path]:
+    """Candidates for replacing `classifier_named`: compatible, fewer features, other target type."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame, target = training_data(seed=1)
+    variants = {
+        "retrained": LogisticRegression(C=0.1).fit(frame, target),
+        "fewer_features": LogisticRegression().fit(frame[["x1", "x2"]], target),
+        "regressor": LinearRegression().fit(frame, frame["x1"]),
+        "three_classes": LogisticRegression().fit(frame, (frame["x1"] * 2).round().clip(-1, 1).astype(int)),
+    }
+    paths = {}
+    for name, estimator in variants.items():
+        paths[name] = folder / f"{name}.joblib"
+        joblib.dump(estimator, paths[name])
+    return paths

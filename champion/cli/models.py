@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+from champion.cli.client import (
+    API_VERSION,
+    DEFAULT_SERVER,
+    InsecureOption,
+    KeyOption,
+    ServerOption,
+    check,
+    connect,
+    console,
+)
 from champion.models.software_specs import CATALOGUE
 
 models_app = typer.Typer(help="Work with a server's model registry.", no_args_is_help=True)
-console = Console()
 
 SUFFIX_TYPES = {".onnx": "onnxruntime", ".ubj": "xgboost", ".json": "xgboost", ".txt": "lightgbm"}
 CHUNK = 1 << 20
-
-ServerOption = Annotated[str, typer.Option(envvar="CHAMPION_URL", help="Server URL.")]
-KeyOption = Annotated[str, typer.Option(envvar="CHAMPION_API_KEY", help="Your API key.")]
 
 
 def _guess_type(path: Path) -> str:
@@ -36,18 +39,6 @@ def _chunks(path: Path, progress: Progress) -> Iterator[bytes]:
             yield chunk
 
 
-def _check(response: httpx.Response) -> dict[str, Any]:
-    if response.is_error:
-        try:
-            message = "; ".join(e["message"] for e in response.json()["errors"])
-        except (ValueError, KeyError, TypeError):
-            message = response.text
-        console.print(f"[red]error {response.status_code}:[/red] {message}")
-        raise typer.Exit(code=1)
-    body: dict[str, Any] = response.json()
-    return body
-
-
 @models_app.command("upload")
 def upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
@@ -55,14 +46,13 @@ def upload(
     name: Annotated[str | None, typer.Option(help="Model name (default: the file name).")] = None,
     model_type: Annotated[str | None, typer.Option("--type", help="Model type, e.g. scikit-learn_1.")] = None,
     model: Annotated[str | None, typer.Option(help="Upload as a new revision of this model id.")] = None,
-    server: ServerOption = "https://127.0.0.1:8443",
+    server: ServerOption = DEFAULT_SERVER,
     api_key: KeyOption = "",
-    insecure: Annotated[bool, typer.Option(help="Skip TLS verification (self-signed certificates).")] = False,
+    insecure: InsecureOption = False,
 ) -> None:
     """Upload a model file (joblib/pickle, ONNX, XGBoost, LightGBM, or a .tar.gz holding one)."""
-    headers = {"Authorization": f"Bearer {api_key or os.environ.get('CHAMPION_API_KEY', '')}"}
-    params = {"space_id": space, "version": "2026-01-01"}
-    with httpx.Client(base_url=server, headers=headers, verify=not insecure, timeout=None) as client:
+    params = {"space_id": space, "version": API_VERSION}
+    with connect(server, api_key, insecure, timeout=None) as client:
         created = model is None
         if model is None:
             body = {
@@ -71,7 +61,7 @@ def upload(
                 "software_spec": {"id": CATALOGUE[0].id},
                 "space_id": space,
             }
-            model = _check(client.post("/ml/v4/models", params=params, json=body))["metadata"]["id"]
+            model = check(client.post("/ml/v4/models", params=params, json=body))["metadata"]["id"]
         columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console) as progress:
             response = client.put(
@@ -83,6 +73,6 @@ def upload(
         if response.is_error and created:
             # Leave no empty model behind, as the WML client does after a failed upload.
             client.delete(f"/ml/v4/models/{model}", params=params)
-        details = _check(response)
+        details = check(response)
     rev = details["metadata"].get("rev")
     console.print(f"model [bold]{details['metadata']['name']}[/bold] id {model} revision {rev}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from champion.deployments.errors import DeploymentNotFound, NotReady
 from champion.deployments.types import Kind, State
-from champion.errors import InvalidInput
+from champion.errors import InvalidInput, Unavailable
+from champion.monitoring import ErrorKind
 from champion.serving.engine import Answer, DeploymentView, ServingEngine
 from champion.spaces.access import AccessCache
 from champion.users.service import Actor
@@ -14,20 +19,61 @@ from champion.users.service import Actor
 ANSWERING = (State.READY, State.UPDATING)
 
 
+def visible(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) -> DeploymentView:
+    """The online deployment `key` names (id or serving name), if the caller may see it, ready or not."""
+    view = engine.resolve(key)
+    if view is None or access.role(actor, view.space_id) is None:
+        # Not counted: the key is whatever a caller typed, and would make a label of it.
+        raise DeploymentNotFound(f"no deployment with id {key!r}")
+    if view.kind != Kind.ONLINE:
+        engine.metrics.failed(view.id, ErrorKind.INVALID_INPUT)
+        raise InvalidInput("this is a batch deployment: score it with a deployment job", field="deployment_id")
+    return view
+
+
+def answering(engine: ServingEngine, view: DeploymentView) -> bool:
+    """Whether the deployment can answer predictions in this process now."""
+    return view.state in ANSWERING and engine.serving(view.id) is not None
+
+
 def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) -> DeploymentView:
     """The deployment `key` names (id or serving name), if the caller may score it now.
 
     Reads only memory: this runs on every prediction.
     """
-    view = engine.resolve(key)
-    if view is None or access.role(actor, view.space_id) is None:
-        raise DeploymentNotFound(f"no deployment with id {key!r}")
-    if view.kind != Kind.ONLINE:
-        raise InvalidInput("this is a batch deployment: score it with a deployment job", field="deployment_id")
+    view = visible(engine, access, actor, key)
     if view.state not in ANSWERING:
+        engine.metrics.failed(view.id, ErrorKind.NOT_READY)
         raise NotReady(f"the deployment is {view.state}, not ready: it cannot answer predictions yet")
     return view
 
 
+@contextmanager
+def reading(engine: ServingEngine, view: DeploymentView) -> Iterator[None]:
+    """Wraps a face's parsing of a scoring request, so a bad one is counted against the deployment."""
+    try:
+        yield
+    except InvalidInput:
+        engine.metrics.failed(view.id, ErrorKind.INVALID_INPUT)
+        raise
+
+
 async def predict(engine: ServingEngine, view: DeploymentView, rows: np.ndarray) -> Answer:
-    return await engine.predict(view.id, rows)
+    """The answer for `rows`, counted and timed (queueing included) under the version that gave it."""
+    started = time.perf_counter()
+    try:
+        answer = await engine.predict(view.id, rows)
+    except Exception as exc:
+        engine.metrics.failed(view.id, _kind(exc))
+        raise
+    served = answer.version
+    engine.metrics.answered(view.id, f"{served.model_id}:{served.number}", len(rows), time.perf_counter() - started)
+    return answer
+
+
+def _kind(error: Exception) -> ErrorKind:
+    if isinstance(error, InvalidInput):
+        return ErrorKind.INVALID_INPUT
+    if isinstance(error, Unavailable):
+        return ErrorKind.UNAVAILABLE
+    return ErrorKind.MODEL_ERROR

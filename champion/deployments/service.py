@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from champion import changes
+from champion import changes, patch
 from champion.db import utcnow
+from champion.deployments import patch as rules
 from champion.deployments.errors import DeploymentNotFound, ServingNameTaken
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.tables import Deployment
-from champion.deployments.types import State
-from champion.errors import InvalidInput
+from champion.deployments.types import Kind, State
+from champion.errors import InvalidInput, PreconditionFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.tables import ModelVersion
@@ -22,16 +25,27 @@ from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
 from champion.spaces import service as spaces
 from champion.spaces.errors import SpaceNotFound
+from champion.spaces.tables import SpaceMember
 from champion.spaces.types import Role
 from champion.users.service import Actor
+
+OWNER_LEFT = "The deployment owner has left the space: a space admin must assign a new owner."
 
 
 @dataclass(frozen=True)
 class Described:
-    """A deployment with the model version it serves."""
+    """A deployment with the model version it serves, and what a reader should be warned of."""
 
     deployment: Deployment
     version: ModelVersion
+    owner_left: bool = False
+
+    @property
+    def etag(self) -> str:
+        """Changes whenever the deployment does; sent as ETag and checked against If-Match."""
+        d = self.deployment
+        digest = hashlib.sha256(f"{d.id}:{d.generation}:{d.modified_at.isoformat()}".encode()).hexdigest()
+        return f'"{digest[:20]}"'
 
 
 def create(session: Session, actor: Actor, *, space_id: str, new: NewDeployment) -> tuple[Described, Operation]:
@@ -92,7 +106,13 @@ def get(session: Session, actor: Actor, *, deployment_id: str, space_id: str | N
         spaces.role_of(session, actor, deployment.space_id)
     except SpaceNotFound:
         raise DeploymentNotFound(f"no deployment with id {deployment_id!r}") from None
-    return Described(deployment, _champion(session, deployment))
+    return _describe(session, deployment)
+
+
+def _describe(session: Session, deployment: Deployment) -> Described:
+    owner = session.get(SpaceMember, (deployment.space_id, deployment.owner_id))
+    owner_left = owner is None or owner.state != "active"
+    return Described(deployment, _champion(session, deployment), owner_left)
 
 
 def _champion(session: Session, deployment: Deployment) -> ModelVersion:
@@ -115,7 +135,73 @@ def list_deployments(
         query = query.where(Deployment.model_id == model_id)
     if serving_name is not None:
         query = query.where(Deployment.serving_name == serving_name)
-    return [Described(d, _champion(session, d)) for d in session.scalars(query)]
+    return [_describe(session, d) for d in session.scalars(query)]
+
+
+def update_details(
+    session: Session,
+    actor: Actor,
+    *,
+    deployment_id: str,
+    operations: Any,
+    space_id: str | None = None,
+    if_match: str | None = None,
+) -> Described:
+    """Apply a JSON Patch to a deployment's details: all of it, or none of it."""
+    described = get(session, actor, deployment_id=deployment_id, space_id=space_id)
+    if if_match is not None and if_match.strip() not in ("*", described.etag, f"W/{described.etag}"):
+        raise PreconditionFailed("the deployment changed since you read it (If-Match does not match its ETag)")
+    deployment = described.deployment
+    parsed = patch.parse_operations(operations)
+    patch.check_paths(parsed, rules.PATCHABLE)
+    rules.check_rules(parsed, role=spaces.role_of(session, actor, deployment.space_id))
+    if rules.touches(parsed, rules.ASSET_PATH):
+        raise InvalidInput("replacing the deployed asset is not available yet", field="[0].path")
+    current = document(described)
+    changed = patch.validated(
+        rules.DeploymentDocument, patch.apply(current.model_dump(mode="json"), parsed), prefix="/", separator="/"
+    )
+    if changed.metadata.owner != deployment.owner_id:
+        _check_new_owner(session, deployment.space_id, changed.metadata.owner)
+    serving_name = changed.online.parameters.serving_name if changed.online else None
+    if serving_name != deployment.serving_name:
+        if deployment.kind != Kind.ONLINE:
+            raise InvalidInput("only online deployments have a serving name", field="/online/parameters")
+        if serving_name is not None and not serving_name_available(session, serving_name):
+            raise ServingNameTaken(f"the serving name {serving_name!r} is taken")
+        deployment.serving_name = serving_name
+        touch(session, deployment)
+    deployment.name, deployment.description, deployment.tags = changed.name, changed.description, changed.tags
+    deployment.custom, deployment.hardware_spec = changed.custom, changed.hardware_spec
+    deployment.owner_id = changed.metadata.owner
+    deployment.modified_at = utcnow()
+    session.commit()
+    return _describe(session, deployment)
+
+
+def document(described: Described) -> rules.DeploymentDocument:
+    d = described.deployment
+    online = (
+        rules.Online(parameters=rules.OnlineParameters(serving_name=d.serving_name)) if d.kind == Kind.ONLINE else None
+    )
+    return rules.DeploymentDocument(
+        name=d.name,
+        description=d.description,
+        tags=d.tags,
+        custom=d.custom,
+        hardware_spec=d.hardware_spec,
+        online=online,
+        metadata=rules.Owner(owner=d.owner_id),
+        asset=rules.Asset(id=d.model_id, rev=str(described.version.number)),
+    )
+
+
+def _check_new_owner(session: Session, space_id: str, user_id: str) -> None:
+    member = session.get(SpaceMember, (space_id, user_id))
+    if member is None or member.state != "active" or not Role(member.role).allows(Role.EDITOR):
+        raise InvalidInput(
+            f"the new owner {user_id!r} must be an admin or editor of the space", field="/metadata/owner"
+        )
 
 
 def serving_name_available(session: Session, name: str) -> bool:
@@ -136,7 +222,7 @@ def mark_ready(session: Session, *, deployment_id: str, version_id: str) -> None
     if deployment is None:
         return  # deleted meanwhile: nothing to mark
     deployment.state, deployment.version_id, deployment.failure = State.READY.value, version_id, None
-    _touch(session, deployment)
+    touch(session, deployment)
 
 
 def mark_failed(session: Session, *, deployment_id: str, code: str, message: str) -> None:
@@ -144,10 +230,11 @@ def mark_failed(session: Session, *, deployment_id: str, code: str, message: str
     if deployment is None:
         return
     deployment.state, deployment.failure = State.FAILED.value, [{"code": code, "message": message}]
-    _touch(session, deployment)
+    touch(session, deployment)
 
 
-def _touch(session: Session, deployment: Deployment) -> None:
+def touch(session: Session, deployment: Deployment) -> None:
+    """Record a change the serving engine must follow (champion, state or serving name)."""
     deployment.generation += 1
     deployment.modified_at = utcnow()
     changes.bump(session, changes.Topic.DEPLOYMENTS)

@@ -7,6 +7,8 @@ import enum
 
 class OperationKind(enum.StrEnum):
     DEPLOY = "deploy"
+    BATCH_JOB = "batch_job"
+    REPLACE = "replace"
 
 
 class OperationState(enum.StrEnum):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from champion.errors import Unavailable
+from champion.monitoring.metrics import ServingMetrics
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
 from champion.serving.batching import MicroBatcher
 from champion.serving.warmup import warm_up
@@ -55,6 +56,8 @@ class DeploymentView:
     """The champion should be loaded here (the deployment is ready, or updating)."""
     dropped: bool
     """Nothing should be loaded here (the deployment failed)."""
+    retired_fields: frozenset[str] = frozenset()
+    """Fields earlier champions took and this one does not: accepted and ignored in requests."""
 
 
 @dataclass(eq=False)
@@ -78,8 +81,10 @@ class Answer:
 
 
 class ServingEngine:
-    def __init__(self, *, executor: Executor | None = None) -> None:
+    def __init__(self, *, executor: Executor | None = None, metrics: ServingMetrics | None = None) -> None:
         self._executor = executor
+        self.metrics = metrics if metrics is not None else ServingMetrics()
+        """This process's serving meters: the engine counts loaded models, scoring the rest."""
         self._views: dict[str, DeploymentView] = {}
         self._names: dict[str, str] = {}
         self._loaded: dict[str, Loaded] = {}
@@ -129,6 +134,7 @@ class ServingEngine:
         logger.info(
             "loaded model %s rev %s (%s) in %.3fs", ref.model_id, ref.number, ref.framework, time.monotonic() - started
         )
+        self.metrics.model_loaded()
         return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict))
 
     async def install(self, deployment_id: str, loaded: Loaded) -> None:
@@ -137,13 +143,13 @@ class ServingEngine:
             old = self._loaded.get(deployment_id)
             self._loaded[deployment_id] = loaded
         if old is not None and old is not loaded:
-            await _release(old)
+            await _release(old, self.metrics)
 
     async def remove(self, deployment_id: str) -> None:
         async with self._lock(deployment_id):
             old = self._loaded.pop(deployment_id, None)
         if old is not None:
-            await _release(old)
+            await _release(old, self.metrics)
 
     def follow(self, views: Iterable[DeploymentView]) -> list[DeploymentView]:
         """Take the current views; return those whose champion this process must (re)load."""
@@ -164,9 +170,10 @@ class ServingEngine:
             await self.remove(deployment_id)
 
 
-async def _release(old: Loaded) -> None:
+async def _release(old: Loaded, metrics: ServingMetrics) -> None:
     await old.idle.wait()
     await old.batcher.close()
+    metrics.model_released()
     logger.info("released model %s rev %s", old.ref.model_id, old.ref.number)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from itertools import chain
@@ -13,15 +14,45 @@ import numpy.typing as npt
 from champion.errors import InvalidInput
 from champion.runtimes.base import Feature, FeatureType, Signature
 
-_NUMERIC = frozenset({FeatureType.DOUBLE, FeatureType.INTEGER, FeatureType.BOOLEAN})
-# Exact types the fast path lets np.asarray convert; anything else takes the slow path.
-_FAST_TYPES = frozenset({float, int})
-_FAST_TYPES_MISSING = frozenset({float, int, type(None)})
+# The exact types the fast path lets np.asarray convert (None too when missing is allowed).
+_FAST = {False: frozenset({float, int}), True: frozenset({float, int, type(None)})}
 _ROW_TYPES = frozenset({list, tuple})
 
 
 class _Bad(Exception):
     """One value is wrong; the caller knows where it is and raises the InvalidInput."""
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What a signature asks of its input, worked out once: per call it would cost more than the conversion."""
+
+    as_float: bool
+    integers: list[int]
+    booleans: list[int]
+    orders: dict[tuple[tuple[str, ...], frozenset[str]], list[int] | None] = dataclasses.field(default_factory=dict)
+
+
+# By id, holding the signature so the id cannot be reused: hashing a Signature walks every
+# Feature through Python-level __hash__ methods, which costs more than a small conversion.
+_PLANS: dict[int, tuple[Signature, _Plan]] = {}
+_MAX_CACHED = 256
+
+
+def _plan(signature: Signature) -> _Plan:
+    entry = _PLANS.get(id(signature))
+    if entry is not None and entry[0] is signature:
+        return entry[1]
+    kinds = [f.type for f in signature.features]
+    plan = _Plan(
+        as_float=FeatureType.STRING not in kinds,
+        integers=[k for k, t in enumerate(kinds) if t is FeatureType.INTEGER],
+        booleans=[k for k, t in enumerate(kinds) if t is FeatureType.BOOLEAN],
+    )
+    if len(_PLANS) >= _MAX_CACHED:
+        _PLANS.clear()  # models come and go; a rare rebuild is cheaper than tracking use
+    _PLANS[id(signature)] = (signature, plan)
+    return plan
 
 
 def from_records(
@@ -30,16 +61,22 @@ def from_records(
     values: Sequence[Sequence[Any]],
     *,
     field: str = "input_data[0]",
+    ignore: frozenset[str] = frozenset(),
 ) -> npt.NDArray[Any]:
-    """The matrix for WML `{"fields": [...], "values": [[...], ...]}`; without fields, rows are positional."""
-    features = signature.features
-    order = None if fields is None else _column_order(signature, fields, f"{field}.fields")
+    """The matrix for WML `{"fields": [...], "values": [[...], ...]}`; without fields, rows are positional.
+
+    Fields named in `ignore` are accepted and dropped: a deployment passes the fields its
+    earlier champions took, so clients keep working after a model that needs fewer features
+    replaced them.
+    """
+    features, plan = signature.features, _plan(signature)
+    order = None if fields is None else _order(signature, plan, fields, f"{field}.fields", ignore)
     width = len(features) if fields is None else len(fields)
     if not isinstance(values, list | tuple):
         raise InvalidInput("expected a list of rows", field=f"{field}.values")
     if not values:
         raise InvalidInput("must hold at least one row", field=f"{field}.values")
-    as_float = all(f.type in _NUMERIC for f in features)
+    as_float = plan.as_float
     if as_float and _ROW_TYPES.issuperset(map(type, values)) and _plain(signature, values):
         try:
             matrix = np.asarray(values, dtype=np.float64)
@@ -48,60 +85,63 @@ def from_records(
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
             if order is not None:
                 matrix = matrix[:, order]
-            if _valid(signature, matrix):
+            if _valid(signature, plan, matrix):
                 return matrix
     # Slow path: find the first bad value (row by row) and name it, or build the matrix.
     take = order if order is not None else range(width)
     rows: list[list[Any]] = []
     for i, row in enumerate(values):
-        where = f"{field}.values[{i}]"
         if type(row) not in _ROW_TYPES:
-            raise InvalidInput(f"expected a list of {width} values, got {_show(row)}", field=where)
+            raise InvalidInput(f"expected a list of {width} values, got {_show(row)}", field=f"{field}.values[{i}]")
         if len(row) != width:
-            raise InvalidInput(f"expected {width} values, got {len(row)}", field=where)
+            raise InvalidInput(f"expected {width} values, got {len(row)}", field=f"{field}.values[{i}]")
         out = []
         for feature, j in zip(features, take, strict=True):
             try:
                 out.append(_convert(feature, row[j], signature.allows_missing, as_float))
             except _Bad as bad:
-                raise InvalidInput(str(bad), field=f"{where}[{j}]") from None
+                raise InvalidInput(str(bad), field=f"{field}.values[{i}][{j}]") from None
         rows.append(out)
     return _matrix(rows, len(features), as_float)
 
 
 def from_columns(
-    signature: Signature, columns: Mapping[str, Sequence[Any]], *, field: str = "inputs"
+    signature: Signature,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    field: str = "inputs",
+    ignore: frozenset[str] = frozenset(),
 ) -> npt.NDArray[Any]:
     """The matrix for named columns (Open Inference Protocol tensors), one value per row in each."""
-    features = signature.features
+    features, plan = signature.features, _plan(signature)
     if not isinstance(columns, Mapping):
         raise InvalidInput("expected an object of named columns", field=field)
     known = {f.name for f in features}
     for name in columns:
-        if name not in known:
+        if name not in known and name not in ignore:
             raise InvalidInput(f"unknown input '{name}'; the model takes {_names(features)}", field=f"{field}.{name}")
     data: list[Sequence[Any]] = []
-    length = -1
     for feature in features:
-        where = f"{field}.{feature.name}"
-        if feature.name not in columns:
-            raise InvalidInput(f"missing input '{feature.name}'", field=where)
-        column = columns[feature.name]
-        if type(column) not in _ROW_TYPES:
-            raise InvalidInput(f"expected a list of values, one per row, got {_show(column)}", field=where)
-        if not column:
-            raise InvalidInput("must hold at least one value", field=where)
-        if length >= 0 and len(column) != length:
-            raise InvalidInput(f"has {len(column)} values but {features[0].name} has {length}", field=where)
-        length = len(column)
+        column = columns.get(feature.name)
+        if column is None or type(column) not in _ROW_TYPES or not column or (data and len(column) != len(data[0])):
+            # Messages and field paths are built only here: an f-string per column costs on the hot path.
+            if feature.name not in columns:
+                problem = f"missing input '{feature.name}'"
+            elif type(column) not in _ROW_TYPES:
+                problem = f"expected a list of values, one per row, got {_show(column)}"
+            elif not column:
+                problem = "must hold at least one value"
+            else:
+                problem = f"has {len(column)} values but {features[0].name} has {len(data[0])}"
+            raise InvalidInput(problem, field=f"{field}.{feature.name}")
         data.append(column)
-    as_float = all(f.type in _NUMERIC for f in features)
-    if as_float and _plain(signature, data):
+    as_float = plan.as_float
+    if as_float and data and _plain(signature, data):
         try:
             matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
         except OverflowError:  # an int too large for a float
             matrix = None
-        if matrix is not None and _valid(signature, matrix):
+        if matrix is not None and _valid(signature, plan, matrix):
             return matrix
     converted: list[list[Any]] = []
     for feature, column in zip(features, data, strict=True):
@@ -112,20 +152,29 @@ def from_columns(
             except _Bad as bad:
                 raise InvalidInput(str(bad), field=f"{field}.{feature.name}[{i}]") from None
         converted.append(out)
-    return _matrix([list(row) for row in zip(*converted, strict=True)], len(features), as_float)
+    return _matrix(list(zip(*converted, strict=True)), len(features), as_float)
 
 
-def _column_order(signature: Signature, fields: Sequence[str], where: str) -> list[int] | None:
+def _order(
+    signature: Signature, plan: _Plan, fields: Sequence[str], where: str, ignore: frozenset[str]
+) -> list[int] | None:
     """Where each feature sits in the caller's rows, or None when they are already in order."""
-    features = signature.features
     if not isinstance(fields, list | tuple):
         raise InvalidInput("expected a list of field names", field=where)
+    key = (tuple(fields), ignore)
+    try:  # remembered: a client sends the same fields in the same order call after call
+        return plan.orders[key]
+    except (KeyError, TypeError):  # not seen yet, or a name is not even hashable: check them
+        pass
+    features = signature.features
     index = {f.name: k for k, f in enumerate(features)}
     seen: dict[str, int] = {}
     for j, name in enumerate(fields):
         if not isinstance(name, str):
             raise InvalidInput(f"expected a field name, got {_show(name)}", field=f"{where}[{j}]")
         if name not in index:
+            if name in ignore:
+                continue
             raise InvalidInput(f"unknown field '{name}'; the model takes {_names(features)}", field=f"{where}[{j}]")
         if name in seen:
             raise InvalidInput(f"duplicate field '{name}' (also at {seen[name]})", field=f"{where}[{j}]")
@@ -133,8 +182,12 @@ def _column_order(signature: Signature, fields: Sequence[str], where: str) -> li
     missing = [f"'{f.name}'" for f in features if f.name not in seen]
     if missing:
         raise InvalidInput(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}", field=where)
-    order = [seen[f.name] for f in features]
-    return None if order == list(range(len(order))) else order
+    order: list[int] | None = [seen[f.name] for f in features]
+    if order == list(range(len(fields))):
+        order = None
+    if len(plan.orders) < _MAX_CACHED:
+        plan.orders[key] = order
+    return order
 
 
 def _plain(signature: Signature, data: Sequence[Sequence[Any]]) -> bool:
@@ -143,23 +196,20 @@ def _plain(signature: Signature, data: Sequence[Sequence[Any]]) -> bool:
     np.asarray(dtype=float64) would also take bools and numeric strings ("1.5"), which must
     be rejected: this one pass over the types is the cheap way to rule them out.
     """
-    allowed = _FAST_TYPES_MISSING if signature.allows_missing else _FAST_TYPES
-    return allowed.issuperset(map(type, chain.from_iterable(data)))
+    return _FAST[signature.allows_missing].issuperset(map(type, chain.from_iterable(data)))
 
 
-def _valid(signature: Signature, matrix: npt.NDArray[np.float64]) -> bool:
+def _valid(signature: Signature, plan: _Plan, matrix: npt.NDArray[np.float64]) -> bool:
     """Vectorised checks of a float64 matrix in feature order; False sends it to the slow path."""
     missing = signature.allows_missing
     if np.isinf(matrix).any() if missing else not np.isfinite(matrix).all():
         return False
-    kinds = [f.type for f in signature.features]
-    for kind in (FeatureType.INTEGER, FeatureType.BOOLEAN):
-        columns = [k for k, t in enumerate(kinds) if t is kind]
+    for columns, integral in ((plan.integers, True), (plan.booleans, False)):
         if not columns:
             continue
         part = matrix[:, columns]
         # BOOLEAN given as numbers may only be 0 or 1 (true and false take the slow path).
-        ok = part == np.trunc(part) if kind is FeatureType.INTEGER else (part == 0.0) | (part == 1.0)
+        ok = part == np.trunc(part) if integral else (part == 0.0) | (part == 1.0)
         if missing:
             ok |= np.isnan(part)
         if not ok.all():
@@ -169,7 +219,11 @@ def _valid(signature: Signature, matrix: npt.NDArray[np.float64]) -> bool:
 
 def _convert(feature: Feature, value: Any, allows_missing: bool, as_float: bool) -> Any:
     """One value, checked against its feature's type; raises _Bad with a message naming the feature."""
-    name, kind = feature.name, feature.type
+    name, kind, cls = feature.name, feature.type, type(value)
+    if cls is float and kind is FeatureType.DOUBLE and math.isfinite(value):
+        return value  # the common cases first: isinstance checks cost more than the rest
+    if cls is str and kind is FeatureType.STRING:
+        return value
     if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
         if not allows_missing:
             raise _Bad(f"{name} is missing, and this model cannot take missing values")
@@ -204,7 +258,7 @@ def _convert(feature: Feature, value: Any, allows_missing: bool, as_float: bool)
     return number
 
 
-def _matrix(rows: list[list[Any]], width: int, as_float: bool) -> npt.NDArray[Any]:
+def _matrix(rows: Sequence[Sequence[Any]], width: int, as_float: bool) -> npt.NDArray[Any]:
     # reshape keeps the shape 2-D for a signature without features.
     return np.array(rows, dtype=np.float64 if as_float else object).reshape(len(rows), width)
 

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from champion.api.wml import catalogue, deployments, models, probes, spaces
+from champion.api.wml import catalogue, data_assets, deployments, jobs, models, probes, spaces
 
 router = APIRouter()
-for module in (probes, spaces, models, catalogue, deployments):
+# data_assets before catalogue: its /v2/assets/{id} routes serve data assets and hand models on.
+for module in (probes, spaces, models, data_assets, catalogue, deployments, jobs):
     router.include_router(module.router)
 
 __all__ = ["router"]

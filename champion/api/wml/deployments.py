@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import ValidationError
 
 from champion import patch
-from champion.api.deps import AccessDep, ActorDep, EngineDep, HotActorDep, RunnerDep, SessionDep, SettingsDep
+from champion.api.body import read_json
+from champion.api.deps import AccessDep, ActorDep, EngineDep, HotActorDep, RunnerDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
-from champion.api.wml.schemas import NewDeployment, ScoringRequest
+from champion.api.wml.schemas import NewDeployment, RollbackRequest, ScoringRequest
 from champion.deployments import scoring
 from champion.deployments import service as deployments
 from champion.deployments.errors import ServingNameTaken
 from champion.deployments.schemas import NewDeployment as DomainNewDeployment
-from champion.errors import InvalidInput, NotFound, PayloadTooLarge
+from champion.errors import InvalidInput, NotFound
+from champion.replacement import service as replacement
+from champion.replacement.checks import ValidationReport
+from champion.replacement.types import Reason
 from champion.serving import inputs
 
 router = APIRouter(route_class=WMLRoute)
@@ -70,7 +74,7 @@ def create_deployment(
     )
     described, _ = deployments.create(session, actor, space_id=_space(body.space_id or space_id), new=new)
     runner.wake()
-    return render.deployment(described.deployment, described.version, _base(request))
+    return render.described(described, _base(request))
 
 
 @router.get("/ml/v4/deployments")
@@ -93,15 +97,71 @@ def list_deployments(
         session, actor, space_id=_space(space_id), model_id=asset_id, serving_name=serving_name
     )
     base = _base(request)
-    return render.page([render.deployment(d.deployment, d.version, base) for d in rows], limit=limit)
+    return render.page([render.described(d, base) for d in rows], limit=limit)
 
 
 @router.get("/ml/v4/deployments/{deployment_id}")
 def get_deployment(
     deployment_id: str, request: Request, session: SessionDep, actor: ActorDep, space_id: str | None = None
-) -> dict[str, Any]:
+) -> Response:
     described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
-    return render.deployment(described.deployment, described.version, _base(request))
+    return _with_etag(described, request)
+
+
+@router.patch("/ml/v4/deployments/{deployment_id}")
+def patch_deployment(
+    deployment_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    runner: RunnerDep,
+    space_id: str | None = None,
+    if_match: Annotated[str | None, Header()] = None,
+    body: Any = Body(),
+) -> Response:
+    patched = replacement.apply_patch(
+        session, actor, store, deployment_id=deployment_id, operations_body=body, space_id=space_id, if_match=if_match
+    )
+    if patched.replacement is None:
+        return _with_etag(patched.described, request)
+    runner.wake()
+    return _with_etag(patched.described, request, status=202, report=patched.replacement.report)
+
+
+def _with_etag(
+    described: deployments.Described, request: Request, *, status: int = 200, report: ValidationReport | None = None
+) -> Response:
+    body = render.described(described, _base(request))
+    if report is not None:
+        render.add_validation(body, report)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers={"ETag": described.etag}
+    )
+
+
+@router.get("/ml/v4/deployments/{deployment_id}/replacements")
+def list_replacements(deployment_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """champion's extension: the history of this deployment's champions, newest first."""
+    records = replacement.history(session, actor, deployment_id=deployment_id)
+    return render.page([render.replacement(entry) for entry in records])
+
+
+@router.post("/ml/v4/deployments/{deployment_id}/rollback", status_code=202)
+def roll_back(
+    deployment_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    runner: RunnerDep,
+    body: RollbackRequest | None = None,
+) -> Response:
+    """champion's extension: return to the previous champion, through the same checks and swap."""
+    reason = body.reason if body else Reason.OTHER
+    started = replacement.rollback(session, actor, store, deployment_id=deployment_id, reason=reason)
+    runner.wake()
+    return _with_etag(started.described, request, status=202, report=started.report)
 
 
 @router.delete("/ml/v4/deployments/{deployment_id}", status_code=204)
@@ -124,39 +184,26 @@ async def score(
     # The hot path: memory only (invariant 5), parsed with orjson, answered with a header
     # naming the model version that gave the answer (invariant 1).
     view = scoring.resolve(engine, access, actor, deployment_id)
-    body = await _read_json(request, limit=settings.max_request_bytes)
-    try:
-        scoring_request = ScoringRequest.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
-    signature = view.champion.signature
-    blocks = [
-        inputs.from_records(signature, block.fields, block.values, field=f"input_data[{index}]")
-        for index, block in enumerate(scoring_request.input_data)
-    ]
+    with scoring.reading(engine, view):
+        payload = await read_json(request, limit=settings.max_request_bytes)
+        try:
+            scoring_request = ScoringRequest.model_validate(payload)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
+        signature = view.champion.signature
+        blocks = [
+            inputs.from_records(
+                signature, block.fields, block.values, field=f"input_data[{index}]", ignore=view.retired_fields
+            )
+            for index, block in enumerate(scoring_request.input_data)
+        ]
     answers = [await scoring.predict(engine, view, rows) for rows in blocks]
     served = answers[-1].version
     content = orjson.dumps({"predictions": [render.predictions(a) for a in answers]})
     return Response(
         content, media_type="application/json", headers={MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
     )
-
-
-async def _read_json(request: Request, *, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
-        chunks.append(chunk)
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"not valid JSON: {exc}", field="body") from None
 
 
 @router.get("/wx/v1/prompts/{prompt_id}")

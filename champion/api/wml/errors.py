@@ -17,27 +17,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from champion import errors
+from champion.api.status import status_of
 
 logger = logging.getLogger(__name__)
-
-STATUS: tuple[tuple[type[errors.ChampionError], int], ...] = (
-    (errors.Unauthenticated, 401),
-    (errors.PermissionDenied, 403),
-    (errors.NotFound, 404),
-    (errors.PreconditionFailed, 412),
-    (errors.Conflict, 409),
-    (errors.PayloadTooLarge, 413),
-    (errors.InvalidInput, 400),
-    (errors.ValidationFailed, 400),
-    (errors.Unavailable, 503),
-)
-
-
-def status_of(error: errors.ChampionError) -> int:
-    for kind, status in STATUS:
-        if isinstance(error, kind):
-            return status
-    return 500
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from champion.deployments.service import OWNER_LEFT, Described
 from champion.deployments.tables import Deployment
+from champion.jobs.tables import BatchJob, DataAsset
+from champion.jobs.types import JobResult, ResultBlock
 from champion.models.software_specs import SoftwareSpec
 from champion.models.tables import ModelVersion, RegisteredModel
+from champion.replacement.checks import ValidationReport
+from champion.replacement.service import HistoryEntry
 from champion.runtimes import Signature, TargetType
 from champion.serving.engine import Answer
 from champion.spaces.tables import Space, SpaceMember
@@ -208,6 +213,14 @@ def deployment(row: Deployment, version: ModelVersion, base_url: str) -> dict[st
     }
 
 
+def described(item: Described, base_url: str) -> dict[str, Any]:
+    body = deployment(item.deployment, item.version, base_url)
+    if item.owner_left:
+        # The WML client prints system.warnings[0]; the list is never sent empty.
+        body["system"] = {"warnings": [{"id": "owner_left", "message": OWNER_LEFT}]}
+    return body
+
+
 def predictions(answer: Answer) -> dict[str, Any]:
     labels = answer.prediction.labels.tolist()
     probabilities = answer.prediction.probabilities
@@ -216,4 +229,130 @@ def predictions(answer: Answer) -> dict[str, Any]:
     return {
         "fields": ["prediction", "probability"],
         "values": [[label, row] for label, row in zip(labels, probabilities.tolist(), strict=True)],
+    }
+
+
+def job(row: BatchJob, result: JobResult | None) -> dict[str, Any]:
+    """A deployment job; `entity.scoring.status.progress` counts rows scored (champion's addition)."""
+    status: dict[str, Any] = {
+        "state": row.state,
+        "progress": {"rows_scored": row.rows_scored, "rows_total": row.rows_total},
+    }
+    if row.started_at is not None:
+        status["running_at"] = timestamp(row.started_at)
+    if row.finished_at is not None:
+        status["completed_at"] = timestamp(row.finished_at)
+    if row.failure:
+        status["failure"] = {"trace": row.id, "errors": row.failure}
+    scoring: dict[str, Any] = {"status": status}
+    if row.input_assets:
+        scoring["input_data_references"] = [
+            {"type": "data_asset", "connection": {}, "location": {"href": f"/v2/assets/{a}?space_id={row.space_id}"}}
+            for a in row.input_assets
+        ]
+    if row.output_name is not None:
+        location: dict[str, Any] = {"name": row.output_name}
+        if row.output_asset_id is not None:
+            location["href"] = f"/v2/assets/{row.output_asset_id}?space_id={row.space_id}"
+        scoring["output_data_reference"] = {"type": "data_asset", "connection": {}, "location": location}
+    if result is not None:
+        scoring["predictions"] = [job_predictions(block) for block in result.blocks]
+        status["served_by"] = result.served_by
+    return {
+        "metadata": {
+            "id": row.id,
+            "name": row.name,
+            "space_id": row.space_id,
+            "owner": row.created_by,
+            "created_at": timestamp(row.created_at),
+            "modified_at": timestamp(row.modified_at),
+            "href": f"/ml/v4/deployment_jobs/{row.id}?space_id={row.space_id}",
+        },
+        "entity": {"deployment": {"id": row.deployment_id}, "space_id": row.space_id, "scoring": scoring},
+    }
+
+
+def job_predictions(block: ResultBlock) -> dict[str, Any]:
+    """One block of a job's predictions, shaped as online scoring answers (`predictions()`)."""
+    if block.probabilities is None:
+        return {"fields": ["prediction"], "values": [[label] for label in block.labels]}
+    return {
+        "fields": ["prediction", "probability"],
+        "values": [[label, row] for label, row in zip(block.labels, block.probabilities, strict=True)],
+    }
+
+
+def data_asset(row: DataAsset) -> dict[str, Any]:
+    """The CAMS view of a data asset, with its file as the one attachment."""
+    return {
+        "metadata": {
+            "asset_id": row.id,
+            "asset_type": "data_asset",
+            "name": row.name,
+            "description": row.description,
+            "space_id": row.space_id,
+            "owner_id": row.created_by,
+            "created_at": timestamp(row.created_at),
+            "size": row.size,
+            "usage": {"last_updated_at": timestamp(row.modified_at)},
+            "asset_state": "available",
+        },
+        "entity": {"data_asset": {"mime_type": row.mime_type}},
+        "attachments": [attachment(row)] if row.attachment_id else [],
+        "href": f"/v2/assets/{row.id}?space_id={row.space_id}",
+    }
+
+
+def attachment(row: DataAsset) -> dict[str, Any]:
+    return {
+        "id": row.attachment_id,
+        "asset_id": row.id,
+        "asset_type": "data_asset",
+        "name": row.file_name,
+        "mime": row.mime_type,
+        "size": row.size,
+        "complete": row.sha256 is not None,
+    }
+
+
+# The seed's words: WML warns, and still proceeds, when the input schemas differ.
+SCHEMA_MISMATCH = (
+    "The input schema of the asset being patched does not match with the currently deployed asset. "
+    "Please ensure that the score payloads are up to date as per the asset being patched."
+)
+
+
+def add_validation(body: dict[str, Any], report: ValidationReport) -> None:
+    """Put a replacement's checks on a deployment body, and the seed's warning when schemas differ."""
+    status = body["entity"]["status"]
+    status["validation"] = report.to_dict()
+    if report.schema_mismatch:
+        status["message"] = {"level": "warning", "text": SCHEMA_MISMATCH}
+        warnings = body.setdefault("system", {}).setdefault("warnings", [])
+        warnings.append({"id": "schema_mismatch", "message": SCHEMA_MISMATCH})
+
+
+def replacement(entry: HistoryEntry) -> dict[str, Any]:
+    record = entry.record
+
+    def version(v: ModelVersion | None, version_id: str) -> dict[str, Any]:
+        return {"id": v.model_id, "rev": str(v.number)} if v else {"version_id": version_id, "deleted": True}
+
+    return {
+        "metadata": {
+            "id": record.id,
+            "created_at": timestamp(record.created_at),
+            "finished_at": timestamp(record.finished_at) if record.finished_at else None,
+            "operation_id": record.operation_id,
+        },
+        "entity": {
+            "kind": record.kind,
+            "from": version(entry.from_version, record.from_version_id),
+            "to": version(entry.to_version, record.to_version_id),
+            "reason": record.reason,
+            "actor": record.actor_id,
+            "outcome": record.outcome,
+            "message": record.message,
+            "validation": record.report,
+        },
     }

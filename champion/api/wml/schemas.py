@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from champion.replacement.types import Reason
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -126,3 +128,7 @@ class ScoringRequest(BaseModel):
 
     input_data: list[InputBlock] = Field(min_length=1)
     scoring_parameters: dict[str, Any] | None = None
+
+
+class RollbackRequest(Strict):
+    reason: Reason = Reason.OTHER

@@ -1,0 +1,668 @@
+"""Benchmark champion's scoring path against a hand-written FastAPI baseline (`make bench`).
+
+One run: fit a GradientBoostingClassifier (fixed seed), then start each server alone on
+127.0.0.1 (the baseline first, then champion), load it with wrk for every scenario (1-row
+and 100-row requests at each concurrency), read its peak memory, stop it, and print a
+Markdown table (also written to bench/results/latest.md and latest.json).
+
+Every load is bounded: a fixed duration per scenario, a timeout on every wait, and servers
+are stopped on the way out whatever happened. Any non-2xx answer or socket error fails the
+run: a fast server that answers errors has measured nothing.
+
+    .venv/bin/python bench/run.py [--duration 10] [--warmup 2] [--concurrency 1,8,32] [--rows 1,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+LUA = BENCH / "score.lua"
+HOST = "127.0.0.1"
+WML_VERSION = {"version": "2026-10-14"}
+
+N_FEATURES = 20
+FEATURES = [f"f{i}" for i in range(N_FEATURES)]
+TRAIN_ROWS = 5_000
+SEED = 20_240_601
+
+
+class BenchError(RuntimeError):
+    """The run cannot give honest numbers (a server failed, answered errors, or never started)."""
+
+
+# -- the model and the request bodies ---------------------------------------------------------
+
+
+def fit_model(folder: Path) -> Path:
+    """A 100-tree, depth-6 GradientBoostingClassifier on 20 named float features, saved with joblib."""
+    import joblib
+    import pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    started = time.monotonic()
+    x, y = make_classification(
+        n_samples=TRAIN_ROWS, n_features=N_FEATURES, n_informative=10, n_redundant=4, random_state=SEED
+    )
+    frame = pd.DataFrame(x, columns=FEATURES)
+    model = GradientBoostingClassifier(n_estimators=100, max_depth=6, random_state=SEED).fit(frame, y)
+    path = folder / "model.joblib"
+    joblib.dump(model, path)
+    log(f"fitted the model in {time.monotonic() - started:.1f}s ({path.stat().st_size / 1e6:.1f} MB)")
+    return path
+
+
+def write_bodies(folder: Path, row_counts: list[int]) -> dict[int, Path]:
+    """One WML scoring body per row count, from rows the model has not seen (another seed)."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED + 1)
+    bodies = {}
+    for rows in row_counts:
+        values = np.round(rng.normal(size=(rows, N_FEATURES)), 6).tolist()
+        path = folder / f"body-{rows}.json"
+        path.write_text(json.dumps({"input_data": [{"fields": FEATURES, "values": values}]}))
+        bodies[rows] = path
+    return bodies
+
+
+# -- servers -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclasses.dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+    path: str = ""
+    """The scoring path (set once the server has a deployment)."""
+    authorization: str = ""
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def start(name: str, command: list[str], port: int, log_path: Path, env: dict[str, str], ready_path: str) -> Server:
+    log_file = log_path.open("wb")
+    # A session of its own, so stopping it reaches anything it started (and nothing else).
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log_file.close()
+    server = Server(name, process, f"http://{HOST}:{port}", log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise BenchError(f"{name} exited with {process.returncode} while starting:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.base_url + ready_path, timeout=2).status_code < 500:
+                return server
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name} did not answer within 90s:\n{server.log_tail()}")
+        time.sleep(0.2)
+
+
+def stop(server: Server) -> None:
+    """SIGTERM to the server's own process group, SIGKILL after 10 s."""
+    process = server.process
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def start_baseline(model: Path, work: Path) -> Server:
+    port = free_port()
+    command = [sys.executable, str(BENCH / "baseline_app.py"), "--model", str(model), "--port", str(port)]
+    server = start("baseline", command, port, work / "baseline.log", dict(os.environ), "/health")
+    server.path = "/ml/v4/deployments/baseline/predictions"
+    return server
+
+
+def start_champion(model: Path, work: Path) -> Server:
+    port = free_port()
+    home = work / "champion-home"
+    key = f"bench.{secrets.token_hex(16)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
+    env["CHAMPION_ADMIN_API_KEY"] = key
+    champion = Path(sys.executable).with_name("champion")
+    command = [str(champion)] if champion.exists() else [sys.executable, "-m", "champion"]
+    command += ["serve", "--no-tls", "--host", HOST, "--port", str(port), "--home", str(home), "--workers", "1"]
+    server = start("champion", command, port, work / "champion.log", env, "/ml/wml_services/version")
+    server.authorization = f"Bearer {key}"
+    server.path = deploy_on_champion(server, model)
+    return server
+
+
+def deploy_on_champion(server: Server, model: Path) -> str:
+    """Space, model, content, online deployment, through the WML face; returns the scoring path."""
+    headers = {"Authorization": server.authorization}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+
+        def call(method: str, url: str, expect: int, **kwargs: Any) -> dict[str, Any]:
+            response = client.request(method, url, **kwargs)
+            if response.status_code != expect:
+                raise BenchError(f"{method} {url} answered {response.status_code}: {response.text[:500]}")
+            return response.json() if response.content else {}
+
+        space = call("POST", "/v2/spaces", 202, json={"name": "bench"})["metadata"]["id"]
+        specs = call("GET", "/v2/software_specifications", 200)["resources"]
+        spec_id = specs[0]["metadata"]["asset_id"]
+        new_model = {
+            "name": "bench-gbc",
+            "type": "scikit-learn_1.3",
+            "software_spec": {"id": spec_id},
+            "space_id": space,
+        }
+        model_id = call("POST", "/ml/v4/models", 201, params=WML_VERSION, json=new_model)["metadata"]["id"]
+        call("PUT", f"/ml/v4/models/{model_id}/content", 201, params={"space_id": space}, content=model.read_bytes())
+        new_deployment = {"name": "bench", "online": {}, "asset": {"id": model_id}, "space_id": space}
+        deployment = call("POST", "/ml/v4/deployments", 202, params=WML_VERSION, json=new_deployment)
+        deployment_id = deployment["metadata"]["id"]
+        deadline = time.monotonic() + 60
+        while True:
+            details = call("GET", f"/ml/v4/deployments/{deployment_id}", 200, params={"space_id": space})
+            state = details["entity"]["status"]["state"]
+            if state == "ready":
+                break
+            if state not in ("initializing", "updating"):
+                raise BenchError(f"the deployment ended {state}: {json.dumps(details['entity']['status'])}")
+            if time.monotonic() > deadline:
+                raise BenchError("the deployment was not ready within 60s")
+            time.sleep(0.1)
+    return f"/ml/v4/deployments/{deployment_id}/predictions"
+
+
+def score_once(server: Server, body: Path) -> list[list[Any]]:
+    """One request outside the load, to check the answer before measuring how fast it comes."""
+    headers = {"Content-Type": "application/json"}
+    if server.authorization:
+        headers["Authorization"] = server.authorization
+    response = httpx.post(server.base_url + server.path, content=body.read_bytes(), headers=headers, timeout=30)
+    if response.status_code != 200:
+        raise BenchError(f"{server.name} answered {response.status_code}: {response.text[:500]}")
+    (block,) = response.json()["predictions"]
+    if block["fields"] != ["prediction", "probability"]:
+        raise BenchError(f"{server.name} answered fields {block['fields']}")
+    values: list[list[Any]] = block["values"]
+    return values
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(VmHWM, VmRSS) in KiB of `pid` and every process below it (uvicorn forks only with --workers > 1)."""
+    peak = current = 0
+    for p in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{p}/status").read_text()
+            peak += int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+            current += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+    return peak, current
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and every process below it."""
+    ticks = 0
+    for p in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return ticks / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core spent not idle since boot (from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_CORES = 0.15
+"""CPU (in cores) that other processes may use while a scenario runs before it is flagged as disturbed."""
+
+
+def wait_until_quiet(limit: float) -> float:
+    """Wait (at most `limit` s) until the machine is idle; returns the busy cores last seen.
+
+    Each server must be alone on the machine while measured; the bench cannot stop other
+    work, but it can wait for it and say when it could not.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        before, started = machine_busy_seconds(), time.monotonic()
+        time.sleep(2)
+        busy = (machine_busy_seconds() - before) / (time.monotonic() - started)
+        if busy < QUIET_CORES or time.monotonic() > deadline:
+            return busy
+        log(f"  the machine is busy ({busy:.2f} cores in use by other processes); waiting")
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    """Non-2xx answers plus socket errors (connect, read, write, timeout)."""
+    detail: str
+    server_cores: float = math.nan
+    """CPU the server used during the load, in cores (2.0 = both cores all the time)."""
+    other_cores: float = math.nan
+    """CPU everything but the server and the load generator used meanwhile: should be near 0."""
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> Load:
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.M)
+        if match is None:
+            raise BenchError(f"could not read {pattern!r} from wrk's output:\n{output}")
+        return match
+
+    rps = float(find(r"^Requests/sec:\s+([\d.]+)").group(1))
+    p50 = _ms(find(r"^\s+50%\s+(\S+)").group(1))
+    p99 = _ms(find(r"^\s+99%\s+(\S+)").group(1))
+    requests = int(find(r"^\s+(\d+) requests in").group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    return Load(rps, p50, p99, requests, errors, output)
+
+
+def run_wrk(server: Server, body: Path, connections: int, seconds: float) -> Load:
+    url = server.base_url + server.path
+    threads = min(2, connections)
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
+        "-s", str(LUA), url, "--", str(body), server.authorization,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk did not finish: {' '.join(command)}") from None
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def run_python_load(server: Server, body: Path, connections: int, seconds: float) -> Load:
+    """The fallback when wrk is missing: keep-alive HTTP/1.1 over raw asyncio streams.
+
+    Lighter than an HTTP client library (so it steals less CPU from the server), but still
+    Python sharing the two cores: its numbers are lower than wrk's and only comparable with
+    each other.
+    """
+    payload = body.read_bytes()
+    head = [f"POST {server.path} HTTP/1.1", f"Host: {HOST}", "Content-Type: application/json"]
+    if server.authorization:
+        head.append(f"Authorization: {server.authorization}")
+    head.append(f"Content-Length: {len(payload)}")
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+    port = int(server.base_url.rsplit(":", 1)[1])
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(deadline: float) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if not status_line.split(b" ")[1].startswith(b"2"):
+                    errors += 1
+        finally:
+            writer.close()
+
+    async def main() -> float:
+        started = time.monotonic()
+        results = await asyncio.wait_for(
+            asyncio.gather(*(connection(started + seconds) for _ in range(connections)), return_exceptions=True),
+            timeout=seconds + 30,
+        )
+        nonlocal errors
+        errors += sum(1 for r in results if isinstance(r, BaseException))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, math.ceil(q * len(latencies)) - 1)] * 1e3 if latencies else math.nan
+
+    return Load(len(latencies) / elapsed, pct(0.50), pct(0.99), len(latencies), errors, "python load generator")
+
+
+# -- one server's measurements --------------------------------------------------------------------
+
+
+def accounted(load: Any, server: Server, body: Path, connections: int, seconds: float) -> Load:
+    """Run `load` and note the CPU the server, the generator and everything else used meanwhile."""
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before, busy_before, started = (
+        process_cpu_seconds(server.process.pid),
+        machine_busy_seconds(),
+        time.monotonic(),
+    )
+    result: Load = load(server, body, connections, seconds)
+    elapsed = time.monotonic() - started
+    server_used = process_cpu_seconds(server.process.pid) - server_before
+    busy = machine_busy_seconds() - busy_before
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The generator: wrk (a waited-for child) or, for the Python fallback, this process itself.
+    generator = sum(
+        (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        for before, after in ((own_before, own_after), (children_before, children_after))
+    )
+    result.server_cores = server_used / elapsed
+    result.other_cores = max(0.0, busy - server_used - generator) / elapsed
+    return result
+
+
+@dataclasses.dataclass
+class Measured:
+    loads: dict[tuple[int, int], Load]
+    """(rows, connections) -> load."""
+    peak_kib: int
+    rss_kib: int
+
+
+def measure(server: Server, bodies: dict[int, Path], concurrency: list[int], args: argparse.Namespace) -> Measured:
+    load = run_wrk if args.generator == "wrk" else run_python_load
+    loads: dict[tuple[int, int], Load] = {}
+    for rows, body in bodies.items():
+        for connections in concurrency:
+            if args.warmup > 0:
+                load(server, body, connections, args.warmup)
+            result = accounted(load, server, body, connections, args.duration)
+            if server.process.poll() is not None:
+                raise BenchError(f"{server.name} died during the load:\n{server.log_tail()}")
+            log(
+                f"  {server.name:8} rows={rows:<3} c={connections:<2}  {result.rps:9.1f} req/s  "
+                f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ({result.requests} requests; "
+                f"server {result.server_cores:.2f} cores, others {result.other_cores:.2f})"
+            )
+            if result.errors:
+                raise BenchError(
+                    f"{server.name} gave {result.errors} errors at rows={rows} c={connections}:\n"
+                    f"{result.detail}\n{server.log_tail()}"
+                )
+            loads[(rows, connections)] = result
+    peak, rss = memory_kib(server.process.pid)
+    log(f"  {server.name:8} peak memory {peak / 1024:.1f} MiB (now {rss / 1024:.1f} MiB)")
+    return Measured(loads, peak, rss)
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def report(base: Measured, champ: Measured, args: argparse.Namespace, machine: str) -> tuple[str, dict[str, Any]]:
+    lines = [
+        f"Measured {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} on {machine}.",
+        f"Load: {args.generator}, {args.duration:g} s per scenario after a {args.warmup:g} s warm-up; "
+        "both servers one uvicorn worker (uvloop, httptools), plain HTTP on 127.0.0.1.",
+        "",
+        "| rows | conc | baseline req/s | champion req/s | ratio | baseline p50 / p99 ms "
+        "| champion p50 / p99 ms | p99 ratio | server CPU, cores (b / c) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    disturbed = []
+    data: dict[str, Any] = {"scenarios": []}
+    for key, b in base.loads.items():
+        c = champ.loads[key]
+        rows, connections = key
+        ratio, p99_ratio = c.rps / b.rps, c.p99_ms / b.p99_ms
+        mark = ""
+        if max(b.other_cores, c.other_cores) >= QUIET_CORES:
+            mark = " ⚠"
+            disturbed.append(f"{rows} rows at {connections} ({b.other_cores:.2f} / {c.other_cores:.2f} cores)")
+        lines.append(
+            f"| {rows} | {connections}{mark} | {b.rps:.0f} | {c.rps:.0f} | {ratio:.2f}x "
+            f"| {b.p50_ms:.2f} / {b.p99_ms:.2f} | {c.p50_ms:.2f} / {c.p99_ms:.2f} | {p99_ratio:.2f} "
+            f"| {b.server_cores:.2f} / {c.server_cores:.2f} |"
+        )
+        data["scenarios"].append(
+            {
+                "rows": rows,
+                "concurrency": connections,
+                "baseline": dataclasses.asdict(b) | {"detail": None},
+                "champion": dataclasses.asdict(c) | {"detail": None},
+                "rps_ratio": ratio,
+                "p99_ratio": p99_ratio,
+            }
+        )
+    if disturbed:
+        lines += [
+            "",
+            f"⚠ other processes used ≥ {QUIET_CORES} cores during: {'; '.join(disturbed)} "
+            "(baseline / champion). Those rows are not clean; run again on a quiet machine.",
+        ]
+    data["disturbed"] = disturbed
+    memory_ratio = champ.peak_kib / base.peak_kib
+    lines += [
+        "",
+        "| peak memory (VmHWM) | baseline | champion | ratio |",
+        "|---|---:|---:|---:|",
+        f"| MiB, one model loaded, after the loads | {base.peak_kib / 1024:.0f} | {champ.peak_kib / 1024:.0f} "
+        f"| {memory_ratio:.2f}x |",
+        f"| (resident now, VmRSS) | {base.rss_kib / 1024:.0f} | {champ.rss_kib / 1024:.0f} "
+        f"| {champ.rss_kib / base.rss_kib:.2f}x |",
+    ]
+    data["memory"] = {"baseline_peak_kib": base.peak_kib, "champion_peak_kib": champ.peak_kib, "ratio": memory_ratio}
+
+    goals: list[tuple[str, bool | None, str]] = []
+    one = (1, max(args.concurrency))
+    if one in base.loads:
+        b, c = base.loads[one], champ.loads[one]
+        goals.append(
+            (
+                f"1-row at concurrency {one[1]}: ≥ 3x req/s",
+                c.rps / b.rps >= 3,
+                f"{c.rps / b.rps:.2f}x",
+            )
+        )
+        goals.append(
+            (
+                f"1-row at concurrency {one[1]}: p99 ≤ 1/3 of baseline",
+                c.p99_ms / b.p99_ms <= 1 / 3,
+                f"{c.p99_ms / b.p99_ms:.2f}",
+            )
+        )
+    hundred = [k for k in base.loads if k[0] == 100]
+    if hundred:
+        worst = min(champ.loads[k].rps / base.loads[k].rps for k in hundred)
+        goals.append(("100-row, every concurrency: ≥ 1x req/s", worst >= 1, f"lowest {worst:.2f}x"))
+    goals.append(("peak memory ≤ 1.2x baseline", memory_ratio <= 1.2, f"{memory_ratio:.2f}x"))
+    lines += ["", "| goal | measured | met |", "|---|---:|:---:|"]
+    lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |" for name, met, value in goals]
+    data["goals"] = [{"goal": name, "met": met, "measured": value} for name, met, value in goals]
+    return "\n".join(lines) + "\n", data
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # noqa: T201
+
+
+@contextlib.contextmanager
+def stopped_on_signal(servers: list[Server]) -> Iterator[None]:
+    """SIGTERM/SIGINT stop the servers before the bench exits."""
+
+    def handler(signum: int, frame: Any) -> None:
+        for server in servers:
+            stop(server)
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario (default 10)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load first (default 2)")
+    parser.add_argument("--concurrency", default="1,8,32", help="open connections per scenario (default 1,8,32)")
+    parser.add_argument("--rows", default="1,100", help="rows per request (default 1,100)")
+    parser.add_argument(
+        "--generator", choices=("wrk", "python"), default=None, help="load generator (default: wrk if installed)"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60, help="seconds to wait for other load to stop first (default 60)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (model, logs, champion home)")
+    args = parser.parse_args(argv)
+    args.concurrency = sorted(int(c) for c in args.concurrency.split(","))
+    args.rows = sorted(int(r) for r in args.rows.split(","))
+    if args.generator is None:
+        args.generator = "wrk" if shutil.which("wrk") else "python"
+    if args.generator == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install wrk), or pass --generator python")
+    if args.duration > 60 or args.warmup > 30:
+        parser.error("keep the run bounded: --duration at most 60, --warmup at most 30")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.generator == "python":
+        log("wrk not found: using the Python load generator (numbers are lower and noisier than wrk's)")
+    work = Path(tempfile.mkdtemp(prefix="champion-bench-"))
+    servers: list[Server] = []
+    started = time.monotonic()
+    try:
+        with stopped_on_signal(servers):
+            model = fit_model(work)
+            bodies = write_bodies(work, args.rows)
+            measured: dict[str, Measured] = {}
+            answers: dict[str, list[list[Any]]] = {}
+            for name, starter in (("baseline", start_baseline), ("champion", start_champion)):
+                busy = wait_until_quiet(args.quiet_wait)
+                if busy >= QUIET_CORES:
+                    log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
+                log(f"starting {name}")
+                server = starter(model, work)
+                servers.append(server)
+                answers[name] = score_once(server, bodies[max(args.rows)])
+                if name == "champion":
+                    check_same_answers(answers["baseline"], answers["champion"])
+                measured[name] = measure(server, bodies, args.concurrency, args)
+                stop(server)
+        table, data = report(measured["baseline"], measured["champion"], args, machine_description())
+    except BenchError as error:
+        log(f"\nBENCH FAILED: {error}")
+        return 1
+    finally:
+        for server in servers:
+            stop(server)
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(table)
+    (RESULTS / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(table)  # noqa: T201
+    log(f"total {time.monotonic() - started:.0f}s; written to {RESULTS / 'latest.md'}")
+    return 0
+
+
+def check_same_answers(baseline: list[list[Any]], champion: list[list[Any]]) -> None:
+    """Both servers must give the same answers, or the comparison is of different work."""
+    if len(baseline) != len(champion):
+        raise BenchError(f"baseline answered {len(baseline)} rows, champion {len(champion)}")
+    for i, (b, c) in enumerate(zip(baseline, champion, strict=True)):
+        same_label = b[0] == c[0]
+        same_probability = all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(b[1], c[1], strict=True))
+        if not (same_label and same_probability):
+            raise BenchError(f"row {i}: baseline answered {b}, champion {c}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The Open Inference Protocol (KServe V2 REST) face."""
+
+from champion.api.inference.routes import router
+
+__all__ = ["router"]

@@ -1,0 +1,75 @@
+"""/v2: the Open Inference Protocol (KServe V2 REST) over champion's online deployments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from champion.api import body
+from champion.api.deps import AccessDep, EngineDep, HotActorDep, SettingsDep
+from champion.api.inference import render, schemas, tensors
+from champion.api.inference.errors import InferenceRoute
+from champion.deployments import scoring
+
+router = APIRouter(route_class=InferenceRoute)
+
+MODEL_VERSION_HEADER = "Champion-Model-Version"
+
+
+# The server probes need no credentials and reveal nothing but the version: orchestrators and
+# clients call them before they hold a key.
+@router.get("/v2")
+async def server_metadata() -> dict[str, Any]:
+    return render.server()
+
+
+@router.get("/v2/health/live")
+async def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/v2/health/ready")
+async def ready(request: Request) -> dict[str, bool]:
+    # The engine is put on app.state at the end of start-up.
+    return {"ready": getattr(request.app.state, "engine", None) is not None}
+
+
+@router.get("/v2/models/{model_name}")
+async def model_metadata(model_name: str, actor: HotActorDep, engine: EngineDep, access: AccessDep) -> dict[str, Any]:
+    return render.model(scoring.visible(engine, access, actor, model_name))
+
+
+@router.get("/v2/models/{model_name}/ready")
+async def model_ready(model_name: str, actor: HotActorDep, engine: EngineDep, access: AccessDep) -> dict[str, Any]:
+    # Not ready is an answer, not an error: probes poll this while a deployment loads.
+    view = scoring.visible(engine, access, actor, model_name)
+    return {"name": model_name, "ready": scoring.answering(engine, view)}
+
+
+@router.post("/v2/models/{model_name}/infer")
+async def infer(
+    model_name: str,
+    request: Request,
+    actor: HotActorDep,
+    engine: EngineDep,
+    access: AccessDep,
+    settings: SettingsDep,
+) -> Response:
+    # The hot path: memory only (invariant 5), parsed with orjson, answered with a header
+    # naming the model version that gave the answer (invariant 1).
+    view = scoring.resolve(engine, access, actor, model_name)
+    with scoring.reading(engine, view):
+        parsed = schemas.parse(await body.read_json(request, limit=settings.max_request_bytes))
+        signature = view.champion.signature
+        names = render.wanted(signature, parsed.outputs)
+        rows = tensors.matrix(signature, parsed.inputs, ignore=view.retired_fields)
+    answer = await scoring.predict(engine, view, rows)
+    content = orjson.dumps(
+        render.inference(answer, model_name=model_name, request_id=parsed.id or str(uuid.uuid4()), names=names)
+    )
+    return Response(
+        content, media_type="application/json", headers={MODEL_VERSION_HEADER: render.version(answer.version)}
+    )

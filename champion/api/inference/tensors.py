@@ -1,0 +1,108 @@
+"""Input tensors to a model's input matrix: one tensor per feature, or one 2-D tensor of whole rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy.typing as npt
+
+from champion.api.inference.schemas import RequestInput
+from champion.errors import InvalidInput
+from champion.runtimes.base import Signature
+from champion.serving import inputs
+
+# The Python values orjson yields that each datatype family accepts. JSON has no NaN, so a
+# missing number arrives as null; whether the model takes it is the signature's call, not ours.
+_NUMBER: frozenset[type] = frozenset({int, float, type(None)})
+_ACCEPTS: dict[str, tuple[frozenset[type], str]] = {
+    "BOOL": (frozenset({bool}), "true or false"),
+    **{f"{t}{b}": (frozenset({int}), "integers") for t in ("INT", "UINT") for b in (8, 16, 32, 64)},
+    **{f"FP{b}": (_NUMBER, "numbers") for b in (16, 32, 64)},
+    "BYTES": (frozenset({str}), "strings"),
+}
+
+
+def matrix(
+    signature: Signature, tensors: Sequence[RequestInput], *, ignore: frozenset[str] = frozenset()
+) -> npt.NDArray[Any]:
+    """The rows the model predicts on, or an InvalidInput naming the tensor and field at fault."""
+    flat = [_values(tensor, f"inputs[{i}]") for i, tensor in enumerate(tensors)]
+    names = {f.name for f in signature.features}
+    if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].name not in names:
+        return _rows(signature, tensors[0], flat[0])
+    columns: dict[str, list[Any]] = {}
+    for i, (tensor, values) in enumerate(zip(tensors, flat, strict=True)):
+        shape = tensor.shape
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            raise InvalidInput(
+                f"a tensor named after a feature has shape [n] or [n, 1], got {shape}; send all features"
+                " in one tensor of shape [n, n_features] instead",
+                field=f"inputs[{i}].shape",
+            )
+        if tensor.name in columns:
+            raise InvalidInput(f"'{tensor.name}' is given twice", field=f"inputs[{i}].name")
+        columns[tensor.name] = values
+    return inputs.from_columns(signature, columns, field="inputs", ignore=ignore)
+
+
+def _rows(signature: Signature, tensor: RequestInput, values: list[Any]) -> npt.NDArray[Any]:
+    """Layout (b): columns in signature order, whatever the tensor is named."""
+    count, width = tensor.shape
+    if width != len(signature.features):
+        names = ", ".join(f.name for f in signature.features)
+        raise InvalidInput(
+            f"a single 2-D tensor needs one column per feature ({len(signature.features)}: {names}), got {width}",
+            field="inputs[0].shape",
+        )
+    rows = [values[k * width : (k + 1) * width] for k in range(count)]
+    return inputs.from_records(signature, None, rows, field="inputs[0]")
+
+
+def _values(tensor: RequestInput, where: str) -> list[Any]:
+    """The tensor's data, flattened row-major, once its shape and datatype agree with it."""
+    if any(size < 0 for size in tensor.shape):
+        raise InvalidInput(f"sizes must not be negative, got {tensor.shape}", field=f"{where}.shape")
+    accepts = _ACCEPTS.get(tensor.datatype)
+    if accepts is None:
+        raise InvalidInput(
+            f"unknown datatype '{tensor.datatype}'; expected one of {', '.join(_ACCEPTS)}", field=f"{where}.datatype"
+        )
+    values = _flatten(tensor.data)
+    expected = math.prod(tensor.shape)
+    if len(values) != expected:
+        raise InvalidInput(
+            f"shape {tensor.shape} holds {expected} values but data has {len(values)}", field=f"{where}.shape"
+        )
+    allowed, described = accepts
+    # One pass over the types at C speed; the slow search for the culprit runs only on failure.
+    if not allowed.issuperset(map(type, values)):
+        k, bad = next((k, v) for k, v in enumerate(values) if type(v) not in allowed)
+        raise InvalidInput(
+            f"datatype {tensor.datatype} holds {described}, got {_show(bad)} at position {k}", field=f"{where}.data"
+        )
+    return values
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if list not in set(map(type, data)):
+        return data
+    out: list[Any] = []
+    for value in data:
+        if type(value) is list:
+            out.extend(_flatten(value))
+        else:
+            out.append(value)
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

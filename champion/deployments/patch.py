@@ -1,0 +1,82 @@
+"""Which deployment details a JSON Patch may change, and who may change them.
+
+The patchable document mirrors the WML view of a deployment: `/name`, `/description`,
+`/tags` and `/custom` at the top, the owner at `/metadata/owner`, plus `/hardware_spec`,
+`/online/parameters` and `/asset`. The rules here are the seed's: the owner changes only by
+`replace`, only by a space admin, and only to an admin or editor of the space; `/asset`
+starts a model replacement and must be alone in its patch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from champion.errors import InvalidInput, PermissionDenied
+from champion.spaces.types import Role
+
+DETAIL_PATHS = ("/name", "/description", "/tags", "/custom", "/hardware_spec", "/online/parameters")
+OWNER_PATH = "/metadata/owner"
+ASSET_PATH = "/asset"
+PATCHABLE = (*DETAIL_PATHS, OWNER_PATH, ASSET_PATH)
+
+
+class OnlineParameters(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    serving_name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,36}$")
+
+
+class Online(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: OnlineParameters = Field(default_factory=OnlineParameters)
+
+
+class Owner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str = Field(min_length=1)
+
+
+class Asset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    rev: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    href: str | None = None
+
+
+class DeploymentDocument(BaseModel):
+    """The editable view of a deployment that patches apply to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=10_000)
+    tags: list[str] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+    hardware_spec: dict[str, Any] = Field(default_factory=dict)
+    online: Online | None = None
+    metadata: Owner
+    asset: Asset
+
+
+def touches(operations: list[dict[str, Any]], prefix: str) -> bool:
+    return any(op["path"] == prefix or op["path"].startswith(prefix + "/") for op in operations)
+
+
+def check_rules(operations: list[dict[str, Any]], *, role: Role) -> None:
+    """The seed's rules on who may change what; raised before anything is applied."""
+    if not role.allows(Role.EDITOR):
+        raise PermissionDenied(f"a {role.value} cannot change a deployment; this needs the editor role")
+    if touches(operations, ASSET_PATH) and any(not op["path"].startswith(ASSET_PATH) for op in operations):
+        raise InvalidInput("/asset must be the only path in its patch: replace the model on its own", field="[0].path")
+    for index, operation in enumerate(operations):
+        if not (operation["path"] == OWNER_PATH or operation["path"].startswith(OWNER_PATH + "/")):
+            continue
+        if operation["op"] not in ("replace", "test"):
+            raise InvalidInput("the owner can only be changed with a 'replace' operation", field=f"[{index}].op")
+        if operation["op"] == "replace" and role is not Role.ADMIN:
+            raise PermissionDenied("only an admin of the space can change a deployment's owner")

@@ -1,0 +1,1 @@
+"""Batch scoring jobs on batch deployments, and the data assets they read."""

@@ -1,0 +1,75 @@
+"""The artifact-store blobs the jobs domain owns: data asset files and job results.
+
+Blobs are content-addressed and shared: a CSV uploaded twice, two jobs with the same
+predictions, even a data asset identical to a model file, are one blob. So a blob is
+removed only once no model version, data asset or job refers to it any more.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import orjson
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from champion.artifacts import ArtifactStore
+from champion.artifacts.store import StagedFile
+from champion.jobs.tables import BatchJob, DataAsset
+from champion.jobs.types import JobResult
+from champion.models.tables import ModelVersion
+
+
+def referenced_digests(session: Session) -> set[str]:
+    """Every blob this domain refers to (what a start-up sweep must keep besides model versions)."""
+    assets = session.scalars(select(DataAsset.sha256).where(DataAsset.sha256.is_not(None)).distinct())
+    results = session.scalars(select(BatchJob.result_sha256).where(BatchJob.result_sha256.is_not(None)).distinct())
+    return {digest for digest in (*assets, *results) if digest is not None}
+
+
+def is_referenced(session: Session, digest: str) -> bool:
+    for column in (ModelVersion.sha256, DataAsset.sha256, BatchJob.result_sha256):
+        if session.scalar(select(column).where(column == digest).limit(1)) is not None:
+            return True
+    return False
+
+
+def forget_unreferenced(session: Session, store: ArtifactStore, digests: set[str]) -> None:
+    """Remove the blobs among `digests` nothing refers to (call after the commit that dropped a reference)."""
+    for digest in digests:
+        if not is_referenced(session, digest):
+            store.delete(digest)
+
+
+def write_result(store: ArtifactStore, result: JobResult) -> str:
+    """Keep a job's predictions as a JSON blob; returns its digest."""
+    folder = store.stage_dir()
+    try:
+        path = folder / "result.json"
+        # orjson writes NaN as null, so a model answering NaN still gives valid JSON.
+        path.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY))
+        return store.keep(store.stage(path))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_csv(store: ArtifactStore, result: JobResult) -> StagedFile:
+    """Keep a job's predictions as a CSV file (prediction, and probability when given); returns it as kept."""
+    folder = store.stage_dir()
+    try:
+        path = folder / "predictions.csv"
+        columns: dict[str, list[Any]] = {"prediction": [label for b in result.blocks for label in b.labels]}
+        if all(b.probabilities is not None for b in result.blocks):
+            columns["probability"] = [orjson.dumps(p).decode() for b in result.blocks for p in b.probabilities or []]
+        pd.DataFrame(columns).to_csv(path, index=False)
+        staged = store.stage(path)
+        store.keep(staged)
+        return staged
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_result(store: ArtifactStore, digest: str) -> JobResult:
+    return JobResult.from_dict(orjson.loads(store.open_path(digest).read_bytes()))

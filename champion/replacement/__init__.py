@@ -1,0 +1,1 @@
+"""Replacing a deployment's champion: validation, the swap, the record."""

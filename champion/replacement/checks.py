@@ -1,0 +1,459 @@
+"""The one validation engine for replacing a deployment's model: named checks over frozen facts.
+
+The validation endpoints, the replacement workflow, the WML asset patch and the UI all call
+`validate`, so they can never disagree. Each check is a small pure function named as DataRobot
+names it; `CHECKS` lists them in report order, so a new check (humilityRules,
+containsTrackedSegmentAttributes, ...) is one function and one line there, and the engine stays as it is.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from champion.deployments.types import State
+from champion.replacement.facts import ModelFacts, ReplacementFacts
+from champion.runtimes.base import Feature, FeatureType, Framework, TargetType
+
+
+class CheckStatus(enum.StrEnum):
+    PASSING = "passing"
+    WARNING = "warning"  # the replacement may go ahead, but the user should look first
+    FAILING = "failing"  # the replacement must not go ahead
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {CheckStatus.PASSING: 0, CheckStatus.WARNING: 1, CheckStatus.FAILING: 2}
+
+PASSING, WARNING, FAILING = CheckStatus.PASSING, CheckStatus.WARNING, CheckStatus.FAILING
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: CheckStatus
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status.value, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(name=str(data["name"]), status=CheckStatus(data["status"]), message=str(data["message"]))
+
+
+# The checks that compare input schemas. Each passes only when the two models take the same
+# features, in the same order, with the same types, so any other status is a schema mismatch.
+SCHEMA_CHECKS = frozenset({"features", "featureDataTypes"})
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The checks' results in registry order; status and message are derived, so they cannot drift."""
+
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def status(self) -> CheckStatus:
+        """The worst status of any check; passing when there are none."""
+        return max((c.status for c in self.checks), key=lambda s: s.severity, default=PASSING)
+
+    @property
+    def message(self) -> str:
+        """One sentence naming what blocks the replacement, else what deserves a look."""
+        if failing := self.failing():
+            return f"Failed: {', '.join(c.name for c in failing)}."
+        if warnings := self.warnings():
+            return f"Warnings: {', '.join(c.name for c in warnings)}."
+        return "All checks passed."
+
+    @property
+    def schema_mismatch(self) -> bool:
+        """The input schemas differ in names, order, types or count (WML then warns in its patch response)."""
+        return any(c.name in SCHEMA_CHECKS and c.status is not PASSING for c in self.checks)
+
+    def failing(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status is FAILING)
+
+    def warnings(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status is WARNING)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON stored with a replacement record."""
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ValidationReport:
+        # status and message are derived from the checks, so only the checks are read back.
+        return cls(checks=tuple(CheckResult.from_dict(c) for c in data["checks"]))
+
+
+Check = Callable[[ReplacementFacts], CheckResult]
+
+
+def validate(facts: ReplacementFacts, *, checks: Sequence[Check] | None = None) -> ValidationReport:
+    """Run every check (all of them: a user fixing one problem should see the others too)."""
+    return ValidationReport(checks=tuple(check(facts) for check in (CHECKS if checks is None else checks)))
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _listed(items: Iterable[object], limit: int = 5) -> str:
+    """The first `limit` items, then how many more: enough to act on, short enough to read."""
+    shown = [str(item) for item in items]
+    text = ", ".join(shown[:limit])
+    return f"{text} and {len(shown) - limit} more" if len(shown) > limit else text
+
+
+def _version(model: ModelFacts) -> str:
+    return f"version {model.number}"
+
+
+def _label(value: str | int | float | bool) -> str:
+    """A class label as text, so that 0, 0.0 and "0" are one label: JSON clients see them as equal."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _pairs(facts: ReplacementFacts) -> list[tuple[Feature, Feature]]:
+    """(current, candidate) features that requests fill in the same place: by name, or by position
+    when either model records no feature names (its names are placeholders)."""
+    current, candidate = facts.current.signature, facts.candidate.signature
+    if current.named and candidate.named:
+        by_name = {f.name: f for f in current.features}
+        return [(by_name[f.name], f) for f in candidate.features if f.name in by_name]
+    return list(zip(current.features, candidate.features, strict=False))
+
+
+# Every framework champion has a runtime for; a later framework without one would fail `supported`.
+LOADABLE = frozenset(Framework)
+
+_NUMERIC = frozenset({FeatureType.INTEGER, FeatureType.DOUBLE})
+
+_KIND = {
+    TargetType.BINARY: "binary classifier",
+    TargetType.MULTICLASS: "multiclass classifier",
+    TargetType.REGRESSION: "regression model",
+}
+
+
+# --- the checks, in report order -----------------------------------------------------------------
+
+
+def permission(facts: ReplacementFacts) -> CheckResult:
+    """Fails unless the caller's role allows replacing this deployment's model: the rule is the
+    caller's (spaces decide it), the check only makes it visible next to the others."""
+    if facts.may_replace:
+        return CheckResult("permission", PASSING, "You may replace this deployment's model.")
+    return CheckResult(
+        "permission",
+        FAILING,
+        "Your role in this space does not allow replacing this deployment's model; ask a space admin or editor.",
+    )
+
+
+def notCurrentModel(facts: ReplacementFacts) -> CheckResult:
+    """Fails when the candidate is the deployed version: the swap would change nothing, yet
+    record a replacement."""
+    current, candidate = facts.current, facts.candidate
+    if candidate.version_id == current.version_id:
+        return CheckResult(
+            "notCurrentModel",
+            FAILING,
+            f"The candidate ({_version(candidate)}) is the model already deployed; choose another version.",
+        )
+    origin = "" if candidate.model_id == current.model_id else " of another registered model"
+    return CheckResult(
+        "notCurrentModel",
+        PASSING,
+        f"The candidate ({_version(candidate)}{origin}) is not the model already deployed ({_version(current)}).",
+    )
+
+
+def supported(facts: ReplacementFacts) -> CheckResult:
+    """Fails when champion cannot load the candidate's framework. Warns when the framework changes
+    (scikit-learn to ONNX, say): champion serves both, but a conversion can shift predictions, so
+    the user should compare them. Passes when the framework stays the same."""
+    current, candidate = facts.current, facts.candidate
+    if candidate.framework not in LOADABLE:
+        return CheckResult(
+            "supported",
+            FAILING,
+            f"champion cannot load {candidate.framework} models; it loads {', '.join(sorted(LOADABLE))}.",
+        )
+    if candidate.framework != current.framework:
+        return CheckResult(
+            "supported",
+            WARNING,
+            f"The framework changes from {current.framework} ({current.model_type}) to {candidate.framework} "
+            f"({candidate.model_type}); champion loads both, but compare their predictions before relying on it.",
+        )
+    return CheckResult(
+        "supported",
+        PASSING,
+        f"Both models are {candidate.framework} models ({current.model_type} and {candidate.model_type}).",
+    )
+
+
+def modelStatus(facts: ReplacementFacts) -> CheckResult:
+    """Fails when the candidate's stored artifact no longer hashes to the sha256 recorded at upload:
+    what would be loaded is not what was registered (corrupted or altered storage)."""
+    candidate = facts.candidate
+    if candidate.artifact_intact:
+        return CheckResult("modelStatus", PASSING, "The candidate's stored artifact matches its recorded sha256.")
+    return CheckResult(
+        "modelStatus",
+        FAILING,
+        f"The stored artifact of the candidate ({_version(candidate)}) no longer matches its sha256; "
+        "it was corrupted or altered in storage, so upload the model again.",
+    )
+
+
+def modelCanBeDeployed(facts: ReplacementFacts) -> CheckResult:
+    """Fails when a trial load and warm-up failed, with the loader's reason. Passes when it succeeded,
+    and also when none was tried: the replacement workflow loads and warms the candidate before the
+    swap anyway, and stops there, with the old model still serving, if that fails."""
+    candidate = facts.candidate
+    if candidate.loads is None:
+        return CheckResult(
+            "modelCanBeDeployed",
+            PASSING,
+            "The candidate is loaded and warmed up on sample rows at replacement time, before the swap.",
+        )
+    if candidate.loads:
+        return CheckResult("modelCanBeDeployed", PASSING, "The candidate loaded and answered sample rows.")
+    reason = candidate.load_error or "no reason was recorded"
+    return CheckResult("modelCanBeDeployed", FAILING, f"The candidate could not be loaded: {reason}.")
+
+
+def target(facts: ReplacementFacts) -> CheckResult:
+    """Fails when both models name their target and the names differ: they predict different things.
+    Warns when only one names it, since that cannot be confirmed. Passes when the names match, or
+    when neither records one: nothing differs, and targetType and targetClasses still compare them."""
+    current, candidate = facts.current.signature.target.name, facts.candidate.signature.target.name
+    if current == candidate:
+        if current is None:
+            return CheckResult("target", PASSING, "Neither model records its target name; there is nothing to compare.")
+        return CheckResult("target", PASSING, f"Both models predict '{current}'.")
+    if candidate is None:
+        return CheckResult(
+            "target",
+            WARNING,
+            f"The current model predicts '{current}' but the candidate records no target name; "
+            "confirm that it predicts the same thing.",
+        )
+    if current is None:
+        return CheckResult(
+            "target",
+            WARNING,
+            f"The candidate predicts '{candidate}' but the current model records no target name; "
+            "confirm that they predict the same thing.",
+        )
+    return CheckResult(
+        "target", FAILING, f"The candidate predicts '{candidate}', but the current model predicts '{current}'."
+    )
+
+
+def targetType(facts: ReplacementFacts) -> CheckResult:
+    """Fails when the kind of prediction changes (binary, multiclass, regression): every client
+    reading the answers would read them wrongly."""
+    current, candidate = facts.current.signature.target.type, facts.candidate.signature.target.type
+    if current is candidate:
+        return CheckResult("targetType", PASSING, f"Both models are {_KIND[current]}s.")
+    return CheckResult(
+        "targetType", FAILING, f"The candidate is a {_KIND[candidate]}, but the current model is a {_KIND[current]}."
+    )
+
+
+def targetClasses(facts: ReplacementFacts) -> CheckResult:
+    """For classifiers, fails when the sets of class labels differ: clients would receive labels they
+    do not expect, or stop receiving ones they do. Labels are compared as text, with whole floats
+    written as integers, so 0, 0.0 and "0" are one label (they are equal to a JSON client). Warns
+    when a classifier records no labels, or keeps the same labels in another order (probability
+    columns follow that order). Passes when neither model is a classifier."""
+    current, candidate = facts.current.signature.target, facts.candidate.signature.target
+    regression = TargetType.REGRESSION
+    if current.type is regression and candidate.type is regression:
+        return CheckResult(
+            "targetClasses",
+            PASSING,
+            "The candidate is not a classifier, nor is the current model: no classes to compare.",
+        )
+    if current.type is regression or candidate.type is regression:
+        classifier = candidate if current.type is regression else current
+        classes = f"the classes {_listed(_label(c) for c in classifier.classes)}" if classifier.classes else "classes"
+        message = (
+            f"The candidate predicts {classes}, but the current model is not a classifier."
+            if classifier is candidate
+            else f"The candidate is not a classifier, but the current model predicts {classes}."
+        )
+        return CheckResult("targetClasses", FAILING, message)
+    if not current.classes or not candidate.classes:
+        which = "candidate" if not candidate.classes else "current model"
+        return CheckResult(
+            "targetClasses",
+            WARNING,
+            f"The {which} records no class labels; confirm that both predict the same classes.",
+        )
+    old, new = [_label(c) for c in current.classes], [_label(c) for c in candidate.classes]
+    added, dropped = [c for c in new if c not in old], [c for c in old if c not in new]
+    if added or dropped:
+        changes = [
+            *([f"adds {_listed(added)}"] if added else []),
+            *([f"drops {_listed(dropped)}"] if dropped else []),
+        ]
+        return CheckResult(
+            "targetClasses", FAILING, f"The candidate's class labels differ: it {' and '.join(changes)}."
+        )
+    if old != new:
+        return CheckResult(
+            "targetClasses",
+            WARNING,
+            f"Both models predict the same classes, but in another order ({_listed(new)}); "
+            "probability columns follow the candidate's order.",
+        )
+    return CheckResult("targetClasses", PASSING, f"Both models predict the classes {_listed(new)}.")
+
+
+def features(facts: ReplacementFacts) -> CheckResult:
+    """Fails when the candidate needs a feature the deployment does not take: requests written for
+    it lack it. A feature an earlier champion took only warns (clients may have stopped sending it
+    since). Warns when the candidate uses fewer (the deployment keeps accepting and ignoring the
+    others), when the same features come in another order (values sent without field names are
+    positional), or when one model records no feature names (matched by position). Passes only
+    when both take the same features in the same order."""
+    current, candidate = facts.current.signature, facts.candidate.signature
+    old, new = [f.name for f in current.features], [f.name for f in candidate.features]
+    if old == new:
+        return CheckResult("features", PASSING, f"Both models take the same {len(new)} features, in the same order.")
+    if not (current.named and candidate.named):
+        if len(old) != len(new):
+            return CheckResult(
+                "features",
+                FAILING,
+                f"The candidate takes {len(new)} input columns and the current model {len(old)}; one of them records "
+                "no feature names, so the columns cannot be matched.",
+            )
+        return CheckResult(
+            "features",
+            WARNING,
+            f"One model records no feature names, so the {len(new)} columns are matched by position; requests "
+            f"that name their fields must use the candidate's names: {_listed(new)}.",
+        )
+    added, dropped = [n for n in new if n not in old], [n for n in old if n not in new]
+    unknown = [n for n in added if n not in facts.retired_fields]
+    if added and not unknown:
+        return CheckResult(
+            "features",
+            WARNING,
+            f"The candidate needs {_listed(added)}, which an earlier champion took and the current model does "
+            "not: clients that stopped sending them will get an error.",
+        )
+    if added:
+        added = unknown
+        return CheckResult(
+            "features",
+            FAILING,
+            f"The candidate needs {len(added)} feature{'s' if len(added) > 1 else ''} the current model does not "
+            f"take: {_listed(added)}; requests written for this deployment lack them.",
+        )
+    if dropped:
+        return CheckResult(
+            "features",
+            WARNING,
+            f"The candidate no longer uses {len(dropped)} feature{'s' if len(dropped) > 1 else ''}: "
+            f"{_listed(dropped)}; the deployment keeps accepting them and ignores them.",
+        )
+    return CheckResult(
+        "features",
+        WARNING,
+        f"Both models take the same features, in another order ({_listed(new)}); requests that send values "
+        "without field names must follow the candidate's order.",
+    )
+
+
+def featureDataTypes(facts: ReplacementFacts) -> CheckResult:
+    """For the features both models take, fails when a type changes in a way that breaks requests
+    (string against anything else, boolean against a number: champion refuses such values). Warns
+    for integer against double: requests still parse, though an integer feature refuses fractions.
+    Passes when every shared feature keeps its type."""
+    breaking: list[str] = []
+    numeric: list[str] = []
+    pairs = _pairs(facts)
+    for old, new in pairs:
+        if old.type is new.type:
+            continue
+        change = f"{new.name} ({old.type} to {new.type})"
+        (numeric if {old.type, new.type} <= _NUMERIC else breaking).append(change)
+    if breaking:
+        return CheckResult(
+            "featureDataTypes",
+            FAILING,
+            f"Feature types change in a way that breaks requests: {_listed(breaking)}.",
+        )
+    if numeric:
+        return CheckResult(
+            "featureDataTypes",
+            WARNING,
+            f"Feature types change between integer and double: {_listed(numeric)}; requests still parse, "
+            "but an integer feature refuses values with a fraction.",
+        )
+    if not pairs:
+        return CheckResult("featureDataTypes", PASSING, "The models share no features, so no types to compare.")
+    return CheckResult("featureDataTypes", PASSING, f"The {len(pairs)} shared features keep their types.")
+
+
+def predictionReady(facts: ReplacementFacts) -> CheckResult:
+    """Fails while the deployment cannot take a replacement: another one is running (updating) or it
+    is still starting (initializing). Passes when it is ready, and when it has failed: replacing a
+    failed deployment's model is how to repair it."""
+    try:
+        state = State(facts.deployment_state)
+    except ValueError:
+        return CheckResult(
+            "predictionReady", FAILING, f"The deployment is in an unknown state '{facts.deployment_state}'."
+        )
+    match state:
+        case State.READY:
+            return CheckResult("predictionReady", PASSING, "The deployment is ready to take a new model.")
+        case State.FAILED:
+            return CheckResult(
+                "predictionReady",
+                PASSING,
+                "The deployment has failed; replacing its model is how to repair it.",
+            )
+        case State.UPDATING:
+            return CheckResult(
+                "predictionReady",
+                FAILING,
+                "Another replacement is running on this deployment; wait for it to finish.",
+            )
+        case State.INITIALIZING:
+            return CheckResult("predictionReady", FAILING, "The deployment is still starting; wait until it is ready.")
+
+
+# The registry, in report order. A new check is one function above and one entry here.
+CHECKS: tuple[Check, ...] = (
+    permission,
+    notCurrentModel,
+    supported,
+    modelStatus,
+    modelCanBeDeployed,
+    target,
+    targetType,
+    targetClasses,
+    features,
+    featureDataTypes,
+    predictionReady,
+)

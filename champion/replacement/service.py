@@ -1,0 +1,294 @@
+"""Replacing a deployment's champion: validate, record, and hand the swap to an operation.
+
+Every entry point (the WML asset patch, DataRobot's replace and validate, the UI, rollback)
+goes through `validate` here, so they can never disagree (invariant 3). Nothing is written
+unless the checks pass; once they do, the deployment turns `updating`, and a replace
+operation plus a running record are committed together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from champion import changes, patch
+from champion.artifacts import ArtifactStore
+from champion.db import new_id, utcnow
+from champion.deployments import patch as rules
+from champion.deployments import service as deployments
+from champion.deployments.service import Described
+from champion.deployments.tables import Deployment
+from champion.deployments.types import State
+from champion.errors import InvalidInput, PreconditionFailed, ValidationFailed
+from champion.models import service as models
+from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
+from champion.models.tables import ModelVersion, RegisteredModel
+from champion.operations import service as operations
+from champion.operations.tables import Operation
+from champion.operations.types import OperationKind
+from champion.replacement.checks import CheckStatus, ValidationReport, validate
+from champion.replacement.errors import NothingToRollBack, ReplacementInProgress
+from champion.replacement.facts import ModelFacts, ReplacementFacts
+from champion.replacement.tables import ReplacementRecord
+from champion.replacement.types import Kind, Outcome, Reason
+from champion.runtimes import Framework, Signature
+from champion.spaces import service as spaces
+from champion.spaces.types import Role
+from champion.users.service import Actor
+
+
+@dataclass(frozen=True)
+class Started:
+    described: Described
+    operation: Operation
+    record: ReplacementRecord
+    report: ValidationReport
+
+
+def check(
+    session: Session, actor: Actor, store: ArtifactStore, *, deployment_id: str, model_id: str, rev: int | None
+) -> ValidationReport:
+    """The named checks for replacing the deployment's champion with a candidate; writes nothing."""
+    described = deployments.get(session, actor, deployment_id=deployment_id)
+    candidate = _candidate(session, actor, described.deployment, model_id=model_id, rev=rev)
+    return validate(_facts(session, actor, store, described, candidate))
+
+
+def start(
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    deployment_id: str,
+    model_id: str,
+    rev: int | None,
+    reason: Reason = Reason.OTHER,
+    kind: Kind = Kind.REPLACE,
+    space_id: str | None = None,
+) -> Started:
+    """Validate, then record the replacement and its operation; the runner does the swap."""
+    described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
+    deployment = described.deployment
+    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
+    if deployment.state in (State.UPDATING, State.INITIALIZING):
+        raise ReplacementInProgress(f"the deployment is {deployment.state}: wait for it to finish, then retry")
+    candidate = _candidate(session, actor, deployment, model_id=model_id, rev=rev)
+    report = validate(_facts(session, actor, store, described, candidate))
+    if report.status is CheckStatus.FAILING:
+        raise ValidationFailed(f"the replacement was refused. {report.message}", report=report)
+    previous_state = deployment.state
+    # Only one request can move the deployment to `updating`: the second finds it changed.
+    claimed = session.execute(
+        update(Deployment)
+        .where(Deployment.id == deployment.id, Deployment.state == previous_state)
+        .values(state=State.UPDATING.value, modified_at=utcnow(), generation=Deployment.generation + 1)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ReplacementInProgress("another replacement of this deployment has just started")
+    record_id = new_id()
+    operation = operations.create(
+        session,
+        kind=OperationKind.REPLACE,
+        space_id=deployment.space_id,
+        target_id=deployment.id,
+        created_by=actor.user_id,
+        payload={"to_version_id": candidate.id, "previous_state": previous_state, "record_id": record_id},
+    )
+    session.flush()
+    record = ReplacementRecord(
+        id=record_id,
+        deployment_id=deployment.id,
+        kind=kind.value,
+        from_version_id=deployment.version_id,
+        to_version_id=candidate.id,
+        reason=reason.value,
+        actor_id=actor.user_id,
+        operation_id=operation.id,
+        outcome=Outcome.RUNNING.value,
+        report=report.to_dict(),
+    )
+    session.add(record)
+    changes.bump(session, changes.Topic.DEPLOYMENTS)
+    session.commit()
+    session.refresh(deployment)
+    return Started(deployments.get(session, actor, deployment_id=deployment.id), operation, record, report)
+
+
+def rollback(
+    session: Session, actor: Actor, store: ArtifactStore, *, deployment_id: str, reason: Reason = Reason.OTHER
+) -> Started:
+    """Return to the champion before the last successful replacement, through the same checks."""
+    deployments.get(session, actor, deployment_id=deployment_id)
+    last = session.scalar(
+        select(ReplacementRecord)
+        .where(ReplacementRecord.deployment_id == deployment_id, ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
+        .order_by(ReplacementRecord.created_at.desc())
+        .limit(1)
+    )
+    if last is None:
+        raise NothingToRollBack("the deployment has no earlier champion to roll back to")
+    previous = session.get(ModelVersion, last.from_version_id)
+    if previous is None:
+        raise NothingToRollBack("the earlier champion's model has been deleted")
+    return start(
+        session,
+        actor,
+        store,
+        deployment_id=deployment_id,
+        model_id=previous.model_id,
+        rev=previous.number,
+        reason=reason,
+        kind=Kind.ROLLBACK,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A replacement record with the two versions it names (None if since deleted)."""
+
+    record: ReplacementRecord
+    from_version: ModelVersion | None
+    to_version: ModelVersion | None
+
+
+def history(session: Session, actor: Actor, *, deployment_id: str) -> list[HistoryEntry]:
+    """Every replacement and rollback of the deployment, newest first."""
+    deployments.get(session, actor, deployment_id=deployment_id)
+    query = (
+        select(ReplacementRecord)
+        .where(ReplacementRecord.deployment_id == deployment_id)
+        .order_by(ReplacementRecord.created_at.desc())
+    )
+    return [
+        HistoryEntry(r, session.get(ModelVersion, r.from_version_id), session.get(ModelVersion, r.to_version_id))
+        for r in session.scalars(query)
+    ]
+
+
+@dataclass(frozen=True)
+class Patched:
+    described: Described
+    replacement: Started | None
+
+
+def apply_patch(
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    deployment_id: str,
+    operations_body: Any,
+    space_id: str | None = None,
+    if_match: str | None = None,
+) -> Patched:
+    """A JSON Patch on a deployment: `/asset` starts a replacement, anything else edits details."""
+    parsed = patch.parse_operations(operations_body)
+    if not rules.touches(parsed, rules.ASSET_PATH):
+        described = deployments.update_details(
+            session, actor, deployment_id=deployment_id, operations=parsed, space_id=space_id, if_match=if_match
+        )
+        return Patched(described, None)
+    described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
+    if if_match is not None and if_match.strip() not in ("*", described.etag, f"W/{described.etag}"):
+        raise PreconditionFailed("the deployment changed since you read it (If-Match does not match its ETag)")
+    patch.check_paths(parsed, rules.PATCHABLE)
+    rules.check_rules(parsed, role=spaces.role_of(session, actor, described.deployment.space_id))
+    current = deployments.document(described).model_dump(mode="json")
+    asset = patch.validated(rules.Asset, patch.apply(current, parsed)["asset"], prefix="/asset/", separator="/")
+    started = start(
+        session,
+        actor,
+        store,
+        deployment_id=deployment_id,
+        model_id=asset.id,
+        rev=int(asset.rev) if asset.rev is not None else None,
+    )
+    return Patched(started.described, started)
+
+
+def _candidate(
+    session: Session, actor: Actor, deployment: Deployment, *, model_id: str, rev: int | None
+) -> ModelVersion:
+    try:
+        model = models.get_model(session, actor, model_id=model_id, space_id=deployment.space_id)
+        if rev is not None:
+            return models.get_version(session, actor, model_id=model.id, number=rev)
+        version = models.latest_version(session, model_id=model.id)
+    except ModelNotFound:
+        raise InvalidInput(f"no model with id {model_id!r} in the deployment's space", field="asset.id") from None
+    except VersionNotFound as exc:
+        raise InvalidInput(exc.message, field="asset.rev") from None
+    if version is None:
+        raise InvalidInput(NoContent("the model has no content yet").message, field="asset.id")
+    return version
+
+
+def _facts(
+    session: Session, actor: Actor, store: ArtifactStore, described: Described, candidate: ModelVersion
+) -> ReplacementFacts:
+    role = spaces.role_of(session, actor, described.deployment.space_id)
+    return ReplacementFacts(
+        current=_model_facts(session, store, described.version, check_artifact=False),
+        candidate=_model_facts(session, store, candidate, check_artifact=True),
+        may_replace=role.allows(Role.EDITOR),
+        deployment_state=described.deployment.state,
+        retired_fields=retired_fields(session, deployment_id=described.deployment.id).get(
+            described.deployment.id, frozenset()
+        ),
+    )
+
+
+def _model_facts(session: Session, store: ArtifactStore, version: ModelVersion, *, check_artifact: bool) -> ModelFacts:
+    model = session.get(RegisteredModel, version.model_id)
+    return ModelFacts(
+        version_id=version.id,
+        model_id=version.model_id,
+        number=version.number,
+        framework=Framework(version.framework),
+        model_type=model.type if model else "",
+        signature=Signature.from_dict(version.signature),
+        artifact_intact=_intact(store, version.sha256) if check_artifact else True,
+    )
+
+
+def _intact(store: ArtifactStore, sha256: str) -> bool:
+    """Re-hash the stored blob: a candidate whose file changed or vanished must not be swapped in."""
+    if not store.exists(sha256):
+        return False
+    digest = hashlib.sha256()
+    with store.open_path(sha256).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == sha256
+
+
+def retired_fields(session: Session, *, deployment_id: str | None = None) -> dict[str, frozenset[str]]:
+    """Per deployment, the features its earlier champions took that the current one does not."""
+    query = (
+        select(ReplacementRecord.deployment_id, ModelVersion.signature)
+        .join(ModelVersion, ModelVersion.id == ReplacementRecord.from_version_id)
+        .where(ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
+    )
+    if deployment_id is not None:
+        query = query.where(ReplacementRecord.deployment_id == deployment_id)
+    earlier = session.execute(query).all()
+    champions = select(Deployment.id, ModelVersion.signature).join(
+        ModelVersion, ModelVersion.id == Deployment.version_id
+    )
+    if deployment_id is not None:
+        champions = champions.where(Deployment.id == deployment_id)
+    current: dict[str, dict[str, Any]] = {d: signature for d, signature in session.execute(champions).all()}
+    retired: dict[str, set[str]] = {}
+    for deployment_id, signature in earlier:
+        names = {f["name"] for f in signature["features"]}
+        retired.setdefault(deployment_id, set()).update(names)
+    return {
+        deployment_id: frozenset(names - {f["name"] for f in current[deployment_id]["features"]})
+        for deployment_id, names in retired.items()
+        if deployment_id in current
+    }

@@ -1,0 +1,441 @@
+"""The validation engine: every check's passing and failing or warning cases, and the report built from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, cast
+
+import pytest
+
+from champion.replacement import checks
+from champion.replacement.checks import CHECKS, CheckResult, CheckStatus, ValidationReport, validate
+from champion.replacement.facts import ModelFacts, ReplacementFacts
+from champion.runtimes.base import Feature, FeatureType, Framework, Signature, Target, TargetType
+
+PASSING, WARNING, FAILING = CheckStatus.PASSING, CheckStatus.WARNING, CheckStatus.FAILING
+INT, DBL, STR, BOOL = FeatureType.INTEGER, FeatureType.DOUBLE, FeatureType.STRING, FeatureType.BOOLEAN
+
+FEATURES = (Feature("age", INT), Feature("income", DBL), Feature("city", STR), Feature("member", BOOL))
+TARGET = Target(type=TargetType.BINARY, classes=(0, 1), name="churn")
+
+
+def signature(features: tuple[Feature, ...] = FEATURES, target: Target = TARGET, *, named: bool = True) -> Signature:
+    return Signature(features=features, target=target, named=named)
+
+
+def model(number: int = 1, **changes: Any) -> ModelFacts:
+    facts = ModelFacts(
+        version_id=f"v{number}",
+        model_id="m1",
+        number=number,
+        framework=Framework.SKLEARN,
+        model_type="scikit-learn_1.3",
+        signature=signature(),
+        artifact_intact=True,
+    )
+    return dataclasses.replace(facts, **changes)
+
+
+def replacement(
+    *, current: ModelFacts | None = None, may_replace: bool = True, deployment_state: str = "ready", **candidate: Any
+) -> ReplacementFacts:
+    """The current model is version 1; the candidate is version 2 with `candidate` changes."""
+    return ReplacementFacts(
+        current=current or model(1),
+        candidate=dataclasses.replace(model(2), **candidate),
+        may_replace=may_replace,
+        deployment_state=deployment_state,
+    )
+
+
+def result(facts: ReplacementFacts, name: str) -> CheckResult:
+    """One check's result, taken from a full validation so the registry is exercised too."""
+    (found,) = [c for c in validate(facts).checks if c.name == name]
+    return found
+
+
+def with_features(*features: Feature, named: bool = True) -> dict[str, Any]:
+    return {"signature": signature(tuple(features), named=named)}
+
+
+def with_target(target: Target) -> dict[str, Any]:
+    return {"signature": signature(target=target)}
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+
+def test_an_identical_retrain_passes_every_check() -> None:
+    report = validate(replacement())
+    assert [c.status for c in report.checks] == [PASSING] * len(CHECKS)
+    assert report.status is PASSING
+    assert report.message == "All checks passed."
+    assert not report.schema_mismatch
+
+
+def test_check_names_are_unique_and_reported_in_registry_order() -> None:
+    names = [c.name for c in validate(replacement()).checks]
+    assert names == [check.__name__ for check in CHECKS]
+    assert len(set(names)) == len(names)
+    assert names == [
+        "permission",
+        "notCurrentModel",
+        "supported",
+        "modelStatus",
+        "modelCanBeDeployed",
+        "target",
+        "targetType",
+        "targetClasses",
+        "features",
+        "featureDataTypes",
+        "predictionReady",
+    ]
+
+
+def test_every_check_returns_its_own_name_whatever_the_outcome() -> None:
+    broken = replacement(
+        may_replace=False,
+        deployment_state="updating",
+        version_id="v1",
+        framework=Framework.ONNX,
+        artifact_intact=False,
+        loads=False,
+        signature=signature((Feature("age", STR),), Target(type=TargetType.REGRESSION, name="spend")),
+    )
+    for check in CHECKS:
+        assert check(broken).name == check.__name__
+
+
+def test_validate_runs_the_checks_it_is_given() -> None:
+    report = validate(replacement(), checks=[checks.permission, checks.predictionReady])
+    assert [c.name for c in report.checks] == ["permission", "predictionReady"]
+
+
+# --- permission, notCurrentModel, supported ----------------------------------------------------
+
+
+def test_permission() -> None:
+    assert result(replacement(may_replace=True), "permission").status is PASSING
+    denied = result(replacement(may_replace=False), "permission")
+    assert denied.status is FAILING
+    assert "does not allow replacing" in denied.message
+
+
+def test_not_current_model() -> None:
+    assert result(replacement(), "notCurrentModel").status is PASSING
+    same = result(replacement(number=1, version_id="v1"), "notCurrentModel")
+    assert same.status is FAILING
+    assert "already deployed" in same.message
+
+
+def test_not_current_model_names_a_version_of_another_model() -> None:
+    other = result(replacement(model_id="m2"), "notCurrentModel")
+    assert other.status is PASSING
+    assert "of another registered model" in other.message
+
+
+def test_supported_passes_for_the_same_framework() -> None:
+    same = result(replacement(model_type="scikit-learn_1.5"), "supported")
+    assert same.status is PASSING
+    assert "scikit-learn_1.3 and scikit-learn_1.5" in same.message
+
+
+def test_supported_warns_when_the_framework_changes() -> None:
+    onnx = result(replacement(framework=Framework.ONNX, model_type="onnxruntime_1.18"), "supported")
+    assert onnx.status is WARNING
+    assert "from scikit-learn (scikit-learn_1.3) to onnx (onnxruntime_1.18)" in onnx.message
+
+
+def test_supported_fails_for_a_framework_champion_cannot_load() -> None:
+    pmml = result(replacement(framework=cast(Framework, "pmml")), "supported")
+    assert pmml.status is FAILING
+    assert "cannot load pmml models" in pmml.message
+
+
+# --- modelStatus, modelCanBeDeployed -----------------------------------------------------------
+
+
+def test_model_status() -> None:
+    assert result(replacement(artifact_intact=True), "modelStatus").status is PASSING
+    tampered = result(replacement(artifact_intact=False), "modelStatus")
+    assert tampered.status is FAILING
+    assert "no longer matches its sha256" in tampered.message
+
+
+def test_model_can_be_deployed_after_a_trial_load() -> None:
+    loaded = result(replacement(loads=True), "modelCanBeDeployed")
+    assert loaded.status is PASSING
+    assert "answered sample rows" in loaded.message
+
+
+def test_model_can_be_deployed_defers_an_untried_load_to_the_replacement() -> None:
+    untried = result(replacement(loads=None), "modelCanBeDeployed")
+    assert untried.status is PASSING
+    assert "at replacement time" in untried.message
+
+
+def test_model_can_be_deployed_fails_with_the_load_error() -> None:
+    failed = result(replacement(loads=False, load_error="No module named 'catboost'"), "modelCanBeDeployed")
+    assert failed.status is FAILING
+    assert "No module named 'catboost'" in failed.message
+    unexplained = result(replacement(loads=False), "modelCanBeDeployed")
+    assert unexplained.status is FAILING
+    assert "no reason was recorded" in unexplained.message
+
+
+# --- target, targetType, targetClasses ---------------------------------------------------------
+
+
+def test_target_passes_for_the_same_name() -> None:
+    same = result(replacement(), "target")
+    assert same.status is PASSING
+    assert "'churn'" in same.message
+
+
+def test_target_passes_when_neither_model_names_it() -> None:
+    unnamed = dataclasses.replace(TARGET, name=None)
+    neither = result(replacement(current=model(1, **with_target(unnamed)), **with_target(unnamed)), "target")
+    assert neither.status is PASSING
+    assert "Neither model" in neither.message
+
+
+def test_target_fails_for_another_name() -> None:
+    other = result(replacement(**with_target(dataclasses.replace(TARGET, name="upsell"))), "target")
+    assert other.status is FAILING
+    assert "'upsell'" in other.message
+    assert "'churn'" in other.message
+
+
+def test_target_warns_when_one_name_is_unknown() -> None:
+    unnamed = dataclasses.replace(TARGET, name=None)
+    candidate_unknown = result(replacement(**with_target(unnamed)), "target")
+    assert candidate_unknown.status is WARNING
+    assert "the candidate records no target name" in candidate_unknown.message
+    current_unknown = result(replacement(current=model(1, **with_target(unnamed))), "target")
+    assert current_unknown.status is WARNING
+    assert "the current model records no target name" in current_unknown.message
+
+
+def test_target_type() -> None:
+    same = result(replacement(), "targetType")
+    assert same.status is PASSING
+    assert "binary classifiers" in same.message
+    regression = Target(type=TargetType.REGRESSION, name="churn")
+    changed = result(replacement(**with_target(regression)), "targetType")
+    assert changed.status is FAILING
+    assert "a regression model, but the current model is a binary classifier" in changed.message
+
+
+def test_target_classes_pass_for_the_same_labels() -> None:
+    same = result(replacement(), "targetClasses")
+    assert same.status is PASSING
+    assert "0, 1" in same.message
+
+
+def test_target_classes_compare_labels_as_text() -> None:
+    # 0, 0.0 and "0" are one label to a JSON client.
+    as_text = dataclasses.replace(TARGET, classes=("0", 1.0))
+    assert result(replacement(**with_target(as_text)), "targetClasses").status is PASSING
+
+
+def test_target_classes_fail_when_the_labels_differ() -> None:
+    three = Target(type=TargetType.MULTICLASS, classes=("gold", "silver", "bronze"), name="tier")
+    four = Target(type=TargetType.MULTICLASS, classes=("gold", "platinum", "silver"), name="tier")
+    changed = result(replacement(current=model(1, **with_target(three)), **with_target(four)), "targetClasses")
+    assert changed.status is FAILING
+    assert changed.message == "The candidate's class labels differ: it adds platinum and drops bronze."
+
+
+def test_target_classes_warn_when_the_order_changes() -> None:
+    reordered = result(replacement(**with_target(dataclasses.replace(TARGET, classes=(1, 0)))), "targetClasses")
+    assert reordered.status is WARNING
+    assert "probability columns" in reordered.message
+
+
+def test_target_classes_warn_when_a_classifier_records_none() -> None:
+    unknown = result(replacement(**with_target(dataclasses.replace(TARGET, classes=()))), "targetClasses")
+    assert unknown.status is WARNING
+    assert "The candidate records no class labels" in unknown.message
+
+
+def test_target_classes_for_regressors() -> None:
+    regression = Target(type=TargetType.REGRESSION, name="spend")
+    both = result(replacement(current=model(1, **with_target(regression)), **with_target(regression)), "targetClasses")
+    assert both.status is PASSING
+    assert "not a classifier" in both.message
+    one = result(replacement(**with_target(regression)), "targetClasses")
+    assert one.status is FAILING
+    assert one.message == "The candidate is not a classifier, but the current model predicts the classes 0, 1."
+
+
+# --- features, featureDataTypes -----------------------------------------------------------------
+
+
+def test_features_pass_for_the_same_features() -> None:
+    same = result(replacement(), "features")
+    assert same.status is PASSING
+    assert "same 4 features" in same.message
+
+
+def test_features_fail_naming_the_first_five_new_ones() -> None:
+    extra = [Feature(f"x{k}", DBL) for k in range(7)]
+    needs = result(replacement(**with_features(*FEATURES, *extra)), "features")
+    assert needs.status is FAILING
+    assert "needs 7 features the current model does not take: x0, x1, x2, x3, x4 and 2 more" in needs.message
+    one = result(replacement(**with_features(*FEATURES, Feature("tenure", INT))), "features")
+    assert "needs 1 feature the current model does not take: tenure;" in one.message
+
+
+def test_features_warn_naming_the_ones_no_longer_used() -> None:
+    fewer = result(replacement(**with_features(*FEATURES[:2])), "features")
+    assert fewer.status is WARNING
+    assert "no longer uses 2 features: city, member" in fewer.message
+
+
+def test_features_warn_when_the_order_changes() -> None:
+    reordered = result(replacement(**with_features(*reversed(FEATURES))), "features")
+    assert reordered.status is WARNING
+    assert "another order (member, city, income, age)" in reordered.message
+
+
+def test_features_without_names_are_matched_by_position() -> None:
+    placeholders = [Feature(f"f{k}", f.type) for k, f in enumerate(FEATURES)]
+    same_count = result(replacement(**with_features(*placeholders, named=False)), "features")
+    assert same_count.status is WARNING
+    assert "matched by position" in same_count.message
+    assert "f0, f1, f2, f3" in same_count.message
+    fewer = result(replacement(**with_features(*placeholders[:3], named=False)), "features")
+    assert fewer.status is FAILING
+    assert "takes 3 input columns and the current model 4" in fewer.message
+    both = model(1, **with_features(*placeholders, named=False))
+    assert result(replacement(current=both, **with_features(*placeholders, named=False)), "features").status is PASSING
+
+
+def test_feature_data_types_pass_when_shared_features_keep_their_types() -> None:
+    # A dropped feature is the features check's business, not this one's.
+    kept = result(replacement(**with_features(FEATURES[1], FEATURES[0])), "featureDataTypes")
+    assert kept.status is PASSING
+    assert "2 shared features keep their types" in kept.message
+
+
+@pytest.mark.parametrize(("old", "new"), [(INT, DBL), (DBL, INT)], ids=["integer-to-double", "double-to-integer"])
+def test_feature_data_types_warn_between_integer_and_double(old: FeatureType, new: FeatureType) -> None:
+    current = model(1, **with_features(Feature("age", old)))
+    changed = result(replacement(current=current, **with_features(Feature("age", new))), "featureDataTypes")
+    assert changed.status is WARNING
+    assert f"age ({old} to {new})" in changed.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(STR, DBL), (DBL, STR), (BOOL, STR), (STR, BOOL), (BOOL, INT), (DBL, BOOL)],
+    ids=[
+        "string-to-double",
+        "double-to-string",
+        "boolean-to-string",
+        "string-to-boolean",
+        "boolean-to-integer",
+        "double-to-boolean",
+    ],
+)
+def test_feature_data_types_fail_when_requests_break(old: FeatureType, new: FeatureType) -> None:
+    current = model(1, **with_features(Feature("x", old), Feature("age", INT)))
+    candidate = with_features(Feature("x", new), Feature("age", DBL))
+    changed = result(replacement(current=current, **candidate), "featureDataTypes")
+    assert changed.status is FAILING
+    assert changed.message == f"Feature types change in a way that breaks requests: x ({old} to {new})."
+
+
+def test_feature_data_types_match_unnamed_features_by_position() -> None:
+    placeholders = with_features(
+        Feature("f0", INT), Feature("f1", STR), Feature("f2", DBL), Feature("f3", BOOL), named=False
+    )
+    changed = result(replacement(**placeholders), "featureDataTypes")
+    assert changed.status is FAILING
+    assert "f1 (double to string)" in changed.message
+
+
+# --- predictionReady -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "words"),
+    [
+        ("ready", PASSING, "ready"),
+        ("failed", PASSING, "how to repair it"),
+        ("updating", FAILING, "Another replacement is running"),
+        ("initializing", FAILING, "still starting"),
+        ("deleted", FAILING, "unknown state 'deleted'"),
+    ],
+)
+def test_prediction_ready(state: str, status: CheckStatus, words: str) -> None:
+    ready = result(replacement(deployment_state=state), "predictionReady")
+    assert ready.status is status
+    assert words in ready.message
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def test_the_report_status_is_the_worst_check() -> None:
+    warned = validate(replacement(framework=Framework.ONNX))
+    assert warned.status is WARNING
+    assert warned.message == "Warnings: supported."
+    assert [c.name for c in warned.warnings()] == ["supported"]
+    assert warned.failing() == ()
+    failed = validate(replacement(framework=Framework.ONNX, deployment_state="updating"))
+    assert failed.status is FAILING
+    assert [c.name for c in failed.failing()] == ["predictionReady"]
+
+
+def test_the_report_message_names_the_failing_checks_in_order() -> None:
+    regression = Target(type=TargetType.REGRESSION, name="spend")
+    report = validate(replacement(framework=Framework.ONNX, **with_target(regression)))
+    assert report.message == "Failed: target, targetType, targetClasses."
+
+
+def test_an_empty_report_passes() -> None:
+    empty = ValidationReport(checks=())
+    assert empty.status is PASSING
+    assert empty.message == "All checks passed."
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        with_features(*FEATURES[:3]),
+        with_features(*FEATURES, Feature("tenure", INT)),
+        with_features(*reversed(FEATURES)),
+        with_features(Feature("age", DBL), *FEATURES[1:]),
+        with_features(*(Feature(f"f{k}", f.type) for k, f in enumerate(FEATURES)), named=False),
+    ],
+    ids=["fewer", "more", "reordered", "retyped", "unnamed"],
+)
+def test_schema_mismatch_whenever_the_input_schemas_differ(candidate: dict[str, Any]) -> None:
+    assert validate(replacement(**candidate)).schema_mismatch
+
+
+def test_no_schema_mismatch_when_only_other_things_change() -> None:
+    regression = Target(type=TargetType.REGRESSION, name="spend")
+    report = validate(replacement(framework=Framework.ONNX, may_replace=False, **with_target(regression)))
+    assert report.status is FAILING
+    assert not report.schema_mismatch
+
+
+def test_the_report_round_trips_through_json() -> None:
+    report = validate(replacement(framework=Framework.ONNX, deployment_state="updating"))
+    stored = json.loads(json.dumps(report.to_dict()))
+    assert stored["status"] == "failing"
+    assert stored["message"] == "Failed: predictionReady."
+    assert stored["checks"][0] == {"name": "permission", "status": "passing", "message": report.checks[0].message}
+    assert ValidationReport.from_dict(stored) == report
+
+
+def test_features_an_earlier_champion_took_only_warn() -> None:
+    # A rollback to a model that needs a feature the current one dropped: clients may still send it.
+    extra = Feature("tenure", INT)
+    facts = dataclasses.replace(replacement(**with_features(*FEATURES, extra)), retired_fields=frozenset({"tenure"}))
+    check = result(facts, "features")
+    assert check.status is CheckStatus.WARNING and "tenure" in check.message
+    assert result(replacement(**with_features(*FEATURES, extra)), "features").status is CheckStatus.FAILING
