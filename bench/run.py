@@ -305,6 +305,11 @@ class Load:
     other_cores: float = math.nan
     """CPU everything but the server and the load generator used meanwhile: should be near 0."""
 
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per answered request: less sensitive to a busy machine than req/s."""
+        return self.server_cores * 1e3 / self.rps if self.rps else math.nan
+
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -475,8 +480,8 @@ def report(base: Measured, champ: Measured, args: argparse.Namespace, machine: s
         "both servers one uvicorn worker (uvloop, httptools), plain HTTP on 127.0.0.1.",
         "",
         "| rows | conc | baseline req/s | champion req/s | ratio | baseline p50 / p99 ms "
-        "| champion p50 / p99 ms | p99 ratio | server CPU, cores (b / c) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| champion p50 / p99 ms | p99 ratio | server CPU, cores (b / c) | CPU ms per request (b / c) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     disturbed = []
     data: dict[str, Any] = {"scenarios": []}
@@ -491,14 +496,14 @@ def report(base: Measured, champ: Measured, args: argparse.Namespace, machine: s
         lines.append(
             f"| {rows} | {connections}{mark} | {b.rps:.0f} | {c.rps:.0f} | {ratio:.2f}x "
             f"| {b.p50_ms:.2f} / {b.p99_ms:.2f} | {c.p50_ms:.2f} / {c.p99_ms:.2f} | {p99_ratio:.2f} "
-            f"| {b.server_cores:.2f} / {c.server_cores:.2f} |"
+            f"| {b.server_cores:.2f} / {c.server_cores:.2f} | {b.cpu_ms_per_request:.2f} / {c.cpu_ms_per_request:.2f} |"
         )
         data["scenarios"].append(
             {
                 "rows": rows,
                 "concurrency": connections,
-                "baseline": dataclasses.asdict(b) | {"detail": None},
-                "champion": dataclasses.asdict(c) | {"detail": None},
+                "baseline": dataclasses.asdict(b) | {"detail": None, "cpu_ms_per_request": b.cpu_ms_per_request},
+                "champion": dataclasses.asdict(c) | {"detail": None, "cpu_ms_per_request": c.cpu_ms_per_request},
                 "rps_ratio": ratio,
                 "p99_ratio": p99_ratio,
             }

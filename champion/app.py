@@ -14,6 +14,7 @@ from champion import __version__
 from champion.api import inference, wml
 from champion.api.deps import ActorDep
 from champion.api.wml.errors import WMLRoute
+from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
 from champion.deployments.rollout import DeployHandler
@@ -35,16 +36,18 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         ctx = context or open_context(settings or Settings())
         engine = ServingEngine(metrics=metrics)
         access = AccessCache()
-        follower = Follower(ctx.sessions, engine, access, ctx.store)
-        deploy = DeployHandler(ctx.sessions, ctx.store, engine, committed=follower.sync)
+        process = cluster.process_name()
+        follower = Follower(ctx.sessions, engine, access, ctx.store, process=process)
+        timeout = ctx.settings.load_timeout_seconds
+        deploy = DeployHandler(ctx.sessions, process, timeout, committed=follower.sync)
         batch_job = BatchJobHandler(ctx.sessions, ctx.store, engine)
-        replace = ReplaceHandler(ctx.sessions, ctx.store, engine, committed=follower.sync)
+        replace = ReplaceHandler(ctx.sessions, process, timeout, committed=follower.sync)
         handlers: dict[str, Handler] = {
             OperationKind.DEPLOY: deploy,
             OperationKind.BATCH_JOB: batch_job,
             OperationKind.REPLACE: replace,
         }
-        runner = OperationRunner(ctx.sessions, handlers)
+        runner = OperationRunner(ctx.sessions, handlers, name=process)
         app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
         await follower.start()
         runner.start()

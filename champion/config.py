@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=32 * 1024**2, ge=1024)
     """Largest prediction request body; larger ones get 413."""
 
+    load_timeout_seconds: float = Field(default=300, gt=0)
+    """How long an operation waits for every server process to load a model (or swap to it)."""
+
     admin_user: str = "admin"
     """User name of the first admin, created on first start."""
 

@@ -1,8 +1,9 @@
 """Keeps this process's serving engine and access cache in step with the database.
 
-Every few hundred milliseconds it reads the change counters (one small query); when one
-moved, it reloads that snapshot. This is how every worker and replica converges on the
-same champion after a swap (invariant 6) while predictions never touch the database.
+Every quarter second it reads the change counters (one small query); when one moved, it
+reloads that snapshot and loads what the engine lacks: champions to serve, candidates to hold
+warm beside them. It then publishes what this process serves, so an operation can tell when
+every worker and replica has switched (invariant 6) — predictions never touch the database.
 """
 
 from __future__ import annotations
@@ -10,19 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from champion import changes
 from champion.artifacts import ArtifactStore
+from champion.cluster import service as cluster
 from champion.deployments import service as deployments
 from champion.deployments.rollout import version_ref
 from champion.deployments.types import State
+from champion.models.tables import ModelVersion
 from champion.replacement import service as replacement
-from champion.serving.engine import DeploymentView, ServingEngine
+from champion.serving.engine import DeploymentView, ServingEngine, VersionRef
 from champion.spaces.access import AccessCache
 
 logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 1.0
 
 
 class Follower:
@@ -33,6 +39,7 @@ class Follower:
         access: AccessCache,
         store: ArtifactStore,
         *,
+        process: str,
         interval: float = 0.25,
     ) -> None:
         self._sessions = sessions
@@ -40,8 +47,12 @@ class Follower:
         self._access = access
         self._store = store
         self._interval = interval
+        self.process = process
         self._seen: dict[changes.Topic, int] = {}
-        self._loading: dict[str, asyncio.Task[None]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._errors: dict[str, dict[str, str]] = {}
+        self._published: cluster.Report | None = None
+        self._published_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -56,6 +67,7 @@ class Follower:
                 await self._task
         for task in self._loading.values():
             task.cancel()
+        await asyncio.to_thread(self._forget)
 
     async def _loop(self) -> None:
         while True:
@@ -71,11 +83,35 @@ class Follower:
             await asyncio.to_thread(self._reload_access)
         if counters.get(changes.Topic.DEPLOYMENTS) != self._seen.get(changes.Topic.DEPLOYMENTS):
             views = await asyncio.to_thread(self._views)
-            for view in self._engine.follow(views):
-                self._load(view)
+            self._forget_old_errors(views)
+            plan = self._engine.follow(views)
+            for view in plan.load:
+                self._start(view.id, view.champion, prepare=False)
+            for view in plan.prepare:
+                assert view.candidate is not None
+                self._start(view.id, view.candidate, prepare=True)
             if wait and self._loading:
                 await asyncio.gather(*self._loading.values(), return_exceptions=True)
         self._seen = counters
+        await self._publish()
+
+    async def _publish(self) -> None:
+        """Write this process's report when it changed, and at least every heartbeat."""
+        await asyncio.sleep(0)  # let promotions scheduled by follow() run first
+        report = cluster.Report(
+            serving=self._engine.serving_map(), prepared=self._engine.prepared_map(), errors=dict(self._errors)
+        )
+        if report != self._published or time.monotonic() - self._published_at > HEARTBEAT_SECONDS:
+            await asyncio.to_thread(self._write, report)
+            self._published, self._published_at = report, time.monotonic()
+
+    def _write(self, report: cluster.Report) -> None:
+        with self._sessions() as session:
+            cluster.publish(session, process=self.process, report=report)
+
+    def _forget(self) -> None:
+        with self._sessions() as session:
+            cluster.forget(session, process=self.process)
 
     def _read_counters(self) -> dict[changes.Topic, int]:
         with self._sessions() as session:
@@ -88,36 +124,57 @@ class Follower:
     def _views(self) -> list[DeploymentView]:
         with self._sessions() as session:
             retired = replacement.retired_fields(session)
-            return [
-                DeploymentView(
-                    id=d.deployment.id,
-                    space_id=d.deployment.space_id,
-                    name=d.deployment.name,
-                    kind=d.deployment.kind,
-                    state=d.deployment.state,
-                    serving_name=d.deployment.serving_name,
-                    champion=version_ref(d.version),
-                    serves=d.deployment.state in (State.READY, State.UPDATING),
-                    dropped=d.deployment.state == State.FAILED,
-                    retired_fields=retired.get(d.deployment.id, frozenset()),
+            views = []
+            for d in deployments.serving_snapshot(session):
+                row = d.deployment
+                candidate = session.get(ModelVersion, row.candidate_version_id) if row.candidate_version_id else None
+                views.append(
+                    DeploymentView(
+                        id=row.id,
+                        space_id=row.space_id,
+                        name=row.name,
+                        kind=row.kind,
+                        state=row.state,
+                        serving_name=row.serving_name,
+                        champion=version_ref(d.version),
+                        # An initializing deployment is loaded everywhere too: its deploy operation
+                        # reports ready once every process holds it.
+                        serves=row.state in (State.INITIALIZING, State.READY, State.UPDATING),
+                        dropped=row.state == State.FAILED,
+                        retired_fields=retired.get(row.id, frozenset()),
+                        candidate=version_ref(candidate) if candidate else None,
+                    )
                 )
-                for d in deployments.serving_snapshot(session)
-            ]
+            return views
 
-    def _load(self, view: DeploymentView) -> None:
-        running = self._loading.get(view.id)
-        if running is not None and not running.done():
-            return  # the next change will be picked up when this load ends
-        task = asyncio.get_running_loop().create_task(self._install(view))
-        self._loading[view.id] = task
+    def _forget_old_errors(self, views: list[DeploymentView]) -> None:
+        """Keep load errors only while the deployment still asks for that version (a retry loads again)."""
+        wanted = {v.id: {v.champion.version_id, v.candidate.version_id if v.candidate else ""} for v in views}
+        self._errors = {d: e for d, e in self._errors.items() if e["version"] in wanted.get(d, set())}
 
-    async def _install(self, view: DeploymentView) -> None:
+    def _start(self, deployment_id: str, ref: VersionRef, *, prepare: bool) -> None:
+        key = (deployment_id, ref.version_id)
+        if key in self._loading or self._errors.get(deployment_id, {}).get("version") == ref.version_id:
+            return  # already loading, or already failed here: the operation will see the error
+        self._loading[key] = asyncio.get_running_loop().create_task(self._load(deployment_id, ref, prepare=prepare))
+
+    async def _load(self, deployment_id: str, ref: VersionRef, *, prepare: bool) -> None:
         try:
-            loaded = await self._engine.load(view.champion, self._store.open_path(view.champion.sha256))
-            await self._engine.install(view.id, loaded)
-        except Exception:
-            logger.exception("could not load the champion of deployment %s", view.id)
+            loaded = await self._engine.load(ref, self._store.open_path(ref.sha256))
+            if prepare:
+                await self._engine.prepare(deployment_id, loaded)
+            else:
+                await self._engine.install(deployment_id, loaded)
+            self._errors.pop(deployment_id, None)
+        except Exception as exc:
+            logger.warning("could not load model %s rev %s for %s: %s", ref.model_id, ref.number, deployment_id, exc)
+            self._errors[deployment_id] = {"version": ref.version_id, "message": _first_line(exc)}
         finally:
-            self._loading.pop(view.id, None)
-            # Force a fresh look: the champion may have changed while this one loaded.
+            self._loading.pop((deployment_id, ref.version_id), None)
+            # Look again at the next tick: the deployment may have moved on while this loaded.
             self._seen.pop(changes.Topic.DEPLOYMENTS, None)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]

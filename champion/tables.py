@@ -1,6 +1,7 @@
 """Every domain's tables in one import, for Alembic and for create-time checks."""
 
 from champion.changes import ChangeCounter
+from champion.cluster.tables import ProcessReport
 from champion.deployments.tables import Deployment
 from champion.jobs.tables import BatchJob, DataAsset
 from champion.models.tables import ModelVersion, RegisteredModel
@@ -17,6 +18,7 @@ __all__ = [
     "Deployment",
     "ModelVersion",
     "Operation",
+    "ProcessReport",
     "RegisteredModel",
     "ReplacementRecord",
     "Space",

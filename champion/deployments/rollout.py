@@ -1,4 +1,9 @@
-"""Running a deploy operation: load and warm the champion, start serving it, record the outcome."""
+"""Running a deploy operation: wait until every server process holds the champion, then go ready.
+
+The handler loads nothing itself: each process's follower loads an initializing deployment's
+champion and reports it (or the error) through the cluster reports. The deployment turns
+`ready` only once every live process serves it, so any worker can answer the first request.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from champion.artifacts import ArtifactStore
+from champion.cluster import service as cluster
 from champion.deployments import service as deployments
 from champion.deployments.tables import Deployment
 from champion.models.tables import ModelVersion
@@ -17,7 +22,7 @@ from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationState
 from champion.runtimes import Framework, Signature
-from champion.serving.engine import ServingEngine, VersionRef
+from champion.serving.engine import VersionRef
 
 logger = logging.getLogger(__name__)
 
@@ -36,38 +41,41 @@ def version_ref(version: ModelVersion) -> VersionRef:
 @dataclass(frozen=True)
 class DeployHandler:
     sessions: sessionmaker[Session]
-    store: ArtifactStore
-    engine: ServingEngine
+    process: str
+    """This server process, as it reports itself to the cluster."""
+    timeout: float
     committed: Callable[[], Awaitable[None]]
-    """Called after the outcome is committed, so this process serves what it just reported."""
+    """Makes this process catch up with the database at once."""
 
     async def __call__(self, operation: Operation) -> None:
-        deployment_id = operation.target_id
-        try:
-            ref = await asyncio.to_thread(self._target, operation)
-            if ref is None:
-                await asyncio.to_thread(self._finish, operation, OperationState.SUCCEEDED, "the deployment was deleted")
-                return
-            loaded = await self.engine.load(ref, self.store.open_path(ref.sha256))
-            await self.engine.install(deployment_id, loaded)
-            await asyncio.to_thread(self._succeed, operation, ref)
-        except Exception as exc:
-            logger.warning("deploying %s failed: %s", deployment_id, exc)
-            await asyncio.to_thread(self._fail, operation, _describe(exc))
+        deployment_id, version_id = operation.target_id, operation.payload["version_id"]
+        if not await asyncio.to_thread(self._exists, deployment_id):
+            await asyncio.to_thread(self._finish, operation, "the deployment was deleted")
+            return
+        await self.committed()
+        progress = await cluster.wait_for(
+            self.sessions,
+            deployment_id=deployment_id,
+            version_id=version_id,
+            stage="serving",
+            me=self.process,
+            timeout=self.timeout,
+        )
+        if progress.done:
+            await asyncio.to_thread(self._succeed, operation, version_id)
+        else:
+            reason = "; ".join(progress.errors) or f"not loaded in time by {', '.join(progress.waiting)}"
+            logger.warning("deploying %s failed: %s", deployment_id, reason)
+            await asyncio.to_thread(self._fail, operation, f"the model could not be loaded and warmed up: {reason}")
         await self.committed()
 
-    def _target(self, operation: Operation) -> VersionRef | None:
+    def _exists(self, deployment_id: str) -> bool:
         with self.sessions() as session:
-            if session.get(Deployment, operation.target_id) is None:
-                return None
-            version = session.get(ModelVersion, operation.payload["version_id"])
-            if version is None:
-                raise LookupError("the model version to deploy no longer exists")
-            return version_ref(version)
+            return session.get(Deployment, deployment_id) is not None
 
-    def _succeed(self, operation: Operation, ref: VersionRef) -> None:
+    def _succeed(self, operation: Operation, version_id: str) -> None:
         with self.sessions() as session:
-            deployments.mark_ready(session, deployment_id=operation.target_id, version_id=ref.version_id)
+            deployments.mark_ready(session, deployment_id=operation.target_id, version_id=version_id)
             operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED)
             session.commit()
 
@@ -79,13 +87,7 @@ class DeployHandler:
             operations.finish(session, operation_id=operation.id, state=OperationState.FAILED, message=message)
             session.commit()
 
-    def _finish(self, operation: Operation, state: OperationState, message: str) -> None:
+    def _finish(self, operation: Operation, message: str) -> None:
         with self.sessions() as session:
-            operations.finish(session, operation_id=operation.id, state=state, message=message)
+            operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED, message=message)
             session.commit()
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return f"the model could not be loaded and warmed up: {first[:300]}"

@@ -27,6 +27,8 @@ class Deployment(Base):
     model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"), index=True)
     version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
     """The champion: the one model version this deployment serves."""
+    candidate_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"), nullable=True)
+    """A replacement being prepared: every process loads and warms it beside the champion."""
     state: Mapped[str] = mapped_column(String(16))
     failure: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     """Why the last operation failed: [{"code", "message"}], cleared by the next success."""

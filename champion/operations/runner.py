@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,14 +20,16 @@ Handler = Callable[[Operation], Awaitable[None]]
 
 
 class OperationRunner:
-    def __init__(self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler], *, poll_seconds: float = 0.5):
+    def __init__(
+        self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler], *, name: str, poll_seconds: float = 0.5
+    ):
         self._sessions = sessions
         self._handlers = handlers
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.name = name
 
     def wake(self) -> None:
         """A new operation was committed here: look at once instead of at the next poll."""

@@ -1,9 +1,11 @@
-"""Running a replace operation: load and warm the candidate beside the champion, swap, record.
+"""Running a replace operation: a two-phase swap across every server process, then the record.
 
-Every step before the swap can fail without effect: the champion keeps serving, the
-deployment returns to the state it had with `status.failure` saying why, and the record and
-the operation end `failed` (invariant 2). After the swap the outcome is committed in one
-transaction; other processes follow it through the change counters.
+Phase one: every process's follower loads and warms the candidate beside the champion (the
+deployment names it as `candidate_version_id`) and reports it prepared. If any process cannot,
+the replacement ends failed and nothing was swapped anywhere: the champion keeps serving
+(invariant 2). Phase two: the candidate becomes the champion in one commit; each process
+flips its prepared model in with no load, and the deployment turns `ready` once every live
+process reports serving it (invariant 6). Both phases are safe to run again after a restart.
 """
 
 from __future__ import annotations
@@ -15,19 +17,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from champion.artifacts import ArtifactStore
+from champion.cluster import service as cluster
 from champion.db import utcnow
 from champion.deployments import service as deployments
-from champion.deployments.rollout import version_ref
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
-from champion.models.tables import ModelVersion
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationState
 from champion.replacement.tables import ReplacementRecord
 from champion.replacement.types import Outcome
-from champion.serving.engine import ServingEngine, VersionRef
 
 logger = logging.getLogger(__name__)
 
@@ -35,46 +34,79 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ReplaceHandler:
     sessions: sessionmaker[Session]
-    store: ArtifactStore
-    engine: ServingEngine
+    process: str
+    timeout: float
     committed: Callable[[], Awaitable[None]]
 
     async def __call__(self, operation: Operation) -> None:
+        deployment_id, candidate = operation.target_id, operation.payload["to_version_id"]
         try:
-            ref = await asyncio.to_thread(self._candidate, operation)
-            loaded = await self.engine.load(ref, self.store.open_path(ref.sha256))
-            await self.engine.install(operation.target_id, loaded)
-            await asyncio.to_thread(self._succeed, operation)
-            logger.info("deployment %s now serves %s rev %s", operation.target_id, ref.model_id, ref.number)
+            if not await asyncio.to_thread(self._swapped, operation):
+                await self.committed()
+                prepared = await self._wait(deployment_id, candidate, "prepared")
+                if not prepared.done:
+                    reason = "; ".join(prepared.errors) or f"not prepared in time by {', '.join(prepared.waiting)}"
+                    await asyncio.to_thread(self._fail, operation, _failure(reason))
+                    await self.committed()
+                    return
+                await asyncio.to_thread(self._flip, operation)
+            await self.committed()
+            serving = await self._wait(deployment_id, candidate, "serving")
+            note = "" if serving.done else f"switched late: {', '.join(serving.waiting + serving.errors)}"
+            await asyncio.to_thread(self._succeed, operation, note)
+            logger.info("deployment %s now serves version %s", deployment_id, candidate)
         except Exception as exc:
-            logger.warning("replacing the model of %s failed: %s", operation.target_id, exc)
-            await asyncio.to_thread(self._fail, operation, _describe(exc))
+            logger.exception("replacing the model of %s failed", deployment_id)
+            await asyncio.to_thread(self._fail, operation, _failure(str(exc)))
         await self.committed()
 
-    def _candidate(self, operation: Operation) -> VersionRef:
-        with self.sessions() as session:
-            version = session.get(ModelVersion, operation.payload["to_version_id"])
-            if version is None:
-                raise LookupError("the candidate model version no longer exists")
-            return version_ref(version)
+    async def _wait(self, deployment_id: str, version_id: str, stage: str) -> cluster.Progress:
+        return await cluster.wait_for(
+            self.sessions,
+            deployment_id=deployment_id,
+            version_id=version_id,
+            stage=stage,
+            me=self.process,
+            timeout=self.timeout,
+        )
 
-    def _succeed(self, operation: Operation) -> None:
+    def _swapped(self, operation: Operation) -> bool:
+        """Whether phase two was already committed (a restart resumed this operation)."""
+        with self.sessions() as session:
+            deployment = session.get(Deployment, operation.target_id)
+            return deployment is not None and deployment.version_id == operation.payload["to_version_id"]
+
+    def _flip(self, operation: Operation) -> None:
+        with self.sessions() as session:
+            deployment = session.get(Deployment, operation.target_id)
+            if deployment is None:
+                raise LookupError("the deployment was deleted during the replacement")
+            deployment.version_id = operation.payload["to_version_id"]
+            deployment.candidate_version_id = None
+            deployments.touch(session, deployment)
+            session.commit()
+
+    def _succeed(self, operation: Operation, note: str) -> None:
         with self.sessions() as session:
             deployment = session.get(Deployment, operation.target_id)
             if deployment is not None:
-                deployment.version_id = operation.payload["to_version_id"]
                 deployment.state, deployment.failure = State.READY.value, None
                 deployments.touch(session, deployment)
-            self._close_record(session, operation, Outcome.SUCCEEDED, "")
-            operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED)
+            self._close_record(session, operation, Outcome.SUCCEEDED, note)
+            operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED, message=note)
             session.commit()
 
     def _fail(self, operation: Operation, message: str) -> None:
         with self.sessions() as session:
             deployment = session.get(Deployment, operation.target_id)
-            if deployment is not None:
+            if deployment is not None and deployment.version_id != operation.payload["to_version_id"]:
                 deployment.state = operation.payload.get("previous_state", State.READY.value)
+                deployment.candidate_version_id = None
                 deployment.failure = [{"code": "replacement_failed", "message": message}]
+                deployments.touch(session, deployment)
+            elif deployment is not None:
+                # Failed after the flip (rare): the new champion is committed and serving; say so.
+                deployment.state = State.READY.value
                 deployments.touch(session, deployment)
             self._close_record(session, operation, Outcome.FAILED, message)
             operations.finish(session, operation_id=operation.id, state=OperationState.FAILED, message=message)
@@ -87,7 +119,5 @@ class ReplaceHandler:
             record.outcome, record.message, record.finished_at = outcome.value, message, utcnow()
 
 
-def _describe(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    first = lines[0] if lines else type(exc).__name__
-    return f"the candidate could not be loaded and warmed up; the previous model still serves: {first[:300]}"
+def _failure(reason: str) -> str:
+    return f"the candidate could not be loaded and warmed up; the previous model still serves: {reason[:400]}"

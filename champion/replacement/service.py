@@ -85,7 +85,12 @@ def start(
     claimed = session.execute(
         update(Deployment)
         .where(Deployment.id == deployment.id, Deployment.state == previous_state)
-        .values(state=State.UPDATING.value, modified_at=utcnow(), generation=Deployment.generation + 1)
+        .values(
+            state=State.UPDATING.value,
+            candidate_version_id=candidate.id,
+            modified_at=utcnow(),
+            generation=Deployment.generation + 1,
+        )
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()

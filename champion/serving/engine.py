@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,18 @@ class DeploymentView:
     """Nothing should be loaded here (the deployment failed)."""
     retired_fields: frozenset[str] = frozenset()
     """Fields earlier champions took and this one does not: accepted and ignored in requests."""
+    candidate: VersionRef | None = None
+    """A replacement every process should load and warm beside the champion, not serve yet."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What this process must do to match the views it was given."""
+
+    load: list[DeploymentView] = field(default_factory=list)
+    """Champions to load and install (not served here yet, and not prepared)."""
+    prepare: list[DeploymentView] = field(default_factory=list)
+    """Candidates to load and warm beside the champion."""
 
 
 @dataclass(eq=False)
@@ -88,6 +101,8 @@ class ServingEngine:
         self._views: dict[str, DeploymentView] = {}
         self._names: dict[str, str] = {}
         self._loaded: dict[str, Loaded] = {}
+        self._prepared: dict[str, Loaded] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- the hot path -------------------------------------------------------------------
@@ -151,21 +166,73 @@ class ServingEngine:
         if old is not None:
             await _release(old, self.metrics)
 
-    def follow(self, views: Iterable[DeploymentView]) -> list[DeploymentView]:
-        """Take the current views; return those whose champion this process must (re)load."""
+    async def prepare(self, deployment_id: str, loaded: Loaded) -> None:
+        """Hold a warm candidate beside the champion, ready for an instant swap."""
+        async with self._lock(deployment_id):
+            old = self._prepared.get(deployment_id)
+            self._prepared[deployment_id] = loaded
+        if old is not None and old is not loaded:
+            await _release(old, self.metrics)
+
+    def prepared(self, deployment_id: str) -> VersionRef | None:
+        loaded = self._prepared.get(deployment_id)
+        return loaded.ref if loaded else None
+
+    async def promote(self, deployment_id: str) -> None:
+        """Swap the prepared candidate in as the champion: the phase-two flip, with no load."""
+        loaded = self._prepared.pop(deployment_id, None)
+        if loaded is not None:  # two catch-ups may both ask for the same flip
+            await self.install(deployment_id, loaded)
+
+    async def discard(self, deployment_id: str) -> None:
+        loaded = self._prepared.pop(deployment_id, None)
+        if loaded is not None:
+            await _release(loaded, self.metrics)
+
+    def serving_map(self) -> dict[str, str]:
+        return {deployment_id: loaded.ref.version_id for deployment_id, loaded in self._loaded.items()}
+
+    def prepared_map(self) -> dict[str, str]:
+        return {deployment_id: loaded.ref.version_id for deployment_id, loaded in self._prepared.items()}
+
+    def follow(self, views: Iterable[DeploymentView]) -> Plan:
+        """Take the current views; drop what they no longer name and say what to load.
+
+        A champion whose version is already prepared is promoted at once: that is the
+        second phase of a swap across processes, and it needs no load.
+        """
         self._views = {view.id: view for view in views}
         self._names = {view.serving_name: view.id for view in self._views.values() if view.serving_name}
-        # An initializing deployment is neither loaded nor dropped: its deploy operation,
-        # running in some process, is about to install it.
-        stale = [d for d in self._loaded if d not in self._views or self._views[d].dropped]
-        for deployment_id in stale:
-            asyncio.get_running_loop().create_task(self.remove(deployment_id))
-        return [view for view in self._views.values() if view.serves and self.serving(view.id) != view.champion]
+        for deployment_id in [d for d in self._loaded if d not in self._views or self._views[d].dropped]:
+            self._soon(self.remove(deployment_id))
+        plan = Plan()
+        for view in self._views.values():
+            wanted = {view.champion, view.candidate}
+            if view.id in self._prepared and self._prepared[view.id].ref not in wanted:
+                self._soon(self.discard(view.id))
+            if view.serves and self.serving(view.id) != view.champion:
+                if self.prepared(view.id) == view.champion:
+                    self._soon(self.promote(view.id))
+                else:
+                    plan.load.append(view)
+            if view.candidate is not None and view.candidate not in (self.serving(view.id), self.prepared(view.id)):
+                plan.prepare.append(view)
+        for deployment_id in [d for d in self._prepared if d not in self._views]:
+            self._soon(self.discard(deployment_id))
+        return plan
+
+    def _soon(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a swap or release in the background, keeping a reference so it is not collected."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _lock(self, deployment_id: str) -> asyncio.Lock:
         return self._locks.setdefault(deployment_id, asyncio.Lock())
 
     async def close(self) -> None:
+        for deployment_id in list(self._prepared):
+            await self.discard(deployment_id)
         for deployment_id in list(self._loaded):
             await self.remove(deployment_id)
 

@@ -100,11 +100,37 @@ def test_follow_reports_what_to_load_and_drops_the_rest() -> None:
         await engine.install("a", first)
         await engine.install("gone", loaded(5.0))
         view = DeploymentView("a", "s", "a", "online", "ready", None, loaded(2.0).ref, serves=True, dropped=False)
-        to_load = engine.follow([view])
-        assert [v.id for v in to_load] == ["a"]
+        plan = engine.follow([view])
+        assert [v.id for v in plan.load] == ["a"] and plan.prepare == []
         await asyncio.sleep(0.05)
         assert engine.serving("gone") is None
         assert engine.resolve("a") == view
+        await engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_prepared_candidate_is_flipped_in_without_a_load() -> None:
+    import dataclasses
+
+    from champion.serving.engine import DeploymentView
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        champion, candidate = loaded(1.0), loaded(2.0)
+        await engine.install("a", champion)
+        view = DeploymentView("a", "s", "a", "online", "updating", None, champion.ref, serves=True, dropped=False)
+        phase_one = dataclasses.replace(view, candidate=candidate.ref)
+        assert [v.id for v in engine.follow([phase_one]).prepare] == ["a"]
+        await engine.prepare("a", candidate)
+        assert engine.follow([phase_one]).prepare == []
+        assert (await engine.predict("a", ROW)).version.number == 1, "a prepared model serves nothing yet"
+        phase_two = dataclasses.replace(view, champion=candidate.ref)
+        plan = engine.follow([phase_two])
+        assert plan.load == [] and plan.prepare == []
+        await asyncio.sleep(0.05)
+        assert (await engine.predict("a", ROW)).version.number == 2
+        assert engine.prepared_map() == {} and engine.serving_map() == {"a": candidate.ref.version_id}
         await engine.close()
 
     asyncio.run(scenario())

@@ -1,0 +1,1 @@
+"""The server processes sharing a database, and what each one serves."""

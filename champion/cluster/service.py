@@ -1,0 +1,113 @@
+"""Reporting what this process serves, and asking whether every live process has switched.
+
+Each process writes its report when it changes and at least every heartbeat; a process whose
+heartbeat is older than `STALE_AFTER` is taken for dead and no longer waited for. This is what
+lets an operation report `ready` only once every worker and replica serves the new champion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from champion.cluster.tables import ProcessReport
+from champion.db import utcnow
+
+STALE_AFTER = dt.timedelta(seconds=5)
+
+
+def process_name() -> str:
+    """A name for this server process, unique across hosts and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Report:
+    serving: dict[str, str] = field(default_factory=dict)
+    prepared: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def publish(session: Session, *, process: str, report: Report) -> None:
+    row = session.get(ProcessReport, process)
+    if row is None:
+        row = ProcessReport(process=process)
+        session.add(row)
+    row.serving, row.prepared, row.errors = report.serving, report.prepared, report.errors
+    row.heartbeat_at = utcnow()
+    session.commit()
+
+
+def forget(session: Session, *, process: str) -> None:
+    session.execute(delete(ProcessReport).where(ProcessReport.process == process))
+    session.commit()
+
+
+def live(session: Session) -> list[ProcessReport]:
+    cutoff = utcnow() - STALE_AFTER
+    return list(session.scalars(select(ProcessReport).where(ProcessReport.heartbeat_at >= cutoff)))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the live processes are with one version of one deployment."""
+
+    waiting: tuple[str, ...]
+    """Processes that have not reached it yet."""
+    errors: tuple[str, ...]
+    """Why processes could not load it."""
+
+    @property
+    def done(self) -> bool:
+        return not self.waiting and not self.errors
+
+
+def progress(session: Session, *, deployment_id: str, version_id: str, stage: str, me: str) -> Progress:
+    """Which live processes are not yet `serving` (or have not `prepared`) the version, and errors.
+
+    `me` is the asking process: it counts even before its first report is written.
+    """
+    waiting, errors = [], []
+    rows = live(session)
+    if me not in {row.process for row in rows}:
+        waiting.append(me)
+    for row in rows:
+        error = row.errors.get(deployment_id)
+        if error and error.get("version") == version_id:
+            errors.append(f"{row.process}: {error.get('message', 'unknown error')}")
+        elif getattr(row, stage).get(deployment_id) != version_id:
+            waiting.append(row.process)
+    return Progress(tuple(waiting), tuple(errors))
+
+
+async def wait_for(
+    sessions: sessionmaker[Session],
+    *,
+    deployment_id: str,
+    version_id: str,
+    stage: str,
+    me: str,
+    timeout: float,
+    interval: float = 0.1,
+) -> Progress:
+    """Poll until every live process reached the stage, one failed, or `timeout` seconds passed."""
+
+    def look() -> Progress:
+        with sessions() as session:
+            return progress(session, deployment_id=deployment_id, version_id=version_id, stage=stage, me=me)
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await asyncio.to_thread(look)
+        if state.done or state.errors or time.monotonic() >= deadline:
+            return state
+        await asyncio.sleep(interval)
