@@ -11,6 +11,7 @@ from champion.artifacts import LocalArtifactStore
 from champion.auth import load_signing_key
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
+from champion.jobs import blobs as job_blobs
 from champion.models import service as models
 from champion.operations import service as operations
 from champion.users import service as users
@@ -52,7 +53,7 @@ def bootstrap(context: ServerContext) -> IssuedKey | None:
     context.store.clear_staging()
     with context.sessions() as session:
         operations.recover(session)
-        models.sweep_orphans(session, context.store)
+        models.sweep_orphans(session, context.store, keep=job_blobs.referenced_digests(session))
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key
         )

@@ -6,7 +6,19 @@ from pathlib import Path
 import champion
 
 ROOT = Path(champion.__file__).parent
-DOMAINS = ("users", "spaces", "models", "runtimes", "artifacts")
+DOMAINS = (
+    "users",
+    "spaces",
+    "models",
+    "deployments",
+    "operations",
+    "replacement",
+    "jobs",
+    "cluster",
+    "runtimes",
+    "artifacts",
+    "serving",
+)
 BASE = ("config.py", "db.py", "errors.py", "auth.py", "patch.py")
 WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +200,12 @@ def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVe
     return version
 
 
-def sweep_orphans(session: Session, store: ArtifactStore) -> int:
-    """Remove blobs no version refers to (left by a crash between keeping and committing)."""
-    referenced = set(session.scalars(select(ModelVersion.sha256).distinct()))
+def sweep_orphans(session: Session, store: ArtifactStore, *, keep: Iterable[str] = ()) -> int:
+    """Remove blobs nothing refers to (left by a crash between keeping and committing).
+
+    `keep` names the blobs other domains hold (data assets, job results).
+    """
+    referenced = set(session.scalars(select(ModelVersion.sha256).distinct())) | set(keep)
     orphans = [digest for digest in store.digests() if digest not in referenced]
     for digest in orphans:
         store.delete(digest)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from champion.app import create_app
 from champion.config import Settings
-from champion.context import open_context
+from champion.context import bootstrap, open_context
 from champion.jobs.tables import DataAsset
 from champion.users import service as users
 from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
@@ -140,6 +140,10 @@ def test_an_inline_job_completes_with_the_models_predictions(
     (row,) = [r for r in listed["resources"] if r["metadata"]["id"] == job_id]
     assert row["metadata"]["created_at"] and row["entity"]["deployment"]["id"] == batch[0]
     assert row["entity"]["scoring"]["status"]["state"] == "completed"
+    # The start-up sweep of unreferenced blobs must keep job results.
+    bootstrap(server.context)
+    again = job_details(server, space, job_id).json()
+    assert again["entity"]["scoring"]["predictions"] == details["entity"]["scoring"]["predictions"]
 
 
 def test_csv_and_parquet_data_asset_jobs(
