@@ -22,6 +22,7 @@ from champion.db import utcnow
 from champion.deployments import service as deployments
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
+from champion.models.tables import ModelVersion
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationState
@@ -81,7 +82,11 @@ class ReplaceHandler:
             deployment = session.get(Deployment, operation.target_id)
             if deployment is None:
                 raise LookupError("the deployment was deleted during the replacement")
-            deployment.version_id = operation.payload["to_version_id"]
+            version = session.get(ModelVersion, operation.payload["to_version_id"])
+            if version is None:
+                raise LookupError("the candidate model version was deleted during the replacement")
+            # The champion may be a version of another model: the asset follows it.
+            deployment.version_id, deployment.model_id = version.id, version.model_id
             deployment.candidate_version_id = None
             deployments.touch(session, deployment)
             session.commit()

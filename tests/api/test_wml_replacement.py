@@ -151,3 +151,18 @@ def test_get_carries_an_etag_and_a_stale_if_match_gets_412(server: Server, live:
     assert ok.status_code == 200 and ok.json()["metadata"]["name"] == "renamed"
     stale = server.call("PATCH", url, params={"space_id": live["space"]}, json=rename, headers={"If-Match": etag})
     assert_wml_error(stale, 412)
+
+
+def test_a_version_of_another_model_becomes_the_asset(
+    server: Server, live: dict[str, str], model_files: ModelFiles
+) -> None:
+    other = upload_model(server, live["space"], model_files.classifier_named.read_bytes(), name="other")
+    body = [{"op": "replace", "path": "/asset", "value": {"id": other}}]
+    url = f"/ml/v4/deployments/{live['deployment']}"
+    assert server.call("PATCH", url, params={"space_id": live["space"]}, json=body).status_code == 202
+    details = wait_until_settled(server, live["space"], live["deployment"])
+    assert details["entity"]["asset"] == {"id": other, "rev": "1"}
+    response = server.call("POST", f"{url}/predictions", params=V, json=ROW)
+    assert response.headers["Champion-Model-Version"] == f"{other}:1"
+    # The model that is no longer deployed can be deleted; the one deployed now cannot.
+    assert server.call("DELETE", f"/ml/v4/models/{other}", params={"space_id": live["space"]}).status_code == 409

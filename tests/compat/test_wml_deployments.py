@@ -114,6 +114,77 @@ def test_bad_scoring_input_is_a_clear_error(client: APIClient) -> None:
         client.deployments.score(STATE["online"], {"input_data": [{"fields": ["x1", "x2"], "values": [[1.0, 2.0]]}]})
 
 
+def test_update_details_name_description_tags_custom(client: APIClient) -> None:
+    names = client.deployments.ConfigurationMetaNames
+    client.deployments.update(
+        STATE["online"],
+        {
+            names.NAME: "churn renamed",
+            names.DESCRIPTION: "scores churn",
+            names.TAGS: ["a", "b"],
+            names.CUSTOM: {"k": "v"},
+        },
+    )
+    details = client.deployments.get_details(STATE["online"])
+    assert details["metadata"]["name"] == "churn renamed"
+    assert details["metadata"]["description"] == "scores churn"
+    assert details["metadata"]["tags"] == ["a", "b"]
+    assert details["entity"]["custom"] == {"k": "v"}
+
+
+def test_update_serving_name(client: APIClient) -> None:
+    client.deployments.update(
+        STATE["online"], {client.deployments.ConfigurationMetaNames.SERVING_NAME: "churn_serving"}
+    )
+    details = client.deployments.get_details(STATE["online"])
+    assert details["entity"]["online"]["parameters"]["serving_name"] == "churn_serving"
+
+
+def test_update_owner_to_an_editor(client: APIClient, make_user: Any) -> None:
+    editor = make_user("owner-to-be")
+    space_id = client.default_space_id
+    client.spaces.create_member(
+        space_id, {client.spaces.MemberMetaNames.MEMBERS: [{"id": editor.id, "type": "user", "role": "editor"}]}
+    )
+    client.deployments.update(STATE["online"], {client.deployments.ConfigurationMetaNames.OWNER: editor.id})
+    assert client.deployments.get_details(STATE["online"])["metadata"]["owner"] == editor.id
+
+
+def test_update_asset_replaces_the_model(client: APIClient, model_files: ModelFiles, tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    frame, target = training_data(seed=5)
+    retrained = LogisticRegression(C=0.05).fit(frame, target)
+    spec = client.software_specifications.get_id_by_name(SPEC_NAME)
+    stored = client.repository.store_model(
+        model=retrained,
+        meta_props={
+            client.repository.ModelMetaNames.NAME: "churn v2",
+            client.repository.ModelMetaNames.TYPE: "scikit-learn_1.3",
+            client.repository.ModelMetaNames.SOFTWARE_SPEC_ID: spec,
+        },
+    )
+    new_model = client.repository.get_model_id(stored)
+    client.deployments.update(STATE["online"], {client.deployments.ConfigurationMetaNames.ASSET: {"id": new_model}})
+    details = client.deployments.get_details(STATE["online"])
+    assert details["entity"]["asset"]["id"] == new_model
+    rows = frame.head(3)
+    result = client.deployments.score(
+        STATE["online"], {"input_data": [{"fields": FEATURES, "values": rows.to_numpy().tolist()}]}
+    )
+    (block,) = result["predictions"]
+    np.testing.assert_allclose([v[1] for v in block["values"]], retrained.predict_proba(pd.DataFrame(rows)))
+    STATE["model_v2"] = new_model
+
+
+def test_update_model_details(client: APIClient) -> None:
+    names = client.repository.ModelMetaNames
+    client.repository.update_model(STATE["model_v2"], {names.NAME: "churn v2 renamed", names.DESCRIPTION: "better"})
+    details = client.repository.get_model_details(STATE["model_v2"])
+    assert (details["metadata"]["name"], details["metadata"]["description"]) == ("churn v2 renamed", "better")
+
+
 def test_create_a_batch_deployment(client: APIClient) -> None:
     details = client.deployments.create(
         STATE["model_id"],
