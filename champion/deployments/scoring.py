@@ -33,7 +33,13 @@ def visible(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) 
 
 def answering(engine: ServingEngine, view: DeploymentView) -> bool:
     """Whether the deployment can answer predictions in this process now."""
-    return view.state in ANSWERING and engine.serving(view.id) is not None
+    return _may_answer(engine, view) and engine.serving(view.id) is not None
+
+
+def _may_answer(engine: ServingEngine, view: DeploymentView) -> bool:
+    # A deployment turns ready once every process serves its champion; a process whose view
+    # still says `initializing` for a moment after that, but holds the champion, may answer.
+    return view.state in ANSWERING or (view.state == State.INITIALIZING and engine.serving(view.id) == view.champion)
 
 
 def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) -> DeploymentView:
@@ -42,7 +48,7 @@ def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) 
     Reads only memory: this runs on every prediction.
     """
     view = visible(engine, access, actor, key)
-    if view.state not in ANSWERING:
+    if not _may_answer(engine, view):
         engine.metrics.failed(view.id, ErrorKind.NOT_READY)
         raise NotReady(f"the deployment is {view.state}, not ready: it cannot answer predictions yet")
     return view

@@ -190,6 +190,7 @@ def apply_patch(
     operations_body: Any,
     space_id: str | None = None,
     if_match: str | None = None,
+    reason: Reason = Reason.OTHER,
 ) -> Patched:
     """A JSON Patch on a deployment: `/asset` starts a replacement, anything else edits details."""
     parsed = patch.parse_operations(operations_body)
@@ -212,6 +213,7 @@ def apply_patch(
         deployment_id=deployment_id,
         model_id=asset.id,
         rev=int(asset.rev) if asset.rev is not None else None,
+        reason=reason,
     )
     return Patched(started.described, started)
 

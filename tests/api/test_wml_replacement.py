@@ -59,11 +59,10 @@ def live(server: Server, model_files: ModelFiles, variants: dict[str, Path]) -> 
     return {"space": space, "model": model, "deployment": deployment}
 
 
-def patch_asset(server: Server, live: dict[str, str], rev: str, who: str = "alice") -> Any:
+def patch_asset(server: Server, live: dict[str, str], rev: str, who: str = "alice", reason: str | None = None) -> Any:
     body = [{"op": "replace", "path": "/asset", "value": {"id": live["model"], "rev": rev}}]
-    return server.call(
-        "PATCH", f"/ml/v4/deployments/{live['deployment']}", who=who, params={**V, "space_id": live["space"]}, json=body
-    )
+    params = {**V, "space_id": live["space"], **({"reason": reason} if reason else {})}
+    return server.call("PATCH", f"/ml/v4/deployments/{live['deployment']}", who=who, params=params, json=body)
 
 
 def served_rev(server: Server, live: dict[str, str]) -> str:
@@ -73,7 +72,7 @@ def served_rev(server: Server, live: dict[str, str]) -> str:
 
 
 def test_replace_answers_202_updating_then_serves_the_new_revision(server: Server, live: dict[str, str]) -> None:
-    response = patch_asset(server, live, "2")
+    response = patch_asset(server, live, "2", reason="ACCURACY")
     assert response.status_code == 202, response.text
     assert response.json()["entity"]["status"]["state"] == "updating"
     assert response.json()["entity"]["status"]["validation"]["status"] == "passing"
@@ -103,8 +102,11 @@ def test_a_schema_mismatch_warns_with_the_seed_text_and_proceeds(server: Server,
 
 
 def test_a_failing_check_is_refused_with_the_checks(server: Server, live: dict[str, str]) -> None:
-    message = assert_wml_error(patch_asset(server, live, "4"), 400)
+    response = patch_asset(server, live, "4")
+    message = assert_wml_error(response, 400)
     assert "targetType" in message
+    checks = {c["name"]: c["status"] for c in response.json()["validation"]["checks"]}
+    assert checks["targetType"] == "failing" and checks["permission"] == "passing"
     assert served_rev(server, live) == "3"
 
 
@@ -127,7 +129,8 @@ def test_history_lists_every_replacement_with_its_outcome(server: Server, live: 
     history = server.call("GET", f"/ml/v4/deployments/{live['deployment']}/replacements").json()["resources"]
     outcomes = [(h["entity"]["from"]["rev"], h["entity"]["to"]["rev"], h["entity"]["outcome"]) for h in history]
     assert outcomes == [("2", "3", "succeeded"), ("2", "5", "failed"), ("1", "2", "succeeded")]
-    assert all(h["entity"]["reason"] == "OTHER" and h["entity"]["actor"] == server.ids["alice"] for h in history)
+    assert [h["entity"]["reason"] for h in history] == ["OTHER", "OTHER", "ACCURACY"]
+    assert all(h["entity"]["actor"] == server.ids["alice"] for h in history)
     assert history[0]["entity"]["validation"]["status"] == "warning"
 
 

@@ -7,10 +7,18 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
+from champion.context import ServerContext
+from champion.deployments import scoring
+from champion.deployments.errors import NotReady
 from champion.runtimes import Feature, FeatureType, Framework, Prediction, Signature, Target, TargetType
 from champion.serving.batching import MicroBatcher
-from champion.serving.engine import Loaded, ServingEngine, VersionRef
+from champion.serving.engine import DeploymentView, Loaded, ServingEngine, VersionRef
+from champion.spaces import service as spaces
+from champion.spaces.access import AccessCache
+from champion.spaces.schemas import SpaceDetails
+from champion.users.service import Actor
 
 SIGNATURE = Signature(features=(Feature("x", FeatureType.DOUBLE),), target=Target(TargetType.REGRESSION))
 
@@ -131,6 +139,30 @@ def test_a_prepared_candidate_is_flipped_in_without_a_load() -> None:
         await asyncio.sleep(0.05)
         assert (await engine.predict("a", ROW)).version.number == 2
         assert engine.prepared_map() == {} and engine.serving_map() == {"a": candidate.ref.version_id}
+        await engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_process_holding_the_champion_answers_while_its_view_still_says_initializing(
+    context: ServerContext, alice: Actor
+) -> None:
+    with context.sessions() as session:
+        space = spaces.create_space(session, alice, details=SpaceDetails(name="s"))
+        access = AccessCache()
+        access.reload(session)
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        champion = loaded(1.0)
+        view = DeploymentView(
+            "d", space.id, "d", "online", "initializing", None, champion.ref, serves=True, dropped=False
+        )
+        engine.follow([view])
+        with pytest.raises(NotReady):
+            scoring.resolve(engine, access, alice, "d")
+        await engine.install("d", champion)
+        assert scoring.resolve(engine, access, alice, "d") == view
         await engine.close()
 
     asyncio.run(scenario())

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from champion.api.wml import catalogue, data_assets, deployments, jobs, models, probes, spaces
+from champion.api.wml import catalogue, data_assets, deployments, jobs, models, probes, spaces, transfer
 
 router = APIRouter()
 # data_assets before catalogue: its /v2/assets/{id} routes serve data assets and hand models on.
-for module in (probes, spaces, models, data_assets, catalogue, deployments, jobs):
+for module in (probes, spaces, models, data_assets, catalogue, deployments, jobs, transfer):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -117,11 +117,20 @@ def patch_deployment(
     store: StoreDep,
     runner: RunnerDep,
     space_id: str | None = None,
+    reason: Reason = Reason.OTHER,
     if_match: Annotated[str | None, Header()] = None,
     body: Any = Body(),
 ) -> Response:
+    # `reason` is champion's addition to the WML route: why the asset is replaced (DataRobot's enum).
     patched = replacement.apply_patch(
-        session, actor, store, deployment_id=deployment_id, operations_body=body, space_id=space_id, if_match=if_match
+        session,
+        actor,
+        store,
+        deployment_id=deployment_id,
+        operations_body=body,
+        space_id=space_id,
+        if_match=if_match,
+        reason=reason,
     )
     if patched.replacement is None:
         return _with_etag(patched.described, request)

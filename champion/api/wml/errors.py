@@ -22,17 +22,21 @@ from champion.api.status import status_of
 logger = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None
+) -> JSONResponse:
     entry: dict[str, Any] = {"code": code, "message": message}
     if field:
         entry["target"] = {"type": "field", "name": field}
-    body = {"trace": uuid.uuid4().hex, "errors": [entry], "status_code": status}
+    body = {"trace": uuid.uuid4().hex, "errors": [entry], "status_code": status, **(extra or {})}
     return JSONResponse(body, status_code=status)
 
 
 def render_error(error: errors.ChampionError) -> JSONResponse:
     field = error.field if isinstance(error, errors.InvalidInput) else None
-    return error_response(status_of(error), error.code, error.message, field)
+    # A refused replacement carries every named check, so the caller sees why, not only which.
+    extra = {"validation": error.report.to_dict()} if isinstance(error, errors.ValidationFailed) else None
+    return error_response(status_of(error), error.code, error.message, field, extra)
 
 
 def render_validation(error: RequestValidationError) -> JSONResponse:
