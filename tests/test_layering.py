@@ -14,6 +14,7 @@ DOMAINS = (
     "operations",
     "replacement",
     "jobs",
+    "transfer",
     "cluster",
     "runtimes",
     "artifacts",

@@ -117,10 +117,14 @@ def add_version(
     spaces.require(session, actor, model.space_id, Role.EDITOR)
     workdir = store.stage_dir()
     try:
-        path = model_file(upload, workdir, limit=limit)
-        framework, signature = _inspect(path, parse_model_type(model.type))
-        declared = [signatures.DeclaredField(**f) for f in model.declared_input] if model.declared_input else None
-        signature = signatures.complete(signature, declared=declared, label=model.label_column)
+        path, framework, signature = check_upload(
+            upload,
+            workdir,
+            limit=limit,
+            model_type=model.type,
+            declared_input=model.declared_input,
+            label_column=model.label_column,
+        )
         staged = store.stage(path)
         number = (
             session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)) or 0
@@ -148,6 +152,22 @@ def add_version(
         return version
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_upload(
+    upload: Path,
+    workdir: Path,
+    *,
+    limit: int,
+    model_type: str,
+    declared_input: list[dict[str, Any]] | None,
+    label_column: str | None,
+) -> tuple[Path, runtimes.Framework, runtimes.Signature]:
+    """Everything `add_version` checks of an upload, writing nothing: the model file, its framework, its signature."""
+    path = model_file(upload, workdir, limit=limit)
+    framework, signature = _inspect(path, parse_model_type(model_type))
+    declared = [signatures.DeclaredField(**f) for f in declared_input] if declared_input else None
+    return path, framework, signatures.complete(signature, declared=declared, label=label_column)
 
 
 def _inspect(path: Path, declared: ModelType) -> tuple[runtimes.Framework, runtimes.Signature]:

@@ -1,0 +1,1 @@
+"""Moving a space's models, data assets and deployments between spaces and servers, as an archive or directly."""
