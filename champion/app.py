@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from champion import __version__
-from champion.api import inference, wml
-from champion.api.deps import ActorDep
-from champion.api.wml.errors import WMLRoute
+from champion.api import inference, metrics, wml
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
@@ -34,7 +31,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = context or open_context(settings or Settings())
-        engine = ServingEngine(metrics=metrics)
+        engine = ServingEngine(metrics=meters)
         access = AccessCache()
         process = cluster.process_name()
         follower = Follower(ctx.sessions, engine, access, ctx.store, process=process)
@@ -62,28 +59,14 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
 
     # Built here, not in the lifespan: the meters outlive a restart of the lifespan, and each
     # app has its own registry, so several apps in one process never collide.
-    metrics = ServingMetrics()
+    meters = ServingMetrics()
     app = FastAPI(title="champion", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.state.metrics = metrics
+    app.state.metrics = meters
     app.include_router(wml.router)
     app.include_router(inference.router)
-    app.include_router(metrics_router)
+    app.include_router(metrics.router)
     app.add_exception_handler(HTTPException, _http_error)
     return app
-
-
-metrics_router = APIRouter(route_class=WMLRoute)
-
-
-@metrics_router.get("/metrics", include_in_schema=False)
-def metrics_exposition(request: Request, actor: ActorDep) -> Response:
-    """This process's meters in Prometheus text format, for any signed-in user.
-
-    A scrape config passes an API key: `authorization: {credentials: <api key>}` (the
-    Bearer type is Prometheus's default). With `--workers N` each scrape reads one worker.
-    """
-    metrics: ServingMetrics = request.app.state.metrics
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
