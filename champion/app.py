@@ -60,7 +60,10 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     # Built here, not in the lifespan: the meters outlive a restart of the lifespan, and each
     # app has its own registry, so several apps in one process never collide.
     meters = ServingMetrics()
-    app = FastAPI(title="champion", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # No /docs or /openapi.json: every route but the documented probes needs credentials.
+    app = FastAPI(
+        title="champion", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.metrics = meters
     app.include_router(wml.router)
     app.include_router(inference.router)
