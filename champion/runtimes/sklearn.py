@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import is_classifier
+from sklearn.compose import ColumnTransformer
 from sklearn.utils import get_tags
 
 from champion.runtimes.base import (
@@ -23,6 +25,11 @@ from champion.runtimes.base import (
     TargetType,
     placeholder_names,
 )
+
+# Estimators fitted on a DataFrame get a bare array on the fast path (columns already in their
+# order), and scikit-learn would warn on every call. The filter is installed once, for that
+# message only: toggling filters per call is not thread-safe, and predictions run in threads.
+warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
 class SklearnModel:
@@ -41,6 +48,11 @@ class SklearnModel:
         self._proba = self._signature.target.type is not TargetType.REGRESSION and callable(
             getattr(estimator, "predict_proba", None)
         )
+        classes = getattr(estimator, "classes_", None)
+        self._classes = np.asarray(classes) if classes is not None and self._proba else None
+        # A DataFrame costs more than the model on small batches (building it, then
+        # scikit-learn validating it); only estimators that select columns by name need one.
+        self._needs_frame = self._columns is not None and (_selects_by_name(estimator) or not _numeric(self._signature))
 
     @property
     def library(self) -> str:
@@ -53,16 +65,33 @@ class SklearnModel:
 
     def predict(self, rows: npt.NDArray[Any]) -> Prediction:
         batch: Any = rows
-        if self._columns is not None:
-            # Fitted on a DataFrame: give it one back, or sklearn warns and name-based
-            # column selection (ColumnTransformer) fails.
+        if self._needs_frame:
+            # Name-based column selection (ColumnTransformer) needs the names back.
             frame = pd.DataFrame(rows, columns=self._columns, copy=False)
             batch = frame.infer_objects() if rows.dtype == object else frame
+        if self._classes is not None:
+            # One pass through the model: the label is the most probable class, which is how
+            # scikit-learn's classifiers decide, and keeps label and probabilities consistent.
+            probabilities = np.asarray(self.estimator.predict_proba(batch), dtype=np.float64)
+            return Prediction(labels=self._classes[np.argmax(probabilities, axis=1)], probabilities=probabilities)
         labels = np.asarray(self.estimator.predict(batch))
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.ravel()
-        probabilities = np.asarray(self.estimator.predict_proba(batch), dtype=np.float64) if self._proba else None
-        return Prediction(labels=labels, probabilities=probabilities)
+        return Prediction(labels=labels, probabilities=None)
+
+
+def _selects_by_name(estimator: Any) -> bool:
+    """Whether a ColumnTransformer sits anywhere in the estimator (it may pick columns by name)."""
+    if isinstance(estimator, ColumnTransformer):
+        return True
+    children: list[Any] = [step for _, step in getattr(estimator, "steps", [])]
+    children += [part for _, part in getattr(estimator, "transformer_list", [])]
+    children += [getattr(estimator, name) for name in ("estimator", "base_estimator") if hasattr(estimator, name)]
+    return any(_selects_by_name(child) for child in children if child is not None and child != "passthrough")
+
+
+def _numeric(signature: Signature) -> bool:
+    return all(f.type is not FeatureType.STRING for f in signature.features)
 
 
 def load(path: Path) -> SklearnModel:
