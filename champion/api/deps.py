@@ -22,7 +22,9 @@ from champion.users.errors import UserNotFound
 from champion.users.service import Actor
 
 
-def get_context(request: Request) -> ServerContext:
+# The getters are `async def` on purpose: FastAPI runs a sync dependency in its thread pool,
+# which cost the prediction path a thread hop per dependency per request.
+async def get_context(request: Request) -> ServerContext:
     context: ServerContext = request.app.state.context
     return context
 
@@ -39,14 +41,14 @@ def get_session(context: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_settings(context: ContextDep) -> Settings:
+async def get_settings(context: ContextDep) -> Settings:
     return context.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_store(context: ContextDep) -> ArtifactStore:
+async def get_store(context: ContextDep) -> ArtifactStore:
     return context.store
 
 
@@ -78,7 +80,7 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def get_engine(request: Request) -> ServingEngine:
+async def get_engine(request: Request) -> ServingEngine:
     engine: ServingEngine = request.app.state.engine
     return engine
 
@@ -86,7 +88,7 @@ def get_engine(request: Request) -> ServingEngine:
 EngineDep = Annotated[ServingEngine, Depends(get_engine)]
 
 
-def get_access(request: Request) -> AccessCache:
+async def get_access(request: Request) -> AccessCache:
     access: AccessCache = request.app.state.access
     return access
 
@@ -94,7 +96,7 @@ def get_access(request: Request) -> AccessCache:
 AccessDep = Annotated[AccessCache, Depends(get_access)]
 
 
-def get_runner(request: Request) -> OperationRunner:
+async def get_runner(request: Request) -> OperationRunner:
     runner: OperationRunner = request.app.state.runner
     return runner
 
@@ -105,6 +107,10 @@ RunnerDep = Annotated[OperationRunner, Depends(get_runner)]
 async def hot_actor(
     context: ContextDep, access: AccessDep, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
+    return await authenticate_from_memory(context, access, authorization)
+
+
+async def authenticate_from_memory(context: ServerContext, access: AccessCache, authorization: str | None) -> Actor:
     """The caller, from memory (invariant 5); a key made a moment ago is looked up once."""
     credential = parse_authorization(authorization)
     if credential.is_jwt:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Route
 
 from champion.app import create_app
 from champion.config import Settings
@@ -42,8 +43,8 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
 
     def walk(items: list[Any]) -> Iterator[tuple[str, str]]:
         for route in items:
-            if isinstance(route, APIRoute):
-                yield from ((method, route.path) for method in sorted(route.methods))
+            if isinstance(route, APIRoute | Route) and route.methods:
+                yield from ((method, route.path) for method in sorted(route.methods - {"HEAD"}))
             elif hasattr(route, "original_router"):
                 yield from walk(route.original_router.routes)
 

@@ -6,15 +6,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Header, Request, Response
-from pydantic import ValidationError
 
 from champion import patch
-from champion.api.body import read_json
-from champion.api.deps import AccessDep, ActorDep, EngineDep, HotActorDep, RunnerDep, SessionDep, SettingsDep, StoreDep
+from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
-from champion.api.wml.schemas import NewDeployment, RollbackRequest, ScoringRequest
-from champion.deployments import scoring
+from champion.api.wml.schemas import NewDeployment, RollbackRequest
 from champion.deployments import service as deployments
 from champion.deployments.errors import ServingNameTaken
 from champion.deployments.schemas import NewDeployment as DomainNewDeployment
@@ -22,7 +19,6 @@ from champion.errors import InvalidInput, NotFound
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
 from champion.replacement.types import Reason
-from champion.serving import inputs
 
 router = APIRouter(route_class=WMLRoute)
 
@@ -179,40 +175,6 @@ def delete_deployment(
 ) -> Response:
     deployments.delete(session, actor, deployment_id=deployment_id, space_id=space_id)
     return Response(status_code=204)
-
-
-@router.post("/ml/v4/deployments/{deployment_id}/predictions")
-async def score(
-    deployment_id: str,
-    request: Request,
-    actor: HotActorDep,
-    engine: EngineDep,
-    access: AccessDep,
-    settings: SettingsDep,
-) -> Response:
-    # The hot path: memory only (invariant 5), parsed with orjson, answered with a header
-    # naming the model version that gave the answer (invariant 1).
-    view = scoring.resolve(engine, access, actor, deployment_id)
-    with scoring.reading(engine, view):
-        payload = await read_json(request, limit=settings.max_request_bytes)
-        try:
-            scoring_request = ScoringRequest.model_validate(payload)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
-        signature = view.champion.signature
-        blocks = [
-            inputs.from_records(
-                signature, block.fields, block.values, field=f"input_data[{index}]", ignore=view.retired_fields
-            )
-            for index, block in enumerate(scoring_request.input_data)
-        ]
-    answers = [await scoring.predict(engine, view, rows) for rows in blocks]
-    served = answers[-1].version
-    content = orjson.dumps({"predictions": [render.predictions(a) for a in answers]})
-    return Response(
-        content, media_type="application/json", headers={MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
-    )
 
 
 @router.get("/wx/v1/prompts/{prompt_id}")
