@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-swap clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(VENV)/.runtime
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| echo "bench: wrk could not be installed; using the Python load generator"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-swap: $(VENV)/.runtime
+	$(BIN)/python bench/swap.py $(BENCH_SWAP_ARGS)
 
 clean:
 	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Keeps this process's serving engine and access cache in step with the database.
 
-Every quarter second it reads the change counters (one small query); when one moved, it
+Every tenth of a second it reads the change counters (one small query); when one moved, it
 reloads that snapshot and loads what the engine lacks: champions to serve, candidates to hold
 warm beside them. It then publishes what this process serves, so an operation can tell when
 every worker and replica has switched (invariant 6) — predictions never touch the database.
@@ -40,7 +40,7 @@ class Follower:
         store: ArtifactStore,
         *,
         process: str,
-        interval: float = 0.25,
+        interval: float = 0.1,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -173,6 +173,8 @@ class Follower:
             self._loading.pop((deployment_id, ref.version_id), None)
             # Look again at the next tick: the deployment may have moved on while this loaded.
             self._seen.pop(changes.Topic.DEPLOYMENTS, None)
+        # Say so at once: an operation is waiting on this report, and a tick is an age to it.
+        await self._publish()
 
 
 def _first_line(exc: Exception) -> str:

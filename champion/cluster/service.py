@@ -97,7 +97,7 @@ async def wait_for(
     stage: str,
     me: str,
     timeout: float,
-    interval: float = 0.1,
+    interval: float = 0.02,
 ) -> Progress:
     """Poll until every live process reached the stage, one failed, or `timeout` seconds passed."""
 
