@@ -24,7 +24,6 @@ from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
 from champion.spaces import service as spaces
-from champion.spaces.errors import SpaceNotFound
 from champion.spaces.tables import SpaceMember
 from champion.spaces.types import Role
 from champion.users.service import Actor
@@ -100,12 +99,8 @@ def _version(session: Session, actor: Actor, *, model_id: str, rev: int | None) 
 
 def get(session: Session, actor: Actor, *, deployment_id: str, space_id: str | None = None) -> Described:
     deployment = session.get(Deployment, deployment_id)
-    if deployment is None or (space_id is not None and deployment.space_id != space_id):
+    if deployment is None or not spaces.sees(session, actor, deployment.space_id, within=space_id):
         raise DeploymentNotFound(f"no deployment with id {deployment_id!r}")
-    try:
-        spaces.role_of(session, actor, deployment.space_id)
-    except SpaceNotFound:
-        raise DeploymentNotFound(f"no deployment with id {deployment_id!r}") from None
     return _describe(session, deployment)
 
 

@@ -18,7 +18,6 @@ from champion.jobs.errors import DataAssetNotFound
 from champion.jobs.schemas import NewDataAsset
 from champion.jobs.tables import DataAsset
 from champion.spaces import service as spaces
-from champion.spaces.errors import SpaceNotFound
 from champion.spaces.types import Role
 from champion.users.service import Actor
 
@@ -41,12 +40,8 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewDataAsset) 
 def get(session: Session, actor: Actor, *, asset_id: str, space_id: str | None = None) -> DataAsset:
     """The data asset, if the caller is a member of its space (and it is in `space_id`, when given)."""
     asset = session.get(DataAsset, asset_id)
-    if asset is None or (space_id is not None and asset.space_id != space_id):
+    if asset is None or not spaces.sees(session, actor, asset.space_id, within=space_id):
         raise DataAssetNotFound(f"no data asset with id {asset_id!r}")
-    try:
-        spaces.role_of(session, actor, asset.space_id)
-    except SpaceNotFound:
-        raise DataAssetNotFound(f"no data asset with id {asset_id!r}") from None
     return asset
 
 

@@ -21,7 +21,6 @@ from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
 from champion.runtimes import Signature
 from champion.spaces import service as spaces
-from champion.spaces.errors import SpaceNotFound
 from champion.spaces.types import Role
 from champion.users.service import Actor
 
@@ -85,12 +84,8 @@ def _check_asset(session: Session, asset_id: str, *, space_id: str, field: str) 
 def get(session: Session, actor: Actor, *, job_id: str, space_id: str | None = None) -> BatchJob:
     """The job, if the caller is a member of its space (and it is in `space_id`, when given)."""
     job = session.get(BatchJob, job_id)
-    if job is None or (space_id is not None and job.space_id != space_id):
+    if job is None or not spaces.sees(session, actor, job.space_id, within=space_id):
         raise JobNotFound(f"no deployment job with id {job_id!r}")
-    try:
-        spaces.role_of(session, actor, job.space_id)
-    except SpaceNotFound:
-        raise JobNotFound(f"no deployment job with id {job_id!r}") from None
     return job
 
 

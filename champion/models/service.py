@@ -24,7 +24,6 @@ from champion.models.types import ModelType, parse_model_type
 from champion.models.unpack import model_file
 from champion.runtimes.sklearn import SklearnModel
 from champion.spaces import service as spaces
-from champion.spaces.errors import SpaceNotFound
 from champion.spaces.types import Role
 from champion.users.service import Actor
 
@@ -55,12 +54,8 @@ def create_model(session: Session, actor: Actor, *, space_id: str, new: NewModel
 def get_model(session: Session, actor: Actor, *, model_id: str, space_id: str | None = None) -> RegisteredModel:
     """The model, if the caller is a member of its space (and it is in `space_id`, when given)."""
     model = session.get(RegisteredModel, model_id)
-    if model is None or (space_id is not None and model.space_id != space_id):
+    if model is None or not spaces.sees(session, actor, model.space_id, within=space_id):
         raise ModelNotFound(f"no model with id {model_id!r}")
-    try:
-        spaces.role_of(session, actor, model.space_id)
-    except SpaceNotFound:
-        raise ModelNotFound(f"no model with id {model_id!r}") from None
     return model
 
 

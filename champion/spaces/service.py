@@ -27,6 +27,17 @@ def role_of(session: Session, actor: Actor, space_id: str) -> Role:
     return Role(member.role)
 
 
+def sees(session: Session, actor: Actor, space_id: str, *, within: str | None = None) -> bool:
+    """Whether the caller may see something kept in `space_id` (and it is in `within`, when asked).
+
+    Anything in a space the caller is not a member of is reported as not found, not forbidden.
+    """
+    if within is not None and within != space_id:
+        return False
+    member = session.get(SpaceMember, (space_id, actor.user_id))
+    return member is not None and member.state == "active"
+
+
 def require(session: Session, actor: Actor, space_id: str, needed: Role) -> Role:
     role = role_of(session, actor, space_id)
     if not role.allows(needed):
