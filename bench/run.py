@@ -126,16 +126,20 @@ def start(name: str, command: list[str], port: int, log_path: Path, env: dict[st
     )
     log_file.close()
     server = Server(name, process, f"http://{HOST}:{port}", log_path)
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited with {process.returncode} while starting:\n{server.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.base_url + ready_path, timeout=2).status_code < 500:
-                return server
-        if time.monotonic() > deadline:
-            raise BenchError(f"{name} did not answer within 90s:\n{server.log_tail()}")
-        time.sleep(0.2)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise BenchError(f"{name} exited with {process.returncode} while starting:\n{server.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(server.base_url + ready_path, timeout=2).status_code < 500:
+                    return server
+            if time.monotonic() > deadline:
+                raise BenchError(f"{name} did not answer within 90s:\n{server.log_tail()}")
+            time.sleep(0.2)
+    except BaseException:
+        stop(server)  # not yet in the caller's hands, so it would outlive the bench
+        raise
 
 
 def stop(server: Server) -> None:
@@ -172,7 +176,11 @@ def start_champion(model: Path, work: Path) -> Server:
     command += ["serve", "--no-tls", "--host", HOST, "--port", str(port), "--home", str(home), "--workers", "1"]
     server = start("champion", command, port, work / "champion.log", env, "/ml/wml_services/version")
     server.authorization = f"Bearer {key}"
-    server.path = deploy_on_champion(server, model)
+    try:
+        server.path = deploy_on_champion(server, model)
+    except BaseException:
+        stop(server)  # not yet in the caller's hands, so it would outlive the bench
+        raise
     return server
 
 

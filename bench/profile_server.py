@@ -1,6 +1,6 @@
 """Where champion's time goes on one scenario: py-spy samples the server while wrk loads it.
 
-    .venv/bin/python bench/profile.py [--rows 1] [--concurrency 32] [--duration 10] [--py-spy PATH]
+    .venv/bin/python bench/profile_server.py [--rows 1] [--concurrency 32] [--duration 10] [--py-spy PATH]
 
 py-spy is a tool, not a dependency: install it outside the project (for example
 `python3 -m venv /tmp/benchtools && /tmp/benchtools/bin/pip install py-spy`) and pass its
@@ -24,34 +24,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run  # bench/run.py, beside this file
 
-# Stages of a scoring request, each matched by a substring of a frame ("Qualified.name (package/module").
-# Inclusive: a sample counts for every stage with a matching frame on its stack.
+# Where a sample's time goes: the first rule (in this order) with a frame on the sample's stack
+# containing one of its substrings takes the whole sample, so the stages add up to 100%.
+# Specific rules come first: a stack through the endpoint *and* pydantic is pydantic's.
+# Sampled stacks may be cut short at the root (py-spy --nonblocking), so rules key on inner frames.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("event loop: uvloop/C (epoll, transports; Python can't see in)", ("Runner.run (asyncio/runners",)),
-    ("uvicorn: HTTP parsing callbacks (data_received, on_*)", ("HttpToolsProtocol.",)),
-    ("uvicorn: run_asgi (the whole app call)", ("RequestResponseCycle.run_asgi (",)),
-    ("  access log + error log lines", ("Logger._log (logging",)),
-    ("  routing: fastapi router match + dispatch", ("APIRouter.app (fastapi/routing", "Router.__call__ (starlette")),
-    ("  fastapi: dependency resolution (solve_dependencies)", ("solve_dependencies (fastapi",)),
-    ("    sync deps dispatched to the threadpool (run_in_threadpool)", ("run_in_threadpool (starlette",)),
-    ("    auth: hot_actor", ("hot_actor (champion/api/deps",)),
-    ("  endpoint: score()", ("score (champion/api/wml/deployments",)),
-    ("    read body + orjson.loads", ("_read_json (champion/api/wml/deployments",)),
-    ("    pydantic: ScoringRequest.model_validate", ("model_validate (pydantic",)),
-    ("    inputs.from_records", ("from_records (champion/serving/inputs",)),
-    ("    scoring.resolve", ("resolve (champion/deployments/scoring",)),
-    ("    await engine.predict (hand-off, resumed)", ("ServingEngine.predict (champion/serving/engine",)),
-    ("    render.predictions + orjson.dumps", ("predictions (champion/api/wml/render",)),
-    ("  response send (uvicorn send)", ("RequestResponseCycle.send (",)),
-    ("batcher: _run loop (event loop side)", ("MicroBatcher._run (champion/serving/batching",)),
-    ("threadpool workers (anyio): running sync deps", ("WorkerThread.run (anyio",)),
-    ("model thread: SklearnModel.predict", ("SklearnModel.predict (champion/runtimes/sklearn",)),
-    ("  pandas DataFrame build", ("DataFrame.__init__ (pandas",)),
-    ("  GBC.predict (labels)", ("GradientBoostingClassifier.predict (sklearn",)),
-    ("  GBC.predict_proba", ("GradientBoostingClassifier.predict_proba (sklearn",)),
-    ("  sklearn validate_data (check_array, feature names)", ("validate_data (sklearn/utils/validation",)),
-    ("  sklearn _raw_predict (the trees)", ("._raw_predict (sklearn/ensemble/_gb",)),
-    ("  warnings.warn", ("warn (warnings", "_showwarnmsg")),
+    ("model: sklearn input validation (validate_data, check_array, feature names)", ("(sklearn/utils/validation",)),
+    ("model: the trees (_raw_predict / predict_stages)", ("._raw_predict (sklearn/ensemble/_gb",)),
+    ("model: pandas DataFrame build", ("DataFrame.__init__ (pandas",)),
+    ("model: the rest of predict / predict_proba", ("(sklearn/", "SklearnModel.predict (champion/runtimes")),
+    ("logging (access log, error tracebacks)", ("(logging/", "(traceback.py")),
+    ("endpoint: pydantic ScoringRequest.model_validate", ("model_validate (pydantic",)),
+    ("endpoint: inputs.from_records", ("from_records (champion/serving/inputs",)),
+    ("endpoint: read body + orjson.loads", ("read_json (champion/api/",)),
+    ("endpoint: render.predictions + orjson.dumps", ("predictions (champion/api/wml/render",)),
+    ("endpoint: engine / batcher hand-off", ("(champion/serving/engine", "MicroBatcher.predict (")),
+    ("endpoint: the rest of score()", ("score (champion/api/wml/deployments",)),
+    ("auth: hot_actor", ("hot_actor (champion/api/deps",)),
+    (
+        "fastapi: dependency resolution + threadpool hops for sync deps",
+        ("(fastapi/dependencies", "run_in_threadpool (starlette", "(anyio/", "(champion/api/deps"),
+    ),
+    ("uvicorn: response send", ("RequestResponseCycle.send (",)),
+    ("fastapi/starlette: routing", ("(fastapi/routing", "(starlette/routing")),
+    (
+        "fastapi/starlette: middleware stack",
+        (
+            "(starlette/middleware",
+            "(fastapi/middleware",
+            "(starlette/_exception",
+            "(fastapi/telemetry",
+            "(fastapi/_body_limit",
+            "(uvicorn/middleware",
+            "(fastapi/applications",
+            "(starlette/applications",
+            "(contextlib.py",
+        ),
+    ),
+    ("uvicorn: HTTP parsing + connection callbacks", ("HttpToolsProtocol.", "(uvicorn/protocols")),
+    ("batcher: worker loop (event loop side)", ("MicroBatcher.", "(concurrent/futures")),
+    ("asyncio: task steps, futures, callbacks", ("(asyncio/",)),
 ]
 
 # Frames where a thread waits rather than works (py-spy counts them when it cannot tell).
@@ -86,10 +98,12 @@ def summarise(samples: list[tuple[str, list[str], int]], rate: int, requests: in
         threads[_thread_name(thread)] += count
     for name, count in threads.most_common():
         lines.append(f"  {name:40} {count / total:6.1%}  {count / rate / max(requests, 1) * 1e6:7.0f} us/request")
-    lines += ["", "By stage (inclusive; nested stages are inside the ones above them):"]
-    for stage, prefixes in STAGES:
-        count = sum(c for _, frames, c in samples if any(_matches(f, prefixes) for f in frames))
-        lines.append(f"  {stage:55} {count / total:6.1%}  {count / rate / max(requests, 1) * 1e6:7.0f} us/request")
+    lines += ["", "By stage (each sample counted once, in the first stage its stack matches):"]
+    stages: collections.Counter[str] = collections.Counter()
+    for _, frames, count in samples:
+        stages[_stage(frames)] += count
+    for stage, count in sorted(stages.items(), key=lambda item: -item[1]):
+        lines.append(f"  {stage:78} {count / total:6.1%}  {count / rate / max(requests, 1) * 1e6:6.0f} us/request")
     self_time: collections.Counter[str] = collections.Counter()
     for _, frames, count in samples:
         if frames:
@@ -100,8 +114,11 @@ def summarise(samples: list[tuple[str, list[str], int]], rate: int, requests: in
     return "\n".join(lines) + "\n"
 
 
-def _matches(frame: str, needles: tuple[str, ...]) -> bool:
-    return any(needle in frame for needle in needles)
+def _stage(frames: list[str]) -> str:
+    for stage, needles in STAGES:
+        if any(needle in frame for frame in frames for needle in needles):
+            return stage
+    return f"other: {frames[-1] if frames else '?'}"
 
 
 def _thread_name(thread: str) -> str:
