@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -57,6 +57,9 @@ async def score(request: Request) -> Response:
         answers = [await scoring.predict(engine, view, rows) for rows in blocks]
     except ChampionError as error:
         return render_error(error)
+    except ClientDisconnect:
+        # The caller went away mid-body: nobody is left to answer, and it is no server error.
+        return Response(status_code=499)
     served = answers[-1].version
     content = orjson.dumps({"predictions": [render.predictions(a) for a in answers]})
     headers = {MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
