@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 from champion.errors import Unauthenticated
 
 ALGORITHM = "HS256"
@@ -63,6 +61,8 @@ def _b64(value: str) -> str | None:
 
 
 def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int) -> str:
+    import jwt  # imported when used: PyJWT brings in cryptography, which most workers never need
+
     now = dt.datetime.now(dt.UTC)
     claims = {
         "iss": ISSUER,
@@ -75,6 +75,8 @@ def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int) -> 
 
 
 def verify_token(token: str, *, key: str) -> dict[str, Any]:
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}

@@ -28,3 +28,19 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert "registered_models" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_head_names_the_newest_migration(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from champion.db import HEAD, MIGRATIONS, current_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    assert current_revision(engine) is None
+    migrate(engine)
+    assert current_revision(engine) == HEAD
+    engine.dispose()
