@@ -9,31 +9,19 @@ import httpx
 import joblib
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 import champion
-from champion.app import create_app
-from champion.config import Settings
-from champion.context import open_context
-from champion.users import service as users
 from tests.api.test_wml_deployments import V, deploy, upload_model, wait_until_settled
-from tests.api.test_wml_routes import Server
+from tests.api.test_wml_routes import Server, serving
 from tests.model_files import FEATURES, ModelFiles, training_data
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("inference-home")
-    context = open_context(Settings(home=home, max_request_bytes=64 * 1024))
-    keys, ids = {}, {}
-    with context.sessions() as session:
-        for name in ("alice", "bob", "mallory"):
-            user = users.create_user(session, name=name)
-            keys[name] = users.issue_key(session, user_id=user.id).secret
-            ids[name] = user.id
-    with TestClient(create_app(context=context)) as client:
-        yield Server(client, context, keys, ids)
-    context.close()
+    with serving(
+        tmp_path_factory.mktemp("inference-home"), "alice", "bob", "mallory", max_request_bytes=64 * 1024
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
-from champion.app import create_app
-from champion.config import Settings
-from champion.context import bootstrap, open_context
+from champion.context import bootstrap
 from champion.jobs.tables import DataAsset
-from champion.users import service as users
 from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
-from tests.api.test_wml_routes import Server, assert_wml_error
+from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.model_files import FEATURES, ModelFiles, training_data
 
 V = {"version": "2026-10-14"}
@@ -29,16 +25,8 @@ TERMINAL = ("completed", "failed", "canceled")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    context = open_context(Settings(home=tmp_path_factory.mktemp("jobs-home")))
-    keys, ids = {}, {}
-    with context.sessions() as session:
-        for name in ("alice", "bob", "mallory"):
-            user = users.create_user(session, name=name)
-            keys[name] = users.issue_key(session, user_id=user.id).secret
-            ids[name] = user.id
-    with TestClient(create_app(context=context)) as client:
-        yield Server(client, context, keys, ids)
-    context.close()
+    with serving(tmp_path_factory.mktemp("jobs-home"), "alice", "bob", "mallory") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from champion.app import create_app
-from champion.config import Settings
-from champion.context import open_context
-from champion.users import service as users
 from tests.api.test_wml_deployments import upload_model, wait_until_settled
-from tests.api.test_wml_routes import Server, assert_wml_error
+from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.model_files import FEATURES, ModelFiles, build_failing, build_variants
 
 V = {"version": "2026-10-14"}
@@ -23,16 +18,8 @@ ROW = {"input_data": [{"fields": FEATURES, "values": [[0.5, -0.2, 1.0]]}]}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    context = open_context(Settings(home=tmp_path_factory.mktemp("replace-home")))
-    keys, ids = {}, {}
-    with context.sessions() as session:
-        for name in ("alice", "bob"):
-            user = users.create_user(session, name=name)
-            keys[name] = users.issue_key(session, user_id=user.id).secret
-            ids[name] = user.id
-    with TestClient(create_app(context=context)) as client:
-        yield Server(client, context, keys, ids)
-    context.close()
+    with serving(tmp_path_factory.mktemp("replace-home"), "alice", "bob") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

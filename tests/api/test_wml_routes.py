@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,25 @@ class Server:
         return self.client.request(method, url, headers=headers, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("wml-home")
-    context = open_context(Settings(home=home, max_upload_bytes=200_000))
+@contextmanager
+def serving(home: Path, *names: str, **settings: Any) -> Iterator[Server]:
+    """An in-process app on a fresh home, with users `names` (each with an API key) and `settings`."""
+    context = open_context(Settings(home=home, **settings))
     keys, ids = {}, {}
     with context.sessions() as session:
-        for name in ("alice", "bob", "mallory"):
+        for name in names or ("alice", "bob", "mallory"):
             user = users.create_user(session, name=name)
             keys[name] = users.issue_key(session, user_id=user.id).secret
             ids[name] = user.id
     with TestClient(create_app(context=context)) as client:
         yield Server(client, context, keys, ids)
     context.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("wml-home"), "alice", "bob", "mallory", max_upload_bytes=200_000) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

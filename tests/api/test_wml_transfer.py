@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from champion.app import create_app
@@ -23,7 +22,7 @@ from champion.config import Settings
 from champion.context import open_context
 from champion.users import service as users
 from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
-from tests.api.test_wml_routes import Server, assert_wml_error
+from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.model_files import ModelFiles
 from tests.servers import free_port
 
@@ -33,16 +32,8 @@ FILE_NAME = re.compile(r'^attachment; filename="team-\d{8}-\d{6}\.tar\.gz"$')
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    context = open_context(Settings(home=tmp_path_factory.mktemp("transfer-home"), max_upload_bytes=LIMIT))
-    keys, ids = {}, {}
-    with context.sessions() as session:
-        for name in ("alice", "bob", "mallory"):
-            user = users.create_user(session, name=name)
-            keys[name] = users.issue_key(session, user_id=user.id).secret
-            ids[name] = user.id
-    with TestClient(create_app(context=context)) as client:
-        yield Server(client, context, keys, ids)
-    context.close()
+    with serving(tmp_path_factory.mktemp("transfer-home"), "alice", "bob", "mallory", max_upload_bytes=LIMIT) as server:
+        yield server
 
 
 def new_space(server: Server, name: str, viewer: str | None = None) -> str:
