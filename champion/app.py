@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from champion import __version__
-from champion.api import inference, metrics, wml
+from champion import __version__, ui
+from champion.api import datarobot, inference, metrics, wml
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
@@ -72,13 +72,20 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     app.router.routes[:0] = wml.hot_routes
     app.include_router(wml.router)
     app.include_router(inference.router)
+    app.include_router(datarobot.router)
+    app.include_router(ui.router)
     app.include_router(metrics.router)
     app.add_exception_handler(HTTPException, _http_error)
     return app
 
 
+_DATAROBOT_PREFIXES = ("/api/v2/", "/predApi/")
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Routing errors (unknown path, wrong method) happen before any face is chosen.
     assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(_DATAROBOT_PREFIXES):
+        return JSONResponse({"message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
     body = {"errors": [{"code": "not_found" if exc.status_code == 404 else "http_error", "message": str(exc.detail)}]}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
