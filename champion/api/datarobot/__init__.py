@@ -2,6 +2,9 @@
 
 from fastapi import APIRouter
 
+from champion.api.datarobot import predictions
+
 router = APIRouter()
+router.include_router(predictions.router)
 
 __all__ = ["router"]
