@@ -8,7 +8,7 @@ class DeploymentNotFound(NotFound):
 
 
 class NotReady(Conflict):
-    """The deployment cannot answer predictions in its current state."""
+    """The deployment cannot answer predictions (or be activated, deactivated) in its current state."""
 
 
 class ServingNameTaken(Conflict):

@@ -50,6 +50,8 @@ def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) 
     view = visible(engine, access, actor, key)
     if not _may_answer(engine, view):
         engine.metrics.failed(view.id, ErrorKind.NOT_READY)
+        if view.state == State.INACTIVE:
+            raise NotReady("the deployment is inactive: activate it to answer predictions again")
         raise NotReady(f"the deployment is {view.state}, not ready: it cannot answer predictions yet")
     return view
 

@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from champion import changes, patch
 from champion.db import utcnow
 from champion.deployments import patch as rules
-from champion.deployments.errors import DeploymentNotFound, ServingNameTaken
+from champion.deployments.errors import DeploymentNotFound, NotReady, ServingNameTaken
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.tables import Deployment
 from champion.deployments.types import Kind, State
@@ -209,6 +209,64 @@ def delete(session: Session, actor: Actor, *, deployment_id: str, space_id: str 
     session.delete(described.deployment)
     changes.bump(session, changes.Topic.DEPLOYMENTS)
     session.commit()
+
+
+def deactivate(session: Session, actor: Actor, *, deployment_id: str) -> Described:
+    """Stop answering predictions; the champion stays what it is. Deactivating twice is a no-op.
+
+    Only a ready deployment can be deactivated: one that is starting or being replaced must
+    finish first, so no operation finds its deployment changed under it.
+    """
+    described = get(session, actor, deployment_id=deployment_id)
+    deployment = described.deployment
+    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
+    if deployment.state == State.INACTIVE:
+        return described
+    _move(session, deployment, State.READY, State.INACTIVE)
+    session.commit()
+    session.refresh(deployment)
+    return _describe(session, deployment)
+
+
+def activate(session: Session, actor: Actor, *, deployment_id: str) -> tuple[Described, Operation | None]:
+    """Answer predictions again. An active deployment is left as it is (no operation).
+
+    Activation is a deploy of the champion: the deployment turns `initializing`, and the deploy
+    operation makes it `ready` once every server process serves it again (a process started
+    while it was inactive has not loaded it), or `failed` if one cannot.
+    """
+    described = get(session, actor, deployment_id=deployment_id)
+    deployment = described.deployment
+    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
+    if deployment.state in (State.READY, State.UPDATING):
+        return described, None
+    _move(session, deployment, State.INACTIVE, State.INITIALIZING)
+    operation = operations.create(
+        session,
+        kind=OperationKind.DEPLOY,
+        space_id=deployment.space_id,
+        target_id=deployment.id,
+        created_by=actor.user_id,
+        payload={"version_id": deployment.version_id},
+    )
+    session.commit()
+    session.refresh(deployment)
+    return _describe(session, deployment), operation
+
+
+def _move(session: Session, deployment: Deployment, from_state: State, to_state: State) -> None:
+    """Change the state only if it is still `from_state`: a replacement starting meanwhile wins."""
+    moved = session.execute(
+        update(Deployment)
+        .where(Deployment.id == deployment.id, Deployment.state == from_state.value)
+        .values(state=to_state.value, generation=Deployment.generation + 1, modified_at=utcnow())
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise NotReady(
+            f"the deployment is {deployment.state}, not {from_state.value}: it cannot become {to_state.value}"
+        )
+    changes.bump(session, changes.Topic.DEPLOYMENTS)
 
 
 def mark_ready(session: Session, *, deployment_id: str, version_id: str) -> None:

@@ -11,9 +11,11 @@ class Kind(enum.StrEnum):
 
 
 class State(enum.StrEnum):
-    """initializing → ready | failed; ready → updating → ready (replacement, later)."""
+    """initializing → ready | failed; ready → updating → ready (replacement);
+    ready → inactive (deactivated: refuses predictions) → initializing → ready (activated)."""
 
     INITIALIZING = "initializing"
     READY = "ready"
     UPDATING = "updating"
     FAILED = "failed"
+    INACTIVE = "inactive"

@@ -415,9 +415,9 @@ def featureDataTypes(facts: ReplacementFacts) -> CheckResult:
 
 
 def predictionReady(facts: ReplacementFacts) -> CheckResult:
-    """Fails while the deployment cannot take a replacement: another one is running (updating) or it
-    is still starting (initializing). Passes when it is ready, and when it has failed: replacing a
-    failed deployment's model is how to repair it."""
+    """Fails while the deployment cannot take a replacement: another one is running (updating), it
+    is still starting (initializing), or it is inactive. Passes when it is ready, and when it has
+    failed: replacing a failed deployment's model is how to repair it."""
     try:
         state = State(facts.deployment_state)
     except ValueError:
@@ -441,6 +441,11 @@ def predictionReady(facts: ReplacementFacts) -> CheckResult:
             )
         case State.INITIALIZING:
             return CheckResult("predictionReady", FAILING, "The deployment is still starting; wait until it is ready.")
+        case State.INACTIVE:
+            # Finishing a replacement makes the deployment ready, which would activate it unasked.
+            return CheckResult(
+                "predictionReady", FAILING, "The deployment is inactive; activate it before replacing its model."
+            )
 
 
 # The registry, in report order. A new check is one function above and one entry here.
