@@ -2,7 +2,7 @@
 
 from champion.changes import ChangeCounter
 from champion.cluster.tables import ProcessReport
-from champion.deployments.tables import Deployment
+from champion.deployments.tables import Deployment, DeploymentSettingsRow
 from champion.jobs.tables import BatchJob, DataAsset
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.operations.tables import Operation
@@ -16,6 +16,7 @@ __all__ = [
     "ChangeCounter",
     "DataAsset",
     "Deployment",
+    "DeploymentSettingsRow",
     "ModelVersion",
     "Operation",
     "ProcessReport",

@@ -36,3 +36,16 @@ class Deployment(Base):
     """Bumped on every change the serving engine must follow."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeploymentSettingsRow(Base):
+    """A deployment's settings and runtime parameter values; no row means every default."""
+
+    __tablename__ = "deployment_settings"
+
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """`champion.deployments.settings.DeploymentSettings` as JSON."""
+    runtime_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The champion's runtime parameter values by name, set when a replacement swaps it in."""
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

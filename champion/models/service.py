@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from champion.errors import InvalidInput
 from champion.models import signature as signatures
 from champion.models import software_specs
 from champion.models.errors import ModelInUse, ModelNotFound, NoContent, NotAModel, VersionNotFound
+from champion.models.runtime_parameters import parse_definitions
 from champion.models.schemas import ModelDetails, NewModel
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import ModelType, parse_model_type
@@ -98,7 +99,14 @@ def delete_model(session: Session, actor: Actor, store: ArtifactStore, *, model_
 
 
 def add_version(
-    session: Session, actor: Actor, store: ArtifactStore, *, model_id: str, upload: Path, limit: int
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    model_id: str,
+    upload: Path,
+    limit: int,
+    runtime_parameters: Sequence[Mapping[str, Any]] | None = None,
 ) -> ModelVersion:
     """Check that the upload loads as the model's declared type, then keep it as the next version.
 
@@ -107,9 +115,12 @@ def add_version(
     The file is loaded once with its real library to read the signature. Nothing is
     written unless every check passes, and a kept blob is removed again if the row
     cannot be committed, so no version lacks its artifact and no artifact lacks a version.
+    `runtime_parameters` are the definitions the version declares (checked first; see
+    `models/runtime_parameters.py`); a version never changes, so they are fixed here.
     """
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
+    declared = [d.to_json() for d in parse_definitions(runtime_parameters)] if runtime_parameters else None
     workdir = store.stage_dir()
     try:
         path, framework, signature = check_upload(
@@ -132,6 +143,7 @@ def add_version(
             size=staged.size,
             filename=path.name,
             signature=signature.to_dict(),
+            runtime_parameters=declared,
             created_by=actor.user_id,
         )
         session.add(version)

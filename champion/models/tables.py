@@ -43,5 +43,7 @@ class ModelVersion(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str] = mapped_column(String(255))
     signature: Mapped[dict[str, Any]] = mapped_column(JSON)
+    runtime_parameters: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """The runtime parameters it declares (`models/runtime_parameters.py`, as DataRobot spells them), or None."""
     created_by: Mapped[str] = mapped_column(ID)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,352 @@
+"""Deployment settings and runtime parameter values: who reads and writes them, what is refused, on both databases."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from champion.context import ServerContext
+from champion.deployments import service as deployments
+from champion.deployments import settings
+from champion.deployments.errors import DeploymentNotFound
+from champion.deployments.schemas import NewDeployment
+from champion.deployments.settings import DeploymentSettings, merge_runtime_values
+from champion.deployments.types import Kind
+from champion.errors import InvalidInput, PermissionDenied
+from champion.models import service as models
+from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
+from champion.models.schemas import NewModel
+from champion.models.software_specs import CATALOGUE
+from champion.spaces import service as spaces
+from champion.spaces.schemas import SpaceDetails
+from champion.spaces.types import Role
+from champion.users.service import Actor
+from tests.conftest import make_actor
+from tests.model_files import ModelFiles
+
+PARAMETERS = [
+    {"fieldName": "threshold", "type": "numeric", "defaultValue": 0.5, "minValue": 0, "maxValue": 1},
+    {"fieldName": "greeting", "type": "string", "defaultValue": "hello"},
+    {"fieldName": "verbose", "type": "boolean", "allowEmpty": False, "defaultValue": False},
+]
+
+
+def add_version(
+    context: ServerContext,
+    actor: Actor,
+    model_id: str,
+    source: Path,
+    tmp_path: Path,
+    runtime_parameters: list[dict[str, Any]] | None = None,
+) -> int:
+    upload = tmp_path / f"upload-{source.name}"
+    shutil.copy(source, upload)
+    with context.sessions() as session:
+        version = models.add_version(
+            session,
+            actor,
+            context.store,
+            model_id=model_id,
+            upload=upload,
+            limit=10**8,
+            runtime_parameters=runtime_parameters,
+        )
+        return version.number
+
+
+def deploy(context: ServerContext, actor: Actor, space_id: str, model_id: str) -> str:
+    with context.sessions() as session:
+        described, _ = deployments.create(
+            session, actor, space_id=space_id, new=NewDeployment(name="dep", kind=Kind.ONLINE, model_id=model_id)
+        )
+        deployments.mark_ready(session, deployment_id=described.deployment.id, version_id=described.version.id)
+        session.commit()
+        return described.deployment.id
+
+
+@pytest.fixture
+def team(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFiles, tmp_path: Path) -> dict[str, Any]:
+    """alice (admin) deploys a classifier taking x1, x2, x3; bob is an editor, vic a viewer, eve an outsider."""
+    vic, eve = make_actor(context, "vic"), make_actor(context, "eve")
+    with context.sessions() as session:
+        space = spaces.create_space(session, alice, details=SpaceDetails(name="s"))
+        spaces.add_members(
+            session, alice, space_id=space.id, members=[(bob.user_id, Role.EDITOR), (vic.user_id, Role.VIEWER)]
+        )
+        model = models.create_model(
+            session,
+            alice,
+            space_id=space.id,
+            new=NewModel(name="m", type="scikit-learn_1.3", software_spec_id=CATALOGUE[0].id),
+        )
+    add_version(context, alice, model.id, model_files.classifier_named, tmp_path, PARAMETERS)
+    deployment = deploy(context, alice, space.id, model.id)
+    return {"space": space.id, "model": model.id, "deployment": deployment, "vic": vic, "eve": eve}
+
+
+def read(context: ServerContext, actor: Actor, team: dict[str, Any]) -> DeploymentSettings:
+    with context.sessions() as session:
+        return settings.get(session, actor, deployment_id=team["deployment"])
+
+
+def write(context: ServerContext, actor: Actor, team: dict[str, Any], changes: Any) -> DeploymentSettings:
+    with context.sessions() as session:
+        return settings.update(session, actor, deployment_id=team["deployment"], changes=changes)
+
+
+# --- get and update --------------------------------------------------------------------------
+
+
+def test_a_new_deployment_has_everything_off(context: ServerContext, team: dict[str, Any]) -> None:
+    found = read(context, team["vic"], team)
+    assert found == DeploymentSettings()
+    assert found.model_dump(mode="json") == {
+        "prediction_intervals": {"enabled": False, "percentiles": []},
+        "drift_tracking": {"target_drift_enabled": False, "feature_drift_enabled": False},
+        "segment_analysis": {"enabled": False, "attributes": []},
+        "challengers": {"enabled": False},
+        "humility": {"enabled": False, "rules": []},
+    }
+
+
+def test_an_editor_writes_and_a_viewer_reads(context: ServerContext, bob: Actor, team: dict[str, Any]) -> None:
+    changed = write(context, bob, team, {"segment_analysis": {"enabled": True, "attributes": ["x1", "x3"]}})
+    assert changed.segment_analysis.attributes == ["x1", "x3"]
+    assert read(context, team["vic"], team) == changed
+
+
+def test_a_viewer_may_not_write(context: ServerContext, alice: Actor, team: dict[str, Any]) -> None:
+    with pytest.raises(PermissionDenied):
+        write(context, team["vic"], team, {"challengers": {"enabled": True}})
+    assert read(context, alice, team) == DeploymentSettings()
+
+
+def test_a_non_member_sees_no_deployment(context: ServerContext, team: dict[str, Any]) -> None:
+    with pytest.raises(DeploymentNotFound):
+        read(context, team["eve"], team)
+    with pytest.raises(DeploymentNotFound):
+        write(context, team["eve"], team, {"challengers": {"enabled": True}})
+
+
+def test_changes_merge_deeply_and_lists_are_replaced_whole(
+    context: ServerContext, alice: Actor, team: dict[str, Any]
+) -> None:
+    write(context, alice, team, {"drift_tracking": {"target_drift_enabled": True}})
+    write(context, alice, team, {"drift_tracking": {"feature_drift_enabled": True}})
+    write(context, alice, team, {"segment_analysis": {"enabled": True, "attributes": ["x1", "x2"]}})
+    merged = write(context, alice, team, {"segment_analysis": {"attributes": ["x3"]}})
+    assert merged.drift_tracking.target_drift_enabled and merged.drift_tracking.feature_drift_enabled
+    assert merged.segment_analysis.enabled and merged.segment_analysis.attributes == ["x3"]
+    assert read(context, alice, team) == merged
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"prediction_intervals": {"percentiles": [0, 50]}}, "prediction_intervals.percentiles"),
+        ({"prediction_intervals": {"percentiles": [50, 100]}}, "prediction_intervals.percentiles"),
+        ({"prediction_intervals": {"percentiles": [50, 50]}}, "prediction_intervals.percentiles"),
+        ({"drift_tracking": {"target_drift_enabled": "yes"}}, "drift_tracking.target_drift_enabled"),
+        ({"challengers": {"enabled": True, "count": 2}}, "challengers.count"),
+        ({"nonsense": {}}, "nonsense"),
+        ({"segment_analysis": {"attributes": [""]}}, "segment_analysis.attributes"),
+        ({"humility": {"rules": [{"name": "r", "trigger": "sometimes"}]}}, "humility.rules.0.trigger"),
+        ({"humility": {"rules": [{"name": "r", "trigger": "outlying_input", "upper": 3}]}}, "humility.rules.0"),
+    ],
+)
+def test_bad_input_names_the_field_and_writes_nothing(
+    context: ServerContext, alice: Actor, team: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
+    write(context, alice, team, {"challengers": {"enabled": True}})
+    before = read(context, alice, team)
+    with pytest.raises(InvalidInput) as error:
+        write(context, alice, team, {"drift_tracking": {"feature_drift_enabled": True}, **changes})
+    assert error.value.field == field
+    assert read(context, alice, team) == before
+
+
+def test_changes_must_be_an_object(context: ServerContext, alice: Actor, team: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        write(context, alice, team, ["challengers"])
+
+
+def test_segment_analysis_only_on_features_the_champion_takes(
+    context: ServerContext, alice: Actor, team: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        write(context, alice, team, {"segment_analysis": {"enabled": True, "attributes": ["x1", "region"]}})
+    assert error.value.field == "segment_analysis.attributes"
+    assert "region" in error.value.message and "x1" not in error.value.message
+    assert read(context, alice, team) == DeploymentSettings()
+    # Switched off, the attributes are kept for a later champion that takes them.
+    kept = write(context, alice, team, {"segment_analysis": {"enabled": False, "attributes": ["region"]}})
+    assert kept.segment_analysis.attributes == ["region"]
+
+
+def test_humility_rules_only_watch_features_the_champion_takes(
+    context: ServerContext, alice: Actor, team: dict[str, Any]
+) -> None:
+    rules = [
+        {"name": "unsure", "trigger": "uncertain_prediction", "lower": 0.4, "upper": 0.6, "action": "throw_error"},
+        {"name": "odd x1", "trigger": "outlying_input", "feature": "x1", "lower": -5, "upper": 5},
+        {"name": "rare", "trigger": "low_observation_region", "feature": "x9", "observed_values": ["a"]},
+    ]
+    with pytest.raises(InvalidInput) as error:
+        write(context, alice, team, {"humility": {"enabled": True, "rules": rules}})
+    assert error.value.field == "humility.rules.2.feature" and "x9" in error.value.message
+    changed = write(context, alice, team, {"humility": {"enabled": True, "rules": rules[:2]}})
+    assert [r.name for r in changed.humility.rules] == ["unsure", "odd x1"]
+    assert changed.humility.rules[1].lower == -5.0
+
+
+def test_prediction_intervals_need_a_regression_champion(
+    context: ServerContext, alice: Actor, team: dict[str, Any], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        write(context, alice, team, {"prediction_intervals": {"enabled": True, "percentiles": [80]}})
+    assert error.value.field == "prediction_intervals.enabled"
+    with context.sessions() as session:
+        model = models.create_model(
+            session,
+            alice,
+            space_id=team["space"],
+            new=NewModel(name="r", type="scikit-learn_1.3", software_spec_id=CATALOGUE[0].id),
+        )
+    add_version(context, alice, model.id, model_files.regressor, tmp_path)
+    regression = {"deployment": deploy(context, alice, team["space"], model.id)}
+    changed = write(context, alice, regression, {"prediction_intervals": {"enabled": True, "percentiles": [10, 90]}})
+    assert changed.prediction_intervals.percentiles == [10, 90]
+
+
+def test_settings_go_with_their_deployment(context: ServerContext, alice: Actor, team: dict[str, Any]) -> None:
+    write(context, alice, team, {"challengers": {"enabled": True}})
+    with context.sessions() as session:
+        deployments.delete(session, alice, deployment_id=team["deployment"])
+    with context.sessions() as session:
+        assert settings.stored(session, deployment_id=team["deployment"]) == DeploymentSettings()
+        assert settings.stored_runtime_values(session, deployment_id=team["deployment"]) == {}
+
+
+# --- runtime parameters ------------------------------------------------------------------------
+
+
+def test_a_version_keeps_the_runtime_parameters_it_declares(
+    context: ServerContext, alice: Actor, team: dict[str, Any]
+) -> None:
+    with context.sessions() as session:
+        version = models.get_version(session, alice, model_id=team["model"], number=1)
+        assert [d.field_name for d in from_stored(version.runtime_parameters)] == ["threshold", "greeting", "verbose"]
+        assert version.runtime_parameters[0] == {
+            "fieldName": "threshold",
+            "type": "numeric",
+            "defaultValue": 0.5,
+            "allowEmpty": True,
+            "minValue": 0,
+            "maxValue": 1,
+        }
+        assert settings.runtime_values(session, team["vic"], deployment_id=team["deployment"]) == {
+            "threshold": 0.5,
+            "greeting": "hello",
+            "verbose": False,
+        }
+
+
+def test_a_version_without_runtime_parameters_stores_none(
+    context: ServerContext, alice: Actor, team: dict[str, Any], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    number = add_version(context, alice, team["model"], model_files.classifier_named, tmp_path)
+    with context.sessions() as session:
+        assert models.get_version(session, alice, model_id=team["model"], number=number).runtime_parameters is None
+
+
+@pytest.mark.parametrize(
+    ("definitions", "field"),
+    [
+        ([{"fieldName": "a", "type": "date"}], "runtime_parameters.0.type"),
+        ([{"fieldName": "a b", "type": "string"}], "runtime_parameters.0.fieldName"),
+        ([{"fieldName": "a", "type": "string", "minValue": 1}], "runtime_parameters.0"),
+        ([{"fieldName": "a", "type": "numeric", "minValue": 2, "maxValue": 1}], "runtime_parameters.0"),
+        ([{"fieldName": "a", "type": "numeric", "defaultValue": 5, "maxValue": 1}], "runtime_parameters.0"),
+        ([{"fieldName": "a", "type": "boolean", "defaultValue": "yes"}], "runtime_parameters.0"),
+        (
+            [{"fieldName": "a", "type": "string"}, {"fieldName": "a", "type": "numeric"}],
+            "runtime_parameters.1.fieldName",
+        ),
+        ([{"fieldName": "a", "type": "string", "color": "red"}], "runtime_parameters.0.color"),
+    ],
+)
+def test_bad_runtime_parameter_definitions_add_no_version(
+    context: ServerContext,
+    alice: Actor,
+    team: dict[str, Any],
+    model_files: ModelFiles,
+    tmp_path: Path,
+    definitions: list[dict[str, Any]],
+    field: str,
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        add_version(context, alice, team["model"], model_files.classifier_named, tmp_path, definitions)
+    assert error.value.field == field
+    with context.sessions() as session:
+        assert models.latest_version(session, model_id=team["model"]).number == 1  # type: ignore[union-attr]
+
+
+DEFINITIONS = parse_definitions([*PARAMETERS, {"fieldName": "token", "type": "string", "allowEmpty": False}])
+
+
+def test_merge_takes_given_values_then_existing_then_defaults() -> None:
+    merged = merge_runtime_values(
+        DEFINITIONS,
+        {"greeting": "hi", "retired": 7, "token": "old"},
+        [{"fieldName": "threshold", "type": "numeric", "value": 0.9}],
+    )
+    assert merged == {"threshold": 0.9, "greeting": "hi", "verbose": False, "token": "old"}
+
+
+def test_merge_without_anything_given_uses_the_defaults() -> None:
+    definitions = parse_definitions(PARAMETERS)
+    assert merge_runtime_values(definitions, {}, []) == {"threshold": 0.5, "greeting": "hello", "verbose": False}
+    assert merge_runtime_values([], {"old": 1}, []) == {}
+
+
+@pytest.mark.parametrize(
+    ("given", "existing", "name", "words"),
+    [
+        ([{"fieldName": "colour", "type": "string", "value": "red"}], {}, "colour", "declares no runtime parameter"),
+        ([{"fieldName": "threshold", "type": "string", "value": "0.9"}], {}, "threshold", "numeric, not string"),
+        ([{"fieldName": "threshold", "value": "0.9"}], {}, "threshold", "expected a finite number"),
+        ([{"fieldName": "threshold", "value": True}], {}, "threshold", "expected a finite number"),
+        ([{"fieldName": "threshold", "value": 1.5}], {}, "threshold", "above the maximum"),
+        ([{"fieldName": "threshold", "value": -1}], {}, "threshold", "below the minimum"),
+        ([{"fieldName": "verbose", "value": "true"}], {}, "verbose", "expected true or false"),
+        ([{"fieldName": "verbose", "value": None}], {}, "verbose", "a value is required"),
+        ([{"fieldName": "greeting", "value": 3}], {}, "greeting", "expected a string"),
+        ([{"fieldName": "greeting", "value": "a"}, {"fieldName": "greeting", "value": "b"}], {}, "greeting", "twice"),
+        ([{"fieldName": "greeting"}], {}, "greeting", "no value given"),
+        ([{"fieldName": "token", "value": ""}], {}, "token", "a value is required"),
+        ([], {"threshold": 0.1}, "token", "requires a value and declares no default"),
+        ([], {"token": "t", "threshold": 3}, "threshold", "does not fit the new model"),
+    ],
+)
+def test_merge_refuses_bad_values_naming_the_parameter(
+    given: list[dict[str, Any]], existing: dict[str, Any], name: str, words: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        merge_runtime_values(DEFINITIONS, existing, given)
+    assert words in error.value.message
+    assert error.value.field == f"runtimeParameterValues.{name}"
+
+
+def test_merge_refuses_an_entry_without_a_name() -> None:
+    with pytest.raises(InvalidInput) as error:
+        merge_runtime_values(DEFINITIONS, {}, [{"value": 1}])
+    assert error.value.field == "runtimeParameterValues.0"
+
+
+def test_empty_values_are_allowed_unless_the_definition_says_otherwise() -> None:
+    optional = RuntimeParameterDefinition(field_name="note", type="string")
+    assert merge_runtime_values([optional], {}, []) == {"note": None}
+    assert merge_runtime_values([optional], {}, [{"fieldName": "note", "value": ""}]) == {"note": ""}
