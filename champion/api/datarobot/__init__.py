@@ -2,9 +2,13 @@
 
 from fastapi import APIRouter
 
-from champion.api.datarobot import predictions
+from champion.api.datarobot import deployments, model_packages, operations, predictions, replacement
 
 router = APIRouter()
 router.include_router(predictions.router)
+router.include_router(deployments.router)
+router.include_router(replacement.router)
+router.include_router(model_packages.router)
+router.include_router(operations.router)
 
 __all__ = ["router"]

@@ -28,8 +28,10 @@ def render_error(error: errors.ChampionError) -> JSONResponse:
     if isinstance(error, errors.InvalidInput) and error.field:
         extra["errors"] = {error.field: error.message}
     if isinstance(error, errors.ValidationFailed):
+        # The same body the validation route answers: {"status", "message", "checks": {name: ...}}.
         report = error.report.to_dict()
-        extra.update(status=report["status"], checks=report["checks"])
+        checks = {c["name"]: {"status": c["status"], "message": c["message"]} for c in report["checks"]}
+        extra.update(status=report["status"], checks=checks)
     return error_response(status_of(error), error.message, extra)
 
 

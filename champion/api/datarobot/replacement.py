@@ -1,0 +1,74 @@
+"""Replacing a deployment's model: `model/validation/` (the checks) and `PATCH model/` (the replacement).
+
+Both call champion's one validation engine (`replacement.service.check` / `start`), the same the
+WML asset patch and the CLI use, so the faces can never disagree. A validation answers 200 even
+when a check fails (DataRobot's contract); a replacement a check refuses answers 400 with the
+same checks and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from champion.api.datarobot import lookup, render
+from champion.api.datarobot.deployments import accepted
+from champion.api.datarobot.errors import DataRobotRoute
+from champion.api.datarobot.schemas import Candidate, ModelReplacement
+from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
+from champion.deployments import service as deployments
+from champion.replacement import service as replacement
+
+router = APIRouter(route_class=DataRobotRoute)
+
+
+def _fields(body: Candidate) -> dict[str, str]:
+    """The replacement service names the candidate `asset.*`; the caller sent modelId or modelPackageId."""
+    sent = "modelId" if body.model_id is not None else "modelPackageId"
+    return {"asset.id": sent, "asset.rev": sent}
+
+
+@router.post("/api/v2/deployments/{deployment_id}/model/validation/")
+def validate_replacement(
+    deployment_id: str, body: Candidate, session: SessionDep, actor: ActorDep, store: StoreDep
+) -> dict[str, Any]:
+    deployments.get(session, actor, deployment_id=deployment_id)
+    found = lookup.candidate(session, actor, model_id=body.model_id, model_package_id=body.model_package_id)
+    with lookup.renamed_fields(_fields(body)):
+        report = replacement.check(
+            session,
+            actor,
+            store,
+            deployment_id=deployment_id,
+            model_id=found.model.id,
+            rev=found.version.number,
+        )
+    return render.validation(report)
+
+
+@router.patch("/api/v2/deployments/{deployment_id}/model/")
+def replace_model(
+    deployment_id: str,
+    body: ModelReplacement,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    runner: RunnerDep,
+) -> JSONResponse:
+    deployments.get(session, actor, deployment_id=deployment_id)
+    found = lookup.candidate(session, actor, model_id=body.model_id, model_package_id=body.model_package_id)
+    with lookup.renamed_fields(_fields(body)):
+        started = replacement.start(
+            session,
+            actor,
+            store,
+            deployment_id=deployment_id,
+            model_id=found.model.id,
+            rev=found.version.number,
+            reason=body.reason,
+        )
+    runner.wake()
+    return accepted(request, render.validation(started.report), started.operation.id)
