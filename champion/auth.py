@@ -60,7 +60,9 @@ def _b64(value: str) -> str | None:
         return None
 
 
-def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int) -> str:
+def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int, audience: str | None = None) -> str:
+    """A signed token for the user. With an `audience`, it is good for that one purpose only:
+    `verify_token` refuses it unless asked for the same audience (PyJWT rejects an unexpected `aud`)."""
     import jwt  # imported when used: PyJWT brings in cryptography, which most workers never need
 
     now = dt.datetime.now(dt.UTC)
@@ -71,15 +73,22 @@ def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int) -> 
         "iat": now,
         "exp": now + dt.timedelta(seconds=ttl_seconds),
     }
+    if audience is not None:
+        claims["aud"] = audience
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def verify_token(token: str, *, key: str) -> dict[str, Any]:
+def verify_token(token: str, *, key: str, audience: str | None = None) -> dict[str, Any]:
     import jwt
 
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            audience=audience,
+            options={"require": ["exp", "sub"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("the access token has expired") from exc

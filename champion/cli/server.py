@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from champion.config import Settings
 from champion.context import bootstrap, open_context
-from champion.tls import self_signed
+from champion.server import exec_server
 
 console = Console()
 
@@ -42,24 +41,21 @@ def serve(
         context.close()
     self_signed_cert = tls and cert is None
     if self_signed_cert:
+        from champion.tls import self_signed  # cryptography is needed only to make a certificate
+
         cert, key = self_signed(settings.home / "tls")
     scheme = "https" if cert else "http"
     url = f"{scheme}://{host}:{port}"
     _greet(url, settings, first_key.secret if first_key else None, insecure=self_signed_cert)
-    uvicorn.run(
-        "champion.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=str(cert) if cert else None,
-        ssl_keyfile=str(key) if key else None,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        access_log=access_log,
-        # An idle TLS keep-alive connection otherwise holds shutdown for 30 s.
-        timeout_graceful_shutdown=10,
+    exec_server(
+        {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "ssl_certfile": str(cert) if cert else None,
+            "ssl_keyfile": str(key) if key else None,
+            "access_log": access_log,
+        }
     )
 
 

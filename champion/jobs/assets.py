@@ -56,6 +56,16 @@ def list_assets(session: Session, actor: Actor, *, space_id: str) -> list[DataAs
     return list(session.scalars(query))
 
 
+def attachment(
+    session: Session, actor: Actor, *, asset_id: str, attachment_id: str, space_id: str | None = None
+) -> DataAsset:
+    """The data asset whose complete attachment is `attachment_id`, for a caller who sees it."""
+    asset = get(session, actor, asset_id=asset_id, space_id=space_id)
+    if asset.attachment_id != attachment_id or asset.sha256 is None:
+        raise DataAssetNotFound(f"no complete attachment {attachment_id!r} on data asset {asset_id!r}")
+    return asset
+
+
 def open_attachment(
     session: Session, actor: Actor, *, asset_id: str, space_id: str | None, file_name: str
 ) -> tuple[DataAsset, str]:

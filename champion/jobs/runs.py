@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from champion.artifacts.store import StagedFile
-from champion.db import utcnow
+from champion.db import new_id, utcnow
 from champion.deployments.rollout import version_ref
 from champion.deployments.scoring import ANSWERING
 from champion.deployments.tables import Deployment
@@ -111,6 +111,7 @@ def complete(session: Session, *, job_id: str, operation_id: str, digest: str, o
             space_id=job.space_id,
             name=job.output_name,
             mime_type="text/csv",
+            attachment_id=new_id(),
             file_name=job.output_name,
             sha256=output.sha256,
             size=output.size,

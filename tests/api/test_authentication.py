@@ -27,6 +27,7 @@ PROBES = {
 OWN_CREDENTIALS = {
     ("POST", "/icp4d-api/v1/authorize"),
     ("PUT", "/v2/assets/{asset_id}/attachments/{attachment_id}/upload"),
+    ("GET", "/v2/assets/{asset_id}/attachments/{attachment_id}/content"),
 }
 
 
@@ -73,6 +74,12 @@ def test_the_probes_answer_without_credentials(client: TestClient) -> None:
 def test_the_upload_url_refuses_a_wrong_secret(client: TestClient) -> None:
     url = "/v2/assets/00000000-0000-0000-0000-000000000000/attachments/x/upload?token=guess"
     assert client.put(url, content=b"a,b\n1,2\n").status_code in (401, 403, 404)
+
+
+def test_the_download_url_refuses_a_missing_or_forged_token(client: TestClient) -> None:
+    url = "/v2/assets/00000000-0000-0000-0000-000000000000/attachments/x/content"
+    assert client.get(url).status_code == 401
+    assert client.get(url, params={"token": "forged"}).status_code == 401
 
 
 def test_no_interactive_docs_or_schema(client: TestClient) -> None:

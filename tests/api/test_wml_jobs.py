@@ -171,6 +171,22 @@ def test_csv_and_parquet_data_asset_jobs(
     blob = server.context.store.open_path(written_digest(server, written["metadata"]["asset_id"]))
     assert pd.read_csv(blob)["prediction"].tolist() == expected * 2
 
+    # Download as the client does: the attachment's URL works without credentials, for this file only.
+    output_id = written["metadata"]["asset_id"]
+    (attachment,) = written["attachments"]
+    link = server.call("GET", f"/v2/assets/{output_id}/attachments/{attachment['id']}", params=V).json()
+    download = server.call("GET", link["url"], who=None)
+    assert download.status_code == 200 and pd.read_csv(io.BytesIO(download.content))["prediction"].tolist() == (
+        expected * 2
+    )
+    token = link["url"].split("token=")[1]
+    assert server.call("GET", "/v2/spaces", who=None, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    other = f"/v2/assets/{csv_id}/attachments/{attachment['id']}/content?token={token}"
+    assert server.call("GET", other, who=None).status_code == 401
+    assert_wml_error(
+        server.call("GET", f"/v2/assets/{output_id}/attachments/{attachment['id']}", who="mallory", params=V), 404
+    )
+
 
 def written_digest(server: Server, asset_id: str) -> str:
     with server.context.sessions() as session:

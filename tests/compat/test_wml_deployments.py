@@ -7,6 +7,7 @@ deployments as it can and shares them between tests (they run in file order).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,71 @@ def test_create_a_batch_deployment(client: APIClient) -> None:
     )
     assert details["entity"]["status"]["state"] == "ready"
     STATE["batch"] = client.deployments.get_id(details)
+
+
+def wait_for_job(client: APIClient, job_id: str) -> dict[str, Any]:
+    """Poll `get_job_status` as a user would (the client itself does not poll jobs)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = client.deployments.get_job_status(job_id)
+        if status["state"] in ("completed", "failed", "canceled") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_a_batch_job_with_inline_input_data(client: APIClient, model_files: ModelFiles) -> None:
+    frame, _ = training_data(rows=6, seed=21)
+    names = client.deployments.ScoringMetaNames
+    created = client.deployments.create_job(
+        STATE["batch"], meta_props={names.INPUT_DATA: [{"fields": FEATURES, "values": frame.to_numpy().tolist()}]}
+    )
+    job_id = client.deployments.get_job_id(created)
+    status = wait_for_job(client, job_id)
+    assert status["state"] == "completed", status
+    assert status["progress"] == {"rows_scored": 6, "rows_total": 6}
+    details = client.deployments.get_job_details(job_id)
+    check({"predictions": details["entity"]["scoring"]["predictions"]}, model_files, frame.to_numpy())
+    STATE["inline_job"] = job_id
+
+
+def test_a_batch_job_reading_and_writing_data_assets(
+    client: APIClient, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    frame, _ = training_data(rows=8, seed=22)
+    source = tmp_path / "to-score.csv"
+    frame[list(reversed(FEATURES))].to_csv(source, index=False)  # columns in another order: matched by name
+    asset = client.data_assets.create(name="to-score.csv", file_path=str(source))
+    names = client.deployments.ScoringMetaNames
+    created = client.deployments.create_job(
+        STATE["batch"],
+        meta_props={
+            names.INPUT_DATA_REFERENCES: [
+                {"type": "data_asset", "connection": {}, "location": {"href": client.data_assets.get_href(asset)}}
+            ],
+            names.OUTPUT_DATA_REFERENCE: {"type": "data_asset", "connection": {}, "location": {"name": "scored.csv"}},
+        },
+    )
+    job_id = client.deployments.get_job_id(created)
+    assert wait_for_job(client, job_id)["state"] == "completed"
+    details = client.deployments.get_job_details(job_id)
+    output = details["entity"]["scoring"]["output_data_reference"]["location"]["href"]
+    output_id = output.split("/v2/assets/")[1].split("?")[0]
+    written = tmp_path / "scored.csv"
+    client.data_assets.download(output_id, str(written))
+    labels, _ = expected(model_files, frame.to_numpy())
+    assert pd.read_csv(written)["prediction"].tolist() == labels
+
+
+def test_list_cancel_and_hard_delete_jobs(client: APIClient) -> None:
+    listed = client.deployments.get_job_details()["resources"]
+    assert STATE["inline_job"] in [job["metadata"]["id"] for job in listed]
+    assert client.deployments.delete_job(STATE["inline_job"]) == "SUCCESS"  # cancel: the record stays
+    assert client.deployments.get_job_details(STATE["inline_job"])["metadata"]["id"] == STATE["inline_job"]
+    assert client.deployments.delete_job(STATE["inline_job"], hard_delete=True) == "SUCCESS"
+    with pytest.raises(WMLClientError):
+        client.deployments.get_job_details(STATE["inline_job"])
 
 
 def test_delete_deployments(client: APIClient) -> None:

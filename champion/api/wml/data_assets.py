@@ -13,17 +13,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
-from champion.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
+from champion.api.deps import ActorDep, ContextDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import catalogue, render
 from champion.api.wml.errors import WMLRoute
 from champion.artifacts.store import receive
-from champion.errors import InvalidInput, PayloadTooLarge
+from champion.auth import issue_token, verify_token
+from champion.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from champion.jobs import assets
 from champion.jobs.schemas import NewDataAsset
+from champion.users import service as users
+from champion.users.errors import UserNotFound
 
 router = APIRouter(route_class=WMLRoute)
 
@@ -167,6 +171,51 @@ async def _file_part(request: Request, body: Path, target: Path) -> Path:
     if target.stat().st_size == 0:
         raise InvalidInput("the upload is empty", field="file")
     return target
+
+
+DOWNLOAD_SECONDS = 300
+"""How long an attachment's download URL works."""
+
+
+@router.get("/v2/assets/{asset_id}/attachments/{attachment_id}")
+def get_attachment(
+    asset_id: str,
+    attachment_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    context: ContextDep,
+    space_id: str | None = None,
+) -> dict[str, Any]:
+    asset = assets.attachment(session, actor, asset_id=asset_id, attachment_id=attachment_id, space_id=space_id)
+    # The client GETs `url` without its Authorization header (as it would a signed COS URL), so
+    # the URL carries a short-lived token good for this one attachment and nothing else.
+    token = issue_token(
+        user_id=actor.user_id,
+        user_name=actor.name,
+        key=context.signing_key,
+        ttl_seconds=DOWNLOAD_SECONDS,
+        audience=_download_audience(asset.id, attachment_id),
+    )
+    url = f"/v2/assets/{asset.id}/attachments/{attachment_id}/content?token={token}"
+    return {**render.attachment(asset), "attachment_id": attachment_id, "url": url}
+
+
+@router.get("/v2/assets/{asset_id}/attachments/{attachment_id}/content")
+def download_attachment(
+    asset_id: str, attachment_id: str, session: SessionDep, context: ContextDep, store: StoreDep, token: str = ""
+) -> FileResponse:
+    claims = verify_token(token, key=context.signing_key, audience=_download_audience(asset_id, attachment_id))
+    try:
+        actor = users.actor_of(users.get_user(session, user_id=claims["sub"]))
+    except UserNotFound:
+        raise Unauthenticated("the token's user no longer exists") from None
+    asset = assets.attachment(session, actor, asset_id=asset_id, attachment_id=attachment_id)
+    assert asset.sha256 is not None  # assets.attachment answers only complete attachments
+    return FileResponse(store.open_path(asset.sha256), media_type=asset.mime_type, filename=asset.file_name)
+
+
+def _download_audience(asset_id: str, attachment_id: str) -> str:
+    return f"attachment:{asset_id}:{attachment_id}"
 
 
 @router.post("/v2/assets/{asset_id}/attachments/{attachment_id}/complete")
