@@ -382,6 +382,52 @@ def test_the_status_route_answers_running_while_an_operation_runs(
     message_of(dr(server, "GET", "status/unknown/"), 404)
 
 
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_settings_render_every_section_with_empty_percentiles(server: Server, live: str) -> None:
+    body = dr(server, "GET", f"deployments/{live}/settings/").json()
+    assert body["predictionIntervals"] == {"enabled": False, "percentiles": []}
+    assert body["targetDrift"] == {"enabled": False} and body["featureDrift"] == {"enabled": False}
+    assert body["segmentAnalysis"] == {"enabled": False, "attributes": []}
+    assert body["challengerModels"] == {"enabled": False}
+    assert body["humility"] == {"enabled": False, "rules": []}
+    message_of(dr(server, "GET", f"deployments/{live}/settings/", who="mallory"), 404)
+
+
+def test_settings_change_through_a_status_url(server: Server, live: str) -> None:
+    body = {"targetDrift": {"enabled": True}, "segmentAnalysis": {"enabled": True, "attributes": ["x1"]}}
+    response = dr(server, "PATCH", f"deployments/{live}/settings/", json=body)
+    assert response.status_code == 202 and follow(server, response) == live
+    got = dr(server, "GET", f"deployments/{live}/settings/").json()
+    assert got["targetDrift"] == {"enabled": True} and got["featureDrift"] == {"enabled": False}
+    assert got["segmentAnalysis"] == {"enabled": True, "attributes": ["x1"]}
+    undo = {"targetDrift": {"enabled": False}, "segmentAnalysis": {"enabled": False, "attributes": []}}
+    follow(server, dr(server, "PATCH", f"deployments/{live}/settings/", json=undo))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"associationId": {"columnNames": ["id"]}}, "associationId"),
+        ({"predictionIntervals": {"enabled": True, "percentiles": [80]}}, "predictionIntervals.enabled"),
+        ({"predictionIntervals": {"percentiles": [120]}}, "predictionIntervals.percentiles"),
+        ({"segmentAnalysis": {"enabled": True, "attributes": ["nope"]}}, "segmentAnalysis.attributes"),
+        ({"featureDrift": {"on": True}}, "featureDrift"),
+        ({}, "body"),
+    ],
+)
+def test_bad_settings_name_the_field(server: Server, live: str, body: dict[str, Any], field: str) -> None:
+    response = dr(server, "PATCH", f"deployments/{live}/settings/", json=body)
+    assert response.json()["errors"] == {field: response.json()["errors"][field]}
+    message_of(response, 400)
+
+
+def test_viewers_cannot_change_settings(server: Server, live: str) -> None:
+    response = dr(server, "PATCH", f"deployments/{live}/settings/", who="bob", json={"targetDrift": {"enabled": True}})
+    message_of(response, 403)
+
+
 # --- activation ---------------------------------------------------------------------------------
 
 

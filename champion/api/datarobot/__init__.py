@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from champion.api.datarobot import deployments, model_packages, operations, predictions, replacement
+from champion.api.datarobot import deployments, model_packages, operations, predictions, replacement, settings
 
 router = APIRouter()
 router.include_router(predictions.router)
@@ -10,5 +10,6 @@ router.include_router(deployments.router)
 router.include_router(replacement.router)
 router.include_router(model_packages.router)
 router.include_router(operations.router)
+router.include_router(settings.router)
 
 __all__ = ["router"]
