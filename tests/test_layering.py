@@ -21,7 +21,7 @@ DOMAINS = (
     "serving",
 )
 BASE = ("config.py", "db.py", "errors.py", "auth.py", "patch.py")
-WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app")
+WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app", "champion.ui")
 
 
 def imports(path: Path) -> set[str]:
@@ -62,7 +62,14 @@ def test_faces_do_not_import_each_other() -> None:
 
 def test_faces_run_no_queries() -> None:
     # A face parses, calls a service and renders; queries belong to the domain.
-    for path in (ROOT / "api").rglob("*.py"):
+    for path in [*(ROOT / "api").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]:
         sqlalchemy = {n for n in imports(path) if n.startswith("sqlalchemy")}
         assert sqlalchemy <= {"sqlalchemy.orm"}, path
         assert "select(" not in path.read_text(), path
+
+
+def test_the_ui_and_the_api_faces_do_not_import_each_other() -> None:
+    # The UI may use the shared dependencies (api/deps.py) and status map (api/status.py), never a vendor face.
+    vendor_faces = tuple(f"champion.api.{p.name}" for p in (ROOT / "api").iterdir() if p.is_dir())
+    assert offenders(list((ROOT / "ui").rglob("*.py")), vendor_faces) == []
+    assert offenders(list((ROOT / "api").rglob("*.py")), ("champion.ui",)) == []

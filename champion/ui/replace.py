@@ -1,0 +1,261 @@
+"""Replace asset and Roll back: the dialog, its checks, the model upload, and starting the swap.
+
+The checks shown are `replacement.service.check`'s, the same engine the replacement runs
+(and the API's asset patch), so what the dialog shows is what the replacement will decide.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from champion.api.deps import RunnerDep, SessionDep, SettingsDep, StoreDep
+from champion.artifacts import ArtifactStore
+from champion.artifacts.store import receive
+from champion.deployments import service as deployments
+from champion.errors import ChampionError, InvalidInput, NotFound, ValidationFailed
+from champion.models import service as models
+from champion.models.schemas import NewModel
+from champion.models.software_specs import CATALOGUE
+from champion.models.types import FAMILIES
+from champion.replacement import service as replacement
+from champion.replacement.checks import ValidationReport
+from champion.replacement.errors import NothingToRollBack
+from champion.replacement.types import Reason
+from champion.ui.render import UIRoute, error_page, field_errors, go, page
+from champion.ui.session import ChangingSession, UISession, ViewerSession
+
+router = APIRouter(route_class=UIRoute)
+
+# The seed's words for a schema mismatch. The WML face puts the same sentence in its asset patch
+# response; both show it when the one validation engine reports `schema_mismatch`.
+SCHEMA_MISMATCH = (
+    "The input schema of the asset being patched does not match with the currently deployed asset. "
+    "Please ensure that the score payloads are up to date as per the asset being patched."
+)
+
+
+def _parse_asset(value: str) -> tuple[str, int | None]:
+    model_id, _, rev = value.partition(":")
+    if not model_id:
+        raise InvalidInput("choose an asset", field="asset")
+    if rev and not rev.isdigit():
+        raise InvalidInput(f"not a revision number: {rev!r}", field="asset")
+    return model_id, int(rev) if rev else None
+
+
+def _reason(value: str) -> Reason:
+    try:
+        return Reason(value or Reason.OTHER.value)
+    except ValueError:
+        raise InvalidInput(f"unknown reason {value!r}", field="reason") from None
+
+
+def dialog_context(
+    session: Session, ui: UISession, deployment_id: str, *, selected: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    described = deployments.get(session, ui.actor, deployment_id=deployment_id)
+    d = described.deployment
+    registered = models.list_models(session, ui.actor, space_id=d.space_id)
+    versions = {m.id: models.list_versions(session, ui.actor, model_id=m.id) for m in registered}
+    if selected is None:
+        newest = versions.get(d.model_id) or [described.version]
+        selected = f"{d.model_id}:{newest[-1].number}"
+    current_model = next(m for m in registered if m.id == d.model_id)
+    return {
+        "ui": ui,
+        "d": d,
+        "current": described.version,
+        "current_name": current_model.name,
+        "current_type": current_model.type.partition("_")[0],
+        "models": registered,
+        "versions": versions,
+        "selected": selected,
+        "reasons": list(Reason),
+        "reason": Reason.OTHER.value,
+        "model_types": sorted(FAMILIES),
+        "report": None,
+        "errors": {},
+        "uploaded": None,
+        "schema_mismatch_text": SCHEMA_MISMATCH,
+        **extra,
+    }
+
+
+@router.get("/ui/deployments/{deployment_id}/replace", response_class=HTMLResponse)
+def replace_dialog(deployment_id: str, request: Request, ui: ViewerSession, session: SessionDep) -> Response:
+    return page(request, "_replace_dialog.html", dialog_context(session, ui, deployment_id))
+
+
+@router.post("/ui/deployments/{deployment_id}/replace/validate", response_class=HTMLResponse)
+async def validate(
+    deployment_id: str, request: Request, ui: ChangingSession, session: SessionDep, store: StoreDep
+) -> Response:
+    form = await request.form()
+    asset, reason = str(form.get("asset", "")), str(form.get("reason", ""))
+    return await run_in_threadpool(_validate, request, ui, session, store, deployment_id, asset, reason)
+
+
+def _validate(
+    request: Request, ui: UISession, session: Session, store: ArtifactStore, deployment_id: str, asset: str, reason: str
+) -> Response:
+    report: ValidationReport | None = None
+    errors: dict[str, str] = {}
+    try:
+        model_id, rev = _parse_asset(asset)
+        report = replacement.check(session, ui.actor, store, deployment_id=deployment_id, model_id=model_id, rev=rev)
+    except NotFound:
+        raise
+    except ChampionError as error:
+        errors = field_errors(error, ("asset", "reason"))
+    context = dialog_context(session, ui, deployment_id, selected=asset, report=report, errors=errors, reason=reason)
+    return page(request, "_replace_dialog.html", context, status=400 if errors else 200)
+
+
+@router.post("/ui/deployments/{deployment_id}/replace", response_class=HTMLResponse)
+async def replace(
+    deployment_id: str,
+    request: Request,
+    ui: ChangingSession,
+    session: SessionDep,
+    store: StoreDep,
+    runner: RunnerDep,
+) -> Response:
+    form = await request.form()
+    asset, reason = str(form.get("asset", "")), str(form.get("reason", ""))
+    response = await run_in_threadpool(_replace, request, ui, session, store, deployment_id, asset, reason)
+    runner.wake()
+    return response
+
+
+def _replace(
+    request: Request, ui: UISession, session: Session, store: ArtifactStore, deployment_id: str, asset: str, reason: str
+) -> Response:
+    try:
+        model_id, rev = _parse_asset(asset)
+        started = replacement.start(
+            session, ui.actor, store, deployment_id=deployment_id, model_id=model_id, rev=rev, reason=_reason(reason)
+        )
+    except NotFound:
+        raise
+    except ChampionError as error:
+        report = error.report if isinstance(error, ValidationFailed) else None
+        context = dialog_context(
+            session,
+            ui,
+            deployment_id,
+            selected=asset,
+            report=report,
+            errors=field_errors(error, ("asset", "reason")),
+            reason=reason,
+        )
+        return page(request, "_replace_dialog.html", context, status=400)
+    return go(request, f"/ui/deployments/{deployment_id}?watch={started.record.id}")
+
+
+@router.post("/ui/deployments/{deployment_id}/upload", response_class=HTMLResponse)
+async def upload(
+    deployment_id: str,
+    request: Request,
+    ui: ChangingSession,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    into: str = "",
+    type: str = "",
+    name: str = "",
+) -> Response:
+    """The drop zone's upload: the raw file becomes a new revision of `into`, or a new model."""
+    limit = settings.max_upload_bytes
+    folder = store.stage_dir()
+    try:
+        path = folder / "upload"
+        await receive(request.stream(), path, limit=limit)
+        return await run_in_threadpool(
+            _keep_upload, request, ui, session, store, deployment_id, path, limit, into, type, name
+        )
+    except NotFound:
+        raise
+    except ChampionError as error:
+        return error_page(request, 400, "Upload refused", error.message)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _keep_upload(
+    request: Request,
+    ui: UISession,
+    session: Session,
+    store: ArtifactStore,
+    deployment_id: str,
+    path: Path,
+    limit: int,
+    into: str,
+    model_type: str,
+    file_name: str,
+) -> Response:
+    space_id = deployments.get(session, ui.actor, deployment_id=deployment_id).deployment.space_id
+    if into:
+        model = models.get_model(session, ui.actor, model_id=into, space_id=space_id)
+        version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)
+    else:
+        stem = Path(file_name).name.split(".")[0] or "uploaded model"
+        new = NewModel(name=stem, type=model_type or "scikit-learn", software_spec_id=CATALOGUE[0].id)
+        model = models.create_model(session, ui.actor, space_id=space_id, new=new)
+        try:
+            version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)
+        except ChampionError:
+            # The new model was only a home for this file: without it, it would be an empty leftover.
+            models.delete_model(session, ui.actor, store, model_id=model.id)
+            raise
+    selected = f"{model.id}:{version.number}"
+    uploaded = f"Uploaded {file_name} as {model.name} revision {version.number}. Validate it before replacing."
+    context = dialog_context(session, ui, deployment_id, selected=selected, uploaded=uploaded)
+    return page(request, "_asset_choice.html", context)
+
+
+@router.get("/ui/deployments/{deployment_id}/rollback", response_class=HTMLResponse)
+def rollback_dialog(deployment_id: str, request: Request, ui: ViewerSession, session: SessionDep) -> Response:
+    d = deployments.get(session, ui.actor, deployment_id=deployment_id).deployment
+    context = {
+        "ui": ui,
+        "action": f"/ui/deployments/{d.id}/rollback",
+        "title": f"Roll back {d.name}?",
+        "text": "The deployment returns to the model it served before its last successful replacement, "
+        "through the same checks and swap; the current model answers until then.",
+        "confirm": "Roll back",
+        "reasons": list(Reason),
+        "default_reason": Reason.OTHER.value,
+        "errors": {},
+    }
+    return page(request, "_confirm_dialog.html", context)
+
+
+@router.post("/ui/deployments/{deployment_id}/rollback", response_class=HTMLResponse)
+async def rollback(
+    deployment_id: str,
+    request: Request,
+    ui: ChangingSession,
+    session: SessionDep,
+    store: StoreDep,
+    runner: RunnerDep,
+) -> Response:
+    reason = str((await request.form()).get("reason", ""))
+    try:
+        started = await run_in_threadpool(
+            replacement.rollback, session, ui.actor, store, deployment_id=deployment_id, reason=_reason(reason)
+        )
+    except NothingToRollBack as error:
+        return error_page(request, 409, "Cannot roll back", error.message)
+    except NotFound:
+        raise
+    except ChampionError as error:
+        return error_page(request, 400, "Cannot roll back", error.message)
+    runner.wake()
+    return go(request, f"/ui/deployments/{deployment_id}?watch={started.record.id}")

@@ -1,0 +1,127 @@
+"""The browser session: a signed, expiring, HttpOnly cookie naming the user, and the CSRF token it carries.
+
+The cookie holds no secret of the user's: only their id and a random CSRF token, signed with
+the server's key (itsdangerous), so a tampered cookie fails its signature and an old one
+fails its age. The API key typed at sign-in is checked once by the users service and never
+kept. Every form that changes something sends the session's CSRF token back; a cookie alone
+(which a browser attaches to a cross-site request) is never enough to change anything.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from champion.api.deps import ContextDep, SessionDep
+from champion.users import service as users
+from champion.users.errors import UserNotFound
+from champion.users.service import Actor
+
+COOKIE = "champion_session"
+SIGN_IN_COOKIE = "champion_sign_in"
+"""A pre-session CSRF nonce for the sign-in form (double submit), so no site can sign a browser in."""
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SIGN_IN_PATH = "/"
+
+_SALT = "champion.ui.session"
+_SIGN_IN_SALT = "champion.ui.sign-in"
+
+
+class SignInRequired(Exception):
+    """No valid session: the face answers with a redirect to the sign-in page."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "sign in required")
+        self.reason = reason
+
+
+class CSRFRefused(Exception):
+    """A changing request without the session's CSRF token: refused before anything is read or done."""
+
+
+@dataclass(frozen=True)
+class UISession:
+    actor: Actor
+    csrf: str
+
+
+def _serializer(key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=salt)
+
+
+def issue(key: str, user_id: str) -> tuple[str, str]:
+    """A new session cookie value for the user, and its CSRF token."""
+    csrf = secrets.token_urlsafe(32)
+    return _serializer(key, _SALT).dumps({"u": user_id, "c": csrf}), csrf
+
+
+def read(key: str, value: str, *, max_age: int) -> tuple[str, str]:
+    """(user id, CSRF token) of a cookie value; SignInRequired when it is tampered with or too old."""
+    try:
+        data = _serializer(key, _SALT).loads(value, max_age=max_age)
+    except SignatureExpired:
+        raise SignInRequired("Your session has expired. Please sign in again.") from None
+    except BadSignature:
+        raise SignInRequired(None) from None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("c"), str):
+        raise SignInRequired(None)
+    return data["u"], data["c"]
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int, secure: bool) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/")
+
+
+def sign_in_nonce(key: str) -> tuple[str, str]:
+    """(cookie value, form value) for the sign-in form's double-submit check."""
+    nonce = secrets.token_urlsafe(24)
+    return _serializer(key, _SIGN_IN_SALT).dumps(nonce), nonce
+
+
+def check_sign_in_nonce(key: str, cookie: str | None, submitted: str | None, *, max_age: int) -> None:
+    if not cookie or not submitted:
+        raise CSRFRefused()
+    try:
+        nonce = _serializer(key, _SIGN_IN_SALT).loads(cookie, max_age=max_age)
+    except BadSignature:
+        raise CSRFRefused() from None
+    if not isinstance(nonce, str) or not secrets.compare_digest(nonce, submitted):
+        raise CSRFRefused()
+
+
+def current_session(request: Request, session: SessionDep, context: ContextDep) -> UISession:
+    """The signed-in user, or SignInRequired (the user may have been deleted since)."""
+    value = request.cookies.get(COOKIE)
+    if not value:
+        raise SignInRequired(None)
+    user_id, csrf = read(context.signing_key, value, max_age=context.settings.token_ttl_seconds)
+    try:
+        user = users.get_user(session, user_id=user_id)
+    except UserNotFound:
+        raise SignInRequired(None) from None
+    return UISession(users.actor_of(user), csrf)
+
+
+async def checked_session(request: Request, ui: Annotated[UISession, Depends(current_session)]) -> UISession:
+    """The session of a changing request, once its CSRF token (form field or header) matches."""
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        field = form.get(CSRF_FIELD)
+        token = field if isinstance(field, str) else None
+    if not token or not secrets.compare_digest(token, ui.csrf):
+        raise CSRFRefused()
+    return ui
+
+
+ViewerSession = Annotated[UISession, Depends(current_session)]
+"""A page or fragment that only reads."""
+ChangingSession = Annotated[UISession, Depends(checked_session)]
+"""A request that changes something: signed in, and carrying the CSRF token."""
