@@ -15,10 +15,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from champion.config import Settings
+from champion.context import open_context
 from champion.models.software_specs import CATALOGUE
+from champion.users import service as users
 from tests.api.test_wml_deployments import upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server
-from tests.compat.conftest import create_user
 from tests.model_files import ModelFiles, build_failing, build_variants
 from tests.servers import CreatedUser, RunningServer, running_server
 
@@ -128,12 +130,27 @@ class Site:
 ROW = {"input_data": [{"fields": ["x1", "x2", "x3"], "values": [[0.5, -0.2, 1.0]]}]}
 
 
+def make_users(server: RunningServer, names: tuple[str, ...]) -> dict[str, CreatedUser]:
+    """Users with keys, written straight into the server's database (as `champion users create` does,
+    without a CLI start-up per user); the server looks a key it has not seen up once."""
+    context = open_context(Settings(home=server.home, database_url=None, artifacts_dir=None))
+    made = {}
+    try:
+        with context.sessions() as session:
+            for name in names:
+                user = users.create_user(session, name=name)
+                made[name] = CreatedUser(user.id, name, users.issue_key(session, user_id=user.id).secret)
+    finally:
+        context.close()
+    return made
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ui-browser")
     variants = {**build_variants(root / "variants"), "failing": build_failing(root)}
     with running_server(root, tls=False) as server, httpx.Client(base_url=server.url, timeout=30) as http:
-        people = {name: create_user(server, name) for name in ("alice", "dave", "bob", "carol")}
+        people = make_users(server, ("alice", "dave", "bob", "carol"))
         site = Site(server, http, people, "", "", "", {"original": model_files.classifier_named, **variants})
         site.space = site.api("POST", "/v2/spaces", json={"name": "research"}).json()["metadata"]["id"]
         roles = {"alice": "admin", "dave": "editor", "bob": "viewer"}

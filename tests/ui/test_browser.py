@@ -90,3 +90,84 @@ def test_signing_out_ends_the_session(site: Site, page_for: Callable[[str], Page
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.goto(f"{site.url}/ui/spaces")
     expect(page.get_by_label("API key")).to_be_visible()
+
+
+def open_sheet(page: Page, site: Site) -> None:
+    open_deployments_tab(page, site)
+    name = name_of(site)
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+
+def test_information_sheet_edits_one_detail_in_place(site: Site, page_for: Callable[[str], Page]) -> None:
+    page = page_for("dave")
+    open_sheet(page, site)
+    page.get_by_role("button", name="Edit description").click()
+    page.get_by_label("Description", exact=True).fill("Edited in place")
+    page.get_by_role("button", name="Save description").click()
+    expect(page.get_by_text("Edited in place").first).to_be_visible()
+    page.get_by_role("button", name="Edit tags").click()
+    page.get_by_label("Tags", exact=True).fill("prod, sheet")
+    page.get_by_role("button", name="Save tags").click()
+    page.get_by_role("button", name="Edit name").click()
+    page.get_by_label("Name", exact=True).fill("churn-sheet")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("churn-sheet")
+    metadata = site.deployment_details()["metadata"]
+    assert (metadata["name"], metadata["description"], metadata["tags"]) == (
+        "churn-sheet",
+        "Edited in place",
+        ["prod", "sheet"],
+    )
+    # An editor is no space admin: the owner stays theirs to look at, not to change.
+    expect(page.get_by_role("button", name="Edit owner")).to_be_disabled()
+
+
+def test_owner_warning_members_and_edit_owner(site: Site, page_for: Callable[[str], Page]) -> None:
+    page = page_for("alice")
+    open_sheet(page, site)
+    owner = page.get_by_role("region", name="Deployment owner")
+    owner.get_by_role("button", name="Edit owner").click()
+    choices = owner.get_by_label("New owner").locator("option")
+    expect(choices).to_have_text(["admin", "alice", "dave"])  # admins and editors only: bob is a viewer
+    owner.get_by_label("New owner").select_option(label="dave")
+    owner.get_by_role("button", name="Save owner").click()
+    expect(owner).to_contain_text("dave")
+    assert site.deployment_details()["metadata"]["owner"] == site.users["dave"].id
+    expect(owner.get_by_role("alert")).to_have_count(0)
+
+    # Dave leaves the space: the sheet warns until an admin assigns a new owner.
+    page.get_by_role("link", name="research").click()
+    page.get_by_role("tab", name="Members").click()
+    page.get_by_role("button", name="Remove dave").click()
+    expect(page.get_by_role("button", name="Remove dave")).to_have_count(0)
+    members = site.api("GET", f"/v2/spaces/{site.space}/members").json()["resources"]
+    assert site.users["dave"].id not in {m["id"] for m in members}
+    assert site.deployment_details()["system"]["warnings"][0]["id"] == "owner_left"
+    page.get_by_role("tab", name="Deployments").click()
+    page.get_by_role("link", name=name_of(site)).click()
+    owner = page.get_by_role("region", name="Deployment owner")
+    expect(owner.get_by_role("alert")).to_contain_text("has left the space")
+
+    owner.get_by_role("button", name="Edit owner").click()
+    owner.get_by_label("New owner").select_option(label="alice")
+    owner.get_by_role("button", name="Save owner").click()
+    expect(page.get_by_role("region", name="Deployment owner").get_by_role("alert")).to_have_count(0)
+    details = site.deployment_details()
+    assert details["metadata"]["owner"] == site.users["alice"].id and "system" not in details
+
+    # Dave comes back as an editor through the Members tab (the later flows need an editor).
+    page.get_by_role("link", name="research").click()
+    page.get_by_role("tab", name="Members").click()
+    page.get_by_label("User name").fill("dave")
+    page.get_by_label("Role", exact=True).select_option("editor")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("button", name="Remove dave")).to_be_visible()
+    page.get_by_label("Role of dave", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Change role of dave").click()
+    expect(page.get_by_label("Role of dave", exact=True)).to_have_value("viewer")
+    page.get_by_label("Role of dave", exact=True).select_option("editor")
+    page.get_by_role("button", name="Change role of dave").click()
+    expect(page.get_by_label("Role of dave", exact=True)).to_have_value("editor")
+    members = site.api("GET", f"/v2/spaces/{site.space}/members").json()["resources"]
+    assert {m["id"]: m["role"] for m in members}[site.users["dave"].id] == "editor"
