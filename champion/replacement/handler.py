@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from champion.cluster import service as cluster
 from champion.db import utcnow
 from champion.deployments import service as deployments
+from champion.deployments import settings
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
 from champion.models.tables import ModelVersion
@@ -88,6 +89,9 @@ class ReplaceHandler:
             # The champion may be a version of another model: the asset follows it.
             deployment.version_id, deployment.model_id = version.id, version.model_id
             deployment.candidate_version_id = None
+            # Its runtime parameter values go in with it, in the same commit (older operations carry none).
+            if (values := operation.payload.get("runtime_values")) is not None:
+                settings.store_runtime_values(session, deployment_id=deployment.id, values=values)
             deployments.touch(session, deployment)
             session.commit()
 

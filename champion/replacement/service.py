@@ -9,6 +9,7 @@ operation plus a running record are committed together.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,19 +21,21 @@ from champion.artifacts import ArtifactStore
 from champion.db import new_id, utcnow
 from champion.deployments import patch as rules
 from champion.deployments import service as deployments
+from champion.deployments import settings
 from champion.deployments.service import Described
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
 from champion.errors import InvalidInput, PreconditionFailed, ValidationFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
+from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
 from champion.replacement.checks import CheckStatus, ValidationReport, validate
 from champion.replacement.errors import NothingToRollBack, ReplacementInProgress
-from champion.replacement.facts import ModelFacts, ReplacementFacts
+from champion.replacement.facts import ModelFacts, ReplacementFacts, TimeSeries
 from champion.replacement.tables import ReplacementRecord
 from champion.replacement.types import Kind, Outcome, Reason
 from champion.runtimes import Framework, Signature
@@ -69,14 +72,26 @@ def start(
     reason: Reason = Reason.OTHER,
     kind: Kind = Kind.REPLACE,
     space_id: str | None = None,
+    runtime_parameter_values: Sequence[Mapping[str, Any]] | None = None,
 ) -> Started:
-    """Validate, then record the replacement and its operation; the runner does the swap."""
+    """Validate, then record the replacement and its operation; the runner does the swap.
+
+    `runtime_parameter_values` (DataRobot's `[{"fieldName", "type", "value"}]`) are checked against
+    the candidate's declared parameters and merged with the deployment's current values; the
+    operation carries the result, and the handler stores it with the swap, so a failed swap keeps
+    the old values.
+    """
     described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     deployment = described.deployment
     spaces.require(session, actor, deployment.space_id, Role.EDITOR)
     if deployment.state in (State.UPDATING, State.INITIALIZING):
         raise ReplacementInProgress(f"the deployment is {deployment.state}: wait for it to finish, then retry")
     candidate = _candidate(session, actor, deployment, model_id=model_id, rev=rev)
+    runtime_values = settings.merge_runtime_values(
+        from_stored(candidate.runtime_parameters),
+        settings.stored_runtime_values(session, deployment_id=deployment.id),
+        runtime_parameter_values or (),
+    )
     report = validate(_facts(session, actor, store, described, candidate))
     if report.status is CheckStatus.FAILING:
         raise ValidationFailed(f"the replacement was refused. {report.message}", report=report)
@@ -102,7 +117,12 @@ def start(
         space_id=deployment.space_id,
         target_id=deployment.id,
         created_by=actor.user_id,
-        payload={"to_version_id": candidate.id, "previous_state": previous_state, "record_id": record_id},
+        payload={
+            "to_version_id": candidate.id,
+            "previous_state": previous_state,
+            "record_id": record_id,
+            "runtime_values": runtime_values,
+        },
     )
     session.flush()
     record = ReplacementRecord(
@@ -247,6 +267,7 @@ def _facts(
         retired_fields=retired_fields(session, deployment_id=described.deployment.id).get(
             described.deployment.id, frozenset()
         ),
+        settings=settings.stored(session, deployment_id=described.deployment.id),
     )
 
 
@@ -260,6 +281,8 @@ def _model_facts(session: Session, store: ArtifactStore, version: ModelVersion, 
         model_type=model.type if model else "",
         signature=Signature.from_dict(version.signature),
         artifact_intact=_intact(store, version.sha256) if check_artifact else True,
+        time_series=TimeSeries.from_signature(version.signature),
+        segmented_by=version.signature.get("segmented_by"),
     )
 
 

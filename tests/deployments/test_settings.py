@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from champion.cluster import service as cluster
 from champion.context import ServerContext
 from champion.deployments import service as deployments
 from champion.deployments import settings
@@ -20,12 +22,14 @@ from champion.models import service as models
 from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
 from champion.models.software_specs import CATALOGUE
+from champion.replacement import service as replacement
+from champion.replacement.handler import ReplaceHandler
 from champion.spaces import service as spaces
 from champion.spaces.schemas import SpaceDetails
 from champion.spaces.types import Role
 from champion.users.service import Actor
 from tests.conftest import make_actor
-from tests.model_files import ModelFiles
+from tests.model_files import ModelFiles, build_variants
 
 PARAMETERS = [
     {"fieldName": "threshold", "type": "numeric", "defaultValue": 0.5, "minValue": 0, "maxValue": 1},
@@ -350,3 +354,119 @@ def test_empty_values_are_allowed_unless_the_definition_says_otherwise() -> None
     optional = RuntimeParameterDefinition(field_name="note", type="string")
     assert merge_runtime_values([optional], {}, []) == {"note": None}
     assert merge_runtime_values([optional], {}, [{"fieldName": "note", "value": ""}]) == {"note": ""}
+
+
+# --- replacement and settings together ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_variants(tmp_path_factory.mktemp("variants"))
+
+
+def test_a_tracked_segment_attribute_the_candidate_lacks_fails_its_check(
+    context: ServerContext, alice: Actor, team: dict[str, Any], tmp_path: Path, variants: dict[str, Path]
+) -> None:
+    write(context, alice, team, {"segment_analysis": {"enabled": True, "attributes": ["x3"]}})
+    add_version(context, alice, team["model"], variants["fewer_features"], tmp_path)
+    with context.sessions() as session:
+        report = replacement.check(
+            session, alice, context.store, deployment_id=team["deployment"], model_id=team["model"], rev=2
+        )
+    (tracked,) = [c for c in report.checks if c.name == "containsTrackedSegmentAttributes"]
+    assert tracked.status == "failing" and "x3" in tracked.message
+    assert "containsTrackedSegmentAttributes" in report.message
+
+
+CANDIDATE_PARAMETERS = [
+    {"fieldName": "threshold", "type": "numeric", "defaultValue": 0.2, "minValue": 0, "maxValue": 1},
+    {"fieldName": "greeting", "type": "string", "defaultValue": "hej"},
+    {"fieldName": "mode", "type": "string", "allowEmpty": False},
+]
+
+
+def start_with_values(
+    context: ServerContext, actor: Actor, team: dict[str, Any], values: list[dict[str, Any]] | None
+) -> replacement.Started:
+    with context.sessions() as session:
+        return replacement.start(
+            session,
+            actor,
+            context.store,
+            deployment_id=team["deployment"],
+            model_id=team["model"],
+            rev=2,
+            runtime_parameter_values=values,
+        )
+
+
+def run_swap(context: ServerContext, started: replacement.Started, *, fails: bool) -> None:
+    """Run the replace handler as the only live process, which has prepared the candidate (or failed to)."""
+    deployment, candidate = started.described.deployment.id, started.operation.payload["to_version_id"]
+    report = (
+        cluster.Report(errors={deployment: {"version": candidate, "message": "no memory left"}})
+        if fails
+        else cluster.Report(serving={deployment: candidate}, prepared={deployment: candidate})
+    )
+    with context.sessions() as session:
+        cluster.publish(session, process="only", report=report)
+
+    async def committed() -> None:
+        return None
+
+    handler = ReplaceHandler(sessions=context.sessions, process="only", timeout=5, committed=committed)
+    asyncio.run(handler(started.operation))
+
+
+def values_now(context: ServerContext, actor: Actor, team: dict[str, Any]) -> dict[str, Any]:
+    with context.sessions() as session:
+        return settings.runtime_values(session, actor, deployment_id=team["deployment"])
+
+
+def test_bad_runtime_values_refuse_the_replacement_and_write_nothing(
+    context: ServerContext, alice: Actor, team: dict[str, Any], tmp_path: Path, variants: dict[str, Path]
+) -> None:
+    add_version(context, alice, team["model"], variants["retrained"], tmp_path, CANDIDATE_PARAMETERS)
+    for values, name in [
+        (None, "mode"),
+        ([{"fieldName": "mode", "value": "fast"}, {"fieldName": "verbose", "value": True}], "verbose"),
+        ([{"fieldName": "mode", "value": "fast"}, {"fieldName": "threshold", "value": 2}], "threshold"),
+    ]:
+        with pytest.raises(InvalidInput) as error:
+            start_with_values(context, alice, team, values)
+        assert error.value.field == f"runtimeParameterValues.{name}"
+    with context.sessions() as session:
+        described = deployments.get(session, alice, deployment_id=team["deployment"])
+        assert described.deployment.state == "ready" and described.version.number == 1
+        assert replacement.history(session, alice, deployment_id=team["deployment"]) == []
+
+
+def test_runtime_values_are_stored_with_a_successful_swap_only(
+    context: ServerContext, alice: Actor, team: dict[str, Any], tmp_path: Path, variants: dict[str, Path]
+) -> None:
+    add_version(context, alice, team["model"], variants["retrained"], tmp_path, CANDIDATE_PARAMETERS)
+    before = values_now(context, alice, team)
+    assert before == {"threshold": 0.5, "greeting": "hello", "verbose": False}
+    given = [{"fieldName": "mode", "type": "string", "value": "fast"}, {"fieldName": "threshold", "value": 0.7}]
+
+    failed = start_with_values(context, alice, team, given)
+    assert failed.operation.payload["runtime_values"] == {"threshold": 0.7, "greeting": "hej", "mode": "fast"}
+    assert values_now(context, alice, team) == before  # not before the swap
+    run_swap(context, failed, fails=True)
+    assert values_now(context, alice, team) == before  # nor after a failed one
+
+    succeeded = start_with_values(context, alice, team, given)
+    run_swap(context, succeeded, fails=False)
+    with context.sessions() as session:
+        assert deployments.get(session, alice, deployment_id=team["deployment"]).version.number == 2
+    assert values_now(context, team["vic"], team) == {"threshold": 0.7, "greeting": "hej", "mode": "fast"}
+
+    # The next replacement keeps the values the new candidate still declares, and fills the rest.
+    add_version(
+        context, alice, team["model"], variants["retrained"], tmp_path, [*CANDIDATE_PARAMETERS[1:], PARAMETERS[2]]
+    )
+    with context.sessions() as session:
+        third = replacement.start(
+            session, alice, context.store, deployment_id=team["deployment"], model_id=team["model"], rev=3
+        )
+    assert third.operation.payload["runtime_values"] == {"greeting": "hej", "mode": "fast", "verbose": False}

@@ -8,9 +8,10 @@ from typing import Any, cast
 
 import pytest
 
+from champion.deployments.settings import DeploymentSettings
 from champion.replacement import checks
 from champion.replacement.checks import CHECKS, CheckResult, CheckStatus, ValidationReport, validate
-from champion.replacement.facts import ModelFacts, ReplacementFacts
+from champion.replacement.facts import ModelFacts, ReplacementFacts, TimeSeries
 from champion.runtimes.base import Feature, FeatureType, Framework, Signature, Target, TargetType
 
 PASSING, WARNING, FAILING = CheckStatus.PASSING, CheckStatus.WARNING, CheckStatus.FAILING
@@ -38,14 +39,21 @@ def model(number: int = 1, **changes: Any) -> ModelFacts:
 
 
 def replacement(
-    *, current: ModelFacts | None = None, may_replace: bool = True, deployment_state: str = "ready", **candidate: Any
+    *,
+    current: ModelFacts | None = None,
+    may_replace: bool = True,
+    deployment_state: str = "ready",
+    settings: dict[str, Any] | None = None,
+    **candidate: Any,
 ) -> ReplacementFacts:
-    """The current model is version 1; the candidate is version 2 with `candidate` changes."""
+    """The current model is version 1; the candidate is version 2 with `candidate` changes; the
+    deployment's settings are `settings` (a settings document), everything off by default."""
     return ReplacementFacts(
         current=current or model(1),
         candidate=dataclasses.replace(model(2), **candidate),
         may_replace=may_replace,
         deployment_state=deployment_state,
+        settings=DeploymentSettings.model_validate(settings or {}),
     )
 
 
@@ -89,22 +97,75 @@ def test_check_names_are_unique_and_reported_in_registry_order() -> None:
         "targetClasses",
         "features",
         "featureDataTypes",
+        "combinedModelSegments",
+        "seriesType",
+        "timeSeriesCompatibility",
+        "containsTrackedSegmentAttributes",
+        "driftTracking",
+        "humilityRules",
+        "predictionIntervals",
+        "validChallenger",
         "predictionReady",
     ]
+
+
+def test_the_registry_holds_every_check_datarobot_reports() -> None:
+    datarobot = {
+        "combinedModelSegments",
+        "containsTrackedSegmentAttributes",
+        "driftTracking",
+        "featureDataTypes",
+        "features",
+        "humilityRules",
+        "modelCanBeDeployed",
+        "modelStatus",
+        "notCurrentModel",
+        "permission",
+        "predictionIntervals",
+        "predictionReady",
+        "seriesType",
+        "supported",
+        "target",
+        "targetClasses",
+        "targetType",
+        "timeSeriesCompatibility",
+        "validChallenger",
+    }
+    assert {check.__name__ for check in CHECKS} == datarobot
 
 
 def test_every_check_returns_its_own_name_whatever_the_outcome() -> None:
     broken = replacement(
         may_replace=False,
         deployment_state="updating",
+        settings=EVERYTHING_ON,
         version_id="v1",
         framework=Framework.ONNX,
         artifact_intact=False,
         loads=False,
+        time_series=TimeSeries("day"),
+        segmented_by="region",
         signature=signature((Feature("age", STR),), Target(type=TargetType.REGRESSION, name="spend")),
     )
     for check in CHECKS:
         assert check(broken).name == check.__name__
+
+
+EVERYTHING_ON: dict[str, Any] = {
+    "prediction_intervals": {"enabled": True, "percentiles": [80]},
+    "drift_tracking": {"target_drift_enabled": True, "feature_drift_enabled": True},
+    "segment_analysis": {"enabled": True, "attributes": ["city"]},
+    "challengers": {"enabled": True},
+    "humility": {
+        "enabled": True,
+        "rules": [{"name": "odd age", "trigger": "outlying_input", "feature": "age", "lower": 18, "upper": 99}],
+    },
+}
+
+
+def test_every_setting_on_passes_for_an_identical_retrain_but_intervals_on_a_classifier() -> None:
+    report = validate(replacement(settings=EVERYTHING_ON))
+    assert [c.name for c in report.checks if c.status is not PASSING] == ["predictionIntervals"]
 
 
 def test_validate_runs_the_checks_it_is_given() -> None:
@@ -439,3 +500,228 @@ def test_features_an_earlier_champion_took_only_warn() -> None:
     check = result(facts, "features")
     assert check.status is CheckStatus.WARNING and "tenure" in check.message
     assert result(replacement(**with_features(*FEATURES, extra)), "features").status is CheckStatus.FAILING
+
+
+# --- combinedModelSegments, seriesType, timeSeriesCompatibility --------------------------------
+
+
+def test_combined_model_segments_pass_for_single_models() -> None:
+    single = result(replacement(), "combinedModelSegments")
+    assert single.status is PASSING and "Neither model is a combined" in single.message
+    both = replacement(current=model(1, segmented_by="region"), segmented_by="region")
+    assert result(both, "combinedModelSegments").status is PASSING
+
+
+@pytest.mark.parametrize(("current", "candidate"), [(None, "region"), ("region", None), ("region", "city")])
+def test_combined_model_segments_fail_when_the_kind_or_the_segments_change(
+    current: str | None, candidate: str | None
+) -> None:
+    check = result(replacement(current=model(1, segmented_by=current), segmented_by=candidate), "combinedModelSegments")
+    assert check.status is FAILING
+    assert "region" in check.message
+
+
+def test_series_type_and_time_series_compatibility_pass_when_neither_is_a_time_series() -> None:
+    facts = replacement()
+    assert result(facts, "seriesType").status is PASSING
+    assert "not a time series deployment" in result(facts, "seriesType").message
+    assert result(facts, "timeSeriesCompatibility").status is PASSING
+    assert "not a time series deployment" in result(facts, "timeSeriesCompatibility").message
+
+
+def test_time_series_models_of_the_same_setup_pass() -> None:
+    series = TimeSeries("day", series_id="store", forecast_window=(1, 7))
+    facts = replacement(current=model(1, time_series=series), time_series=series)
+    assert result(facts, "seriesType").status is PASSING
+    assert "multiseries" in result(facts, "seriesType").message
+    assert result(facts, "timeSeriesCompatibility").status is PASSING
+
+
+def test_a_time_series_model_does_not_replace_another_kind() -> None:
+    facts = replacement(time_series=TimeSeries("day"))
+    series_type = result(facts, "seriesType")
+    assert series_type.status is FAILING and "single series time-series model" in series_type.message
+    assert result(facts, "timeSeriesCompatibility").status is FAILING
+    back = replacement(current=model(1, time_series=TimeSeries("day")))
+    assert result(back, "timeSeriesCompatibility").status is FAILING
+
+
+def test_series_type_fails_between_single_and_multiseries() -> None:
+    facts = replacement(current=model(1, time_series=TimeSeries("day")), time_series=TimeSeries("day", "store"))
+    check = result(facts, "seriesType")
+    assert check.status is FAILING
+    assert "multiseries" in check.message and "single series" in check.message
+
+
+def test_time_series_compatibility_fails_when_the_time_column_changes_and_warns_for_the_window() -> None:
+    old = TimeSeries("day", forecast_window=(1, 7))
+    moved = result(
+        replacement(current=model(1, time_series=old), time_series=TimeSeries("date")), "timeSeriesCompatibility"
+    )
+    assert moved.status is FAILING and "from day to date" in moved.message
+    window = TimeSeries("day", forecast_window=(1, 14))
+    wider = result(replacement(current=model(1, time_series=old), time_series=window), "timeSeriesCompatibility")
+    assert wider.status is WARNING and "(1, 14)" in wider.message
+
+
+# --- containsTrackedSegmentAttributes ----------------------------------------------------------
+
+
+def test_tracked_segments_pass_when_segment_analysis_is_off() -> None:
+    off = result(replacement(**with_features(FEATURES[0])), "containsTrackedSegmentAttributes")
+    assert off.status is PASSING
+    assert off.message == "Segment analysis is off for this deployment; nothing to compare."
+
+
+def test_tracked_segments_pass_when_the_candidate_takes_them() -> None:
+    tracked = {"segment_analysis": {"enabled": True, "attributes": ["city", "member"]}}
+    check = result(replacement(settings=tracked), "containsTrackedSegmentAttributes")
+    assert check.status is PASSING and "city, member" in check.message
+
+
+def test_tracked_segments_fail_naming_the_attributes_the_candidate_lacks() -> None:
+    tracked = {"segment_analysis": {"enabled": True, "attributes": ["city", "member", "age"]}}
+    check = result(replacement(settings=tracked, **with_features(*FEATURES[:2])), "containsTrackedSegmentAttributes")
+    assert check.status is FAILING
+    assert "city, member" in check.message and "age" not in check.message
+
+
+# --- driftTracking -----------------------------------------------------------------------------
+
+
+def test_drift_tracking_passes_when_off_whatever_changes() -> None:
+    check = result(replacement(**with_features(*FEATURES[:2])), "driftTracking")
+    assert check.status is PASSING and "off" in check.message
+
+
+def test_drift_tracking_passes_when_the_baselines_carry_over() -> None:
+    both = {"drift_tracking": {"target_drift_enabled": True, "feature_drift_enabled": True}}
+    check = result(replacement(settings=both), "driftTracking")
+    assert check.status is PASSING and "target and feature drift" in check.message
+
+
+def test_drift_tracking_warns_when_the_target_baseline_resets() -> None:
+    target_only = {"drift_tracking": {"target_drift_enabled": True}}
+    renamed = result(
+        replacement(settings=target_only, **with_target(dataclasses.replace(TARGET, name="left"))), "driftTracking"
+    )
+    assert renamed.status is WARNING and "churn to left" in renamed.message and "new baseline" in renamed.message
+    reclassed = result(
+        replacement(settings=target_only, **with_target(dataclasses.replace(TARGET, classes=(0, 1, 2)))),
+        "driftTracking",
+    )
+    assert reclassed.status is WARNING and "its classes" in reclassed.message
+    # Feature drift is off: dropping features does not matter here.
+    assert result(replacement(settings=target_only, **with_features(*FEATURES[:2])), "driftTracking").status is PASSING
+
+
+def test_drift_tracking_warns_when_feature_history_ends() -> None:
+    features_only = {"drift_tracking": {"feature_drift_enabled": True}}
+    changed = with_features(Feature("age", DBL), FEATURES[1], Feature("tenure", INT))
+    check = result(replacement(settings=features_only, **changed), "driftTracking")
+    assert check.status is WARNING
+    assert "history ends for city, member, age" in check.message
+    assert "no history for tenure" in check.message
+
+
+# --- humilityRules -----------------------------------------------------------------------------
+
+
+def humility(*rules: dict[str, Any], enabled: bool = True) -> dict[str, Any]:
+    return {"humility": {"enabled": enabled, "rules": list(rules)}}
+
+
+OUTLYING_CITY = {
+    "name": "rare city",
+    "trigger": "low_observation_region",
+    "feature": "city",
+    "observed_values": ["Oslo"],
+}
+UNSURE = {"name": "unsure", "trigger": "uncertain_prediction", "lower": 0.4, "upper": 0.6, "action": "throw_error"}
+
+
+def test_humility_rules_pass_when_off_or_empty() -> None:
+    off = result(
+        replacement(settings=humility(OUTLYING_CITY, enabled=False), **with_features(FEATURES[0])), "humilityRules"
+    )
+    assert off.status is PASSING and "Humility is off" in off.message
+    empty = result(replacement(settings=humility()), "humilityRules")
+    assert empty.status is PASSING and "no rules" in empty.message
+
+
+def test_humility_rules_pass_when_the_candidate_can_honour_them() -> None:
+    check = result(replacement(settings=humility(OUTLYING_CITY, UNSURE)), "humilityRules")
+    assert check.status is PASSING and "2 humility rules" in check.message
+
+
+def test_humility_rules_fail_for_a_watched_feature_the_candidate_lacks() -> None:
+    check = result(
+        replacement(settings=humility(OUTLYING_CITY, UNSURE), **with_features(*FEATURES[:2])), "humilityRules"
+    )
+    assert check.status is FAILING
+    assert "'rare city' watches city" in check.message and "unsure" not in check.message
+
+
+def test_uncertain_prediction_rules_fail_when_regression_turns_classification() -> None:
+    regression = Target(type=TargetType.REGRESSION, name="churn")
+    check = result(replacement(settings=humility(OUTLYING_CITY, UNSURE), **with_target(regression)), "humilityRules")
+    assert check.status is FAILING
+    assert "'unsure' bounds the predictions of a binary classifier" in check.message
+    multiclass = Target(type=TargetType.MULTICLASS, classes=(0, 1, 2), name="churn")
+    assert result(replacement(settings=humility(UNSURE), **with_target(multiclass)), "humilityRules").status is PASSING
+
+
+# --- predictionIntervals -----------------------------------------------------------------------
+
+
+REGRESSION = Target(type=TargetType.REGRESSION, name="spend")
+INTERVALS = {"prediction_intervals": {"enabled": True, "percentiles": [10, 90]}}
+
+
+def test_prediction_intervals_pass_when_off() -> None:
+    check = result(replacement(), "predictionIntervals")
+    assert check.status is PASSING and "off" in check.message
+
+
+def test_prediction_intervals_pass_for_a_regression_candidate() -> None:
+    current = model(1, signature=signature(target=REGRESSION))
+    check = result(replacement(current=current, settings=INTERVALS, **with_target(REGRESSION)), "predictionIntervals")
+    assert check.status is PASSING and "10%, 90%" in check.message
+
+
+def test_prediction_intervals_fail_for_a_classifier_candidate() -> None:
+    current = model(1, signature=signature(target=REGRESSION))
+    check = result(replacement(current=current, settings=INTERVALS), "predictionIntervals")
+    assert check.status is FAILING and "binary classifier" in check.message
+
+
+# --- validChallenger ---------------------------------------------------------------------------
+
+
+CHALLENGERS = {"challengers": {"enabled": True}}
+
+
+def test_valid_challenger_passes_when_challengers_are_off() -> None:
+    check = result(replacement(**with_target(REGRESSION)), "validChallenger")
+    assert check.status is PASSING and "Challengers are off" in check.message
+
+
+def test_valid_challenger_passes_for_the_same_target_and_a_loadable_model() -> None:
+    assert result(replacement(settings=CHALLENGERS, loads=True), "validChallenger").status is PASSING
+
+
+@pytest.mark.parametrize(
+    ("candidate", "words"),
+    [
+        (with_target(dataclasses.replace(TARGET, name="left")), "it predicts 'left', not 'churn'"),
+        (with_target(dataclasses.replace(TARGET, type=TargetType.MULTICLASS)), "multiclass classifier, not a binary"),
+        ({"loads": False}, "cannot be loaded"),
+        ({"artifact_intact": False}, "cannot be loaded"),
+        ({"framework": cast(Framework, "pmml")}, "cannot be loaded"),
+    ],
+)
+def test_valid_challenger_fails_for_another_target_or_an_unloadable_model(
+    candidate: dict[str, Any], words: str
+) -> None:
+    check = result(replacement(settings=CHALLENGERS, **candidate), "validChallenger")
+    assert check.status is FAILING and words in check.message
