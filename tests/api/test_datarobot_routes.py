@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from champion.api.datarobot import operations as status_route
+from champion.deployments import settings
+from champion.models import service as models
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
+from champion.users import service as users
 from tests.api.test_wml_deployments import upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import FEATURES, ModelFiles, build_failing, build_variants
@@ -481,3 +484,47 @@ def test_one_history_whichever_face_replaced_the_model(
     assert history["data"][0]["validation"]["checks"]["target"]["status"] == "passing"
     wml_history = server.call("GET", f"/ml/v4/deployments/{live}/replacements").json()["resources"]
     assert [h["entity"]["reason"] for h in wml_history] == [s[0] for s in seen]
+
+
+# --- runtime parameter values -------------------------------------------------------------------
+
+
+def test_runtime_parameter_values_go_with_the_replacement(
+    server: Server, space: str, model_files: ModelFiles, variants: dict[str, Path], tmp_path: Path
+) -> None:
+    model_id = upload_model(server, space, model_files.classifier_named.read_bytes(), name="with-params")
+    upload = tmp_path / "retrained.joblib"
+    upload.write_bytes(variants["retrained"].read_bytes())
+    declared = [{"fieldName": "THRESHOLD", "type": "numeric", "defaultValue": 0.5, "minValue": 0, "maxValue": 1}]
+    with server.context.sessions() as session:
+        alice = users.actor_of(users.get_user(session, user_id=server.ids["alice"]))
+        version = models.add_version(
+            session,
+            alice,
+            server.context.store,
+            model_id=model_id,
+            upload=upload,
+            limit=10**8,
+            runtime_parameters=declared,
+        )
+        candidate = version.id
+    packages = dr(server, "GET", "modelPackages/", params={"modelId": model_id}).json()["data"]
+    deployment_id = create(server, next(p["id"] for p in packages if p["registeredModelVersion"] == 1), "params")
+    path = f"deployments/{deployment_id}/model/"
+    for given, field in [
+        ('[{"fieldName": "THRESHOLD", "type": "numeric", "value": 2}]', "runtimeParameterValues.THRESHOLD"),
+        ('[{"fieldName": "NOPE", "value": 1}]', "runtimeParameterValues.NOPE"),
+        ("{not json", "runtimeParameterValues"),
+        ('{"fieldName": "THRESHOLD"}', "runtimeParameterValues"),
+    ]:
+        body = {"modelPackageId": candidate, "reason": "OTHER", "runtimeParameterValues": given}
+        response = dr(server, "PATCH", path, json=body)
+        assert field in response.json()["errors"], response.text
+        message_of(response, 400)
+    value = [{"fieldName": "THRESHOLD", "type": "numeric", "value": 0.7}]
+    response = dr(
+        server, "PATCH", path, json={"modelPackageId": candidate, "reason": "OTHER", "runtimeParameterValues": value}
+    )
+    assert response.status_code == 202 and follow(server, response) == deployment_id
+    with server.context.sessions() as session:
+        assert settings.runtime_values(session, alice, deployment_id=deployment_id) == {"THRESHOLD": 0.7}

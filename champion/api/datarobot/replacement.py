@@ -8,8 +8,10 @@ same checks and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -19,6 +21,7 @@ from champion.api.datarobot.errors import DataRobotRoute
 from champion.api.datarobot.schemas import Candidate, ModelReplacement
 from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
 from champion.deployments import service as deployments
+from champion.errors import InvalidInput
 from champion.replacement import service as replacement
 
 router = APIRouter(route_class=DataRobotRoute)
@@ -28,6 +31,20 @@ def _fields(body: Candidate) -> dict[str, str]:
     """The replacement service names the candidate `asset.*`; the caller sent modelId or modelPackageId."""
     sent = "modelId" if body.model_id is not None else "modelPackageId"
     return {"asset.id": sent, "asset.rev": sent}
+
+
+def runtime_values(given: str | list[Any] | None) -> list[Mapping[str, Any]] | None:
+    """DataRobot's `runtimeParameterValues`, JSON text or a list; the service checks each value."""
+    if given is None:
+        return None
+    if isinstance(given, str):
+        try:
+            given = orjson.loads(given)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"not valid JSON: {exc}", field="runtimeParameterValues") from None
+    if not isinstance(given, list) or not all(isinstance(item, Mapping) for item in given):
+        raise InvalidInput('expected a list of {"fieldName", "type", "value"}', field="runtimeParameterValues")
+    return given
 
 
 @router.post("/api/v2/deployments/{deployment_id}/model/validation/")
@@ -69,6 +86,7 @@ def replace_model(
             model_id=found.model.id,
             rev=found.version.number,
             reason=body.reason,
+            runtime_parameter_values=runtime_values(body.runtime_parameter_values),
         )
     runner.wake()
     return accepted(request, render.validation(started.report), started.operation.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -59,8 +59,8 @@ class Candidate(Body):
 
 class ModelReplacement(Candidate):
     reason: Reason
-    runtime_parameter_values: str | None = None
-    """A JSON list of `{"fieldName", "type", "value"}` (the seed types it as a string)."""
+    runtime_parameter_values: str | list[Any] | None = None
+    """`[{"fieldName", "type", "value"}]`, as JSON text (the seed types it as a string) or as a list."""
 
 
 class StatusChange(Body):
