@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from champion.config import Settings
 from champion.context import open_context
@@ -61,6 +61,7 @@ def csrf_of(server: Server, path: str) -> str:
 
 CHROMIUM = os.environ.get("CHAMPION_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("CHAMPION_REQUIRE_BROWSER") == "1"
+expect.set_options(timeout=10_000)
 
 
 def chromium_path() -> str:
@@ -149,7 +150,12 @@ def make_users(server: RunningServer, names: tuple[str, ...]) -> dict[str, Creat
 def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ui-browser")
     variants = {**build_variants(root / "variants"), "failing": build_failing(root)}
-    with running_server(root, tls=False) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    # PYTHONPATH: the failing model's pickle names its class in tests.model_files.
+    repo = str(Path(__file__).resolve().parents[2])
+    with (
+        running_server(root, tls=False, PYTHONPATH=repo) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
         people = make_users(server, ("alice", "dave", "bob", "carol"))
         site = Site(server, http, people, "", "", "", {"original": model_files.classifier_named, **variants})
         site.space = site.api("POST", "/v2/spaces", json={"name": "research"}).json()["metadata"]["id"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.ui.conftest import Site
+from tests.ui.conftest import Site, V
 
 
 def open_deployments_tab(page: Page, site: Site) -> None:
@@ -171,3 +171,111 @@ def test_owner_warning_members_and_edit_owner(site: Site, page_for: Callable[[st
     expect(page.get_by_label("Role of dave", exact=True)).to_have_value("editor")
     members = site.api("GET", f"/v2/spaces/{site.space}/members").json()["resources"]
     assert {m["id"]: m["role"] for m in members}[site.users["dave"].id] == "editor"
+
+
+def open_replace_dialog(page: Page, site: Site) -> Locator:
+    open_deployments_tab(page, site)
+    page.get_by_role("button", name=f"Actions for {name_of(site)}").click()
+    page.get_by_role("menuitem", name="Replace asset").click()
+    return page.get_by_role("dialog", name="Replace asset")
+
+
+def checks_of(dialog: Locator) -> dict[str, str]:
+    items = dialog.get_by_role("list").get_by_role("listitem")
+    expect(items.first).to_be_visible()
+    found = {}
+    for text in items.all_inner_texts():
+        status, name, *_ = text.split()
+        found[name] = status
+    return found
+
+
+def test_replace_asset_validates_then_swaps_with_a_live_status(site: Site, page_for: Callable[[str], Page]) -> None:
+    page = page_for("dave")
+    dialog = open_replace_dialog(page, site)
+    replace = dialog.get_by_role("button", name="Replace", exact=True)
+    expect(replace).to_be_disabled()
+    expect(dialog.get_by_label("Reason")).to_have_value("OTHER")
+
+    dialog.get_by_label("Asset").select_option(label="churn — revision 4")
+    dialog.get_by_role("button", name="Validate").click()
+    checks = checks_of(dialog)
+    assert checks["targetType"] == "failing" and checks["permission"] == "passing"
+    expect(dialog.get_by_role("button", name="Replace", exact=True)).to_be_disabled()
+
+    dialog.get_by_label("Asset").select_option(label="churn — revision 3")
+    dialog.get_by_label("Reason").select_option("ACCURACY")
+    dialog.get_by_role("button", name="Validate").click()
+    expect(dialog.get_by_role("note")).to_contain_text("The input schema of the asset being patched does not match")
+    assert checks_of(dialog)["features"] == "warning"
+    dialog.get_by_role("button", name="Replace", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(name_of(site))
+    notification = page.get_by_role("status").filter(has_text="updated and is ready")
+    expect(notification).to_contain_text("churn revision 3", timeout=30_000)
+    details = site.deployment_details()
+    assert details["entity"]["status"]["state"] == "ready"
+    assert details["entity"]["asset"] == {"id": site.model, "rev": "3"}
+    assert site.served_by() == f"{site.model}:3"
+    # The sheet refreshed itself: the new asset and the history row, with no reload.
+    expect(page.locator("#sheet-details")).to_contain_text("revision 3")
+    expect(page.locator("#history")).to_contain_text("ACCURACY")
+
+
+def test_a_failed_replacement_says_the_old_model_still_serves(site: Site, page_for: Callable[[str], Page]) -> None:
+    before = site.served_by()
+    page = page_for("dave")
+    dialog = open_replace_dialog(page, site)
+    # The drop zone's file input: the model (it fails warm-up) becomes a new revision first.
+    dialog.get_by_label("Upload a model file").set_input_files(site.files["failing"])
+    expect(dialog.locator("[data-upload-status]")).to_contain_text("as churn revision 5")
+    expect(dialog.get_by_label("Asset")).to_have_value(f"{site.model}:5")
+    dialog.get_by_role("button", name="Validate").click()
+    expect(dialog.get_by_role("button", name="Replace", exact=True)).to_be_enabled()
+    dialog.get_by_role("button", name="Replace", exact=True).click()
+    notification = page.get_by_role("status").filter(has_text="failed")
+    expect(notification).to_contain_text("The old model still serves", timeout=30_000)
+    assert site.settle()["entity"]["asset"]["rev"] == before.split(":")[1]
+    assert site.served_by() == before
+
+
+def test_upload_a_new_model_by_drop_zone_and_serve_it(site: Site, page_for: Callable[[str], Page]) -> None:
+    page = page_for("dave")
+    dialog = open_replace_dialog(page, site)
+    dialog.get_by_label("Upload as").select_option(label="a new model")
+    dialog.get_by_label("Model type (for a new model)").select_option("scikit-learn")
+    dialog.get_by_label("Upload a model file").set_input_files(site.files["retrained"])
+    expect(dialog.locator("[data-upload-status]")).to_contain_text("as retrained revision 1")
+    expect(dialog.locator("progress")).to_have_attribute("value", "100")
+    dialog.get_by_role("button", name="Validate").click()
+    dialog.get_by_role("button", name="Replace", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="updated and is ready")).to_contain_text(
+        "retrained revision 1", timeout=30_000
+    )
+    models = site.api("GET", "/ml/v4/models", params={**V, "space_id": site.space}).json()["resources"]
+    new_model = next(m["metadata"]["id"] for m in models if m["metadata"]["name"] == "retrained")
+    assert site.deployment_details()["entity"]["asset"]["id"] == new_model
+    assert site.served_by() == f"{new_model}:1"
+
+
+def test_history_and_roll_back(site: Site, page_for: Callable[[str], Page]) -> None:
+    history = site.api("GET", f"/ml/v4/deployments/{site.deployment}/replacements").json()["resources"]
+    previous = history[0]["entity"]["from"]
+    page = page_for("alice")
+    open_sheet(page, site)
+    rows = page.get_by_role("region", name="Replacement history").get_by_role("row")
+    expect(rows).to_have_count(len(history) + 1)
+    expect(rows.nth(1)).to_contain_text("succeeded")
+    expect(rows.nth(2)).to_contain_text("failed")
+    page.get_by_role("button", name="Roll back").click()
+    confirm = page.get_by_role("dialog", name=re.compile("^Roll back"))
+    confirm.get_by_label("Reason").select_option("ERRORS")
+    confirm.get_by_role("button", name="Roll back").click()
+    expect(page.get_by_role("status").filter(has_text="updated and is ready")).to_contain_text(
+        f"revision {previous['rev']}", timeout=30_000
+    )
+    details = site.deployment_details()
+    assert details["entity"]["asset"] == {"id": previous["id"], "rev": previous["rev"]}
+    assert site.served_by() == f"{previous['id']}:{previous['rev']}"
+    newest = site.api("GET", f"/ml/v4/deployments/{site.deployment}/replacements").json()["resources"][0]["entity"]
+    assert (newest["kind"], newest["reason"], newest["outcome"]) == ("rollback", "ERRORS", "succeeded")

@@ -83,6 +83,7 @@
   function initMenus(root) {
     root.querySelectorAll('[aria-haspopup="menu"]').forEach(function (button) {
       var menu = document.getElementById(button.getAttribute("aria-controls"));
+      if (!menu) return;
       var items = Array.prototype.slice.call(menu.querySelectorAll('[role="menuitem"]'));
       function open(focusIndex) {
         closeMenus(button);
@@ -219,6 +220,7 @@
   function initToggles(root) {
     root.querySelectorAll("[data-toggle]").forEach(function (button) {
       var panel = document.getElementById(button.getAttribute("aria-controls"));
+      if (!panel) return;
       button.addEventListener("click", function () {
         var open = button.getAttribute("aria-expanded") !== "true";
         button.setAttribute("aria-expanded", open ? "true" : "false");
@@ -339,11 +341,12 @@
   }
 
   function init(root) {
+    // Live status first: nothing else on a page may keep a running operation from being watched.
+    initPolling(root);
     initTabs(root);
     initMenus(root);
     initForms(root);
     initToggles(root);
-    initPolling(root);
     initDropZones(root);
   }
 
