@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.ui.conftest import Site, V
+from tests.ui.conftest import ROW, Site, V
 
 
 def open_deployments_tab(page: Page, site: Site) -> None:
@@ -279,3 +280,53 @@ def test_history_and_roll_back(site: Site, page_for: Callable[[str], Page]) -> N
     assert site.served_by() == f"{previous['id']}:{previous['rev']}"
     newest = site.api("GET", f"/ml/v4/deployments/{site.deployment}/replacements").json()["resources"][0]["entity"]
     assert (newest["kind"], newest["reason"], newest["outcome"]) == ("rollback", "ERRORS", "succeeded")
+
+
+def test_the_test_panel_predicts_and_names_the_model_version(site: Site, page_for: Callable[[str], Page]) -> None:
+    page = page_for("bob")  # testing reads: a viewer may
+    open_sheet(page, site)
+    served = site.served_by()
+    model_id, rev = served.split(":")
+    panel = page.get_by_role("region", name="Test")
+    # The form is built from the serving model's signature (after the replacements above, it may
+    # take fewer features than the first model did).
+    expect(panel.get_by_label("x1")).to_be_visible()
+    for feature, value in zip(ROW["input_data"][0]["fields"], ROW["input_data"][0]["values"][0], strict=True):
+        if panel.get_by_label(feature).count():
+            panel.get_by_label(feature).fill(str(value))
+    panel.get_by_role("button", name="Predict").click()
+    answer = panel.get_by_role("table", name="Predictions")
+    expect(answer).to_be_visible()
+    expect(panel).to_contain_text(f"revision {rev}")
+    expect(panel).to_contain_text(f"{model_id}:{rev}")
+    api_answer = site.api("POST", f"/ml/v4/deployments/{site.deployment}/predictions", params=V, json=ROW).json()
+    label = api_answer["predictions"][0]["values"][0][0]
+    expect(answer.get_by_role("row").nth(1)).to_contain_text(str(label))
+    # The JSON box takes a WML payload; a bad one is answered next to the panel, naming the field.
+    panel.get_by_label("JSON input").fill('{"input_data": [{"fields": ["x1"], "values": [[1]]}]}')
+    panel.get_by_role("button", name="Predict").click()
+    expect(panel.get_by_role("alert")).to_contain_text("x2")
+
+
+def test_import_an_export_archive_into_the_space(site: Site, page_for: Callable[[str], Page], tmp_path: Path) -> None:
+    archive = tmp_path / "research.tar.gz"
+    archive.write_bytes(site.api("GET", f"/v2/spaces/{site.space}/export").content)
+    staging = site.api("POST", "/v2/spaces", json={"name": "staging"}).json()["metadata"]["id"]
+    alice = [{"id": site.users["alice"].id, "type": "user", "role": "editor"}]
+    assert site.api("POST", f"/v2/spaces/{staging}/members", json={"members": alice}).status_code == 200
+    page = page_for("alice")
+    page.get_by_role("link", name="staging").click()
+    page.get_by_label("Export archive").set_input_files(archive)
+    page.get_by_role("button", name="Import").click()
+    result = page.get_by_role("table", name="Import result")
+    expect(result).to_contain_text("churn")
+    expect(result.get_by_role("row").filter(has_text="churn").first).to_contain_text("created")
+    models = site.api("GET", "/ml/v4/models", params={**V, "space_id": staging}).json()["resources"]
+    source = site.api("GET", "/ml/v4/models", params={**V, "space_id": site.space}).json()["resources"]
+    assert {m["metadata"]["name"] for m in models} == {m["metadata"]["name"] for m in source}
+    # Importing again: what is there already is reported unchanged, nothing is duplicated.
+    page.get_by_label("Export archive").set_input_files(archive)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("table", name="Import result")).to_contain_text("unchanged")
+    again = site.api("GET", "/ml/v4/models", params={**V, "space_id": staging}).json()["resources"]
+    assert len(again) == len(models)

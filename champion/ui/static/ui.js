@@ -181,11 +181,14 @@
           } else if (element) {
             var slot = form.querySelector("[data-errors]");
             if (slot) { slot.innerHTML = ""; slot.appendChild(element); } else notify(element.textContent.trim(), "failed");
-            busy.forEach(function (b) { b.disabled = b.dataset.wasDisabled === "1"; });
           }
         });
       })
-      .finally(function () { form.removeAttribute("aria-busy"); });
+      .finally(function () {
+        // The form may still be on the page (its answer went elsewhere): make it usable again.
+        form.removeAttribute("aria-busy");
+        busy.forEach(function (b) { b.disabled = b.dataset.wasDisabled === "1"; });
+      });
   }
 
   function initForms(root) {
