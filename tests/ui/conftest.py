@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,10 @@ def make_users(server: RunningServer, names: tuple[str, ...]) -> dict[str, Creat
     return made
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("ui-browser")
+@contextmanager
+def open_site(root: Path, model_files: ModelFiles) -> Iterator[Site]:
+    """A real server under `root` with the space "research" (alice admin, dave editor, bob viewer; carol
+    no member), the model "churn" with four revisions, and "churn-api" serving revision 1."""
     variants = {**build_variants(root / "variants"), "failing": build_failing(root)}
     # PYTHONPATH: the failing model's pickle names its class in tests.model_files.
     repo = str(Path(__file__).resolve().parents[2])
@@ -164,9 +166,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> I
         response = site.api("POST", f"/v2/spaces/{site.space}/members", json={"members": members})
         assert response.status_code == 200, response.text
         body = {"name": "churn", "type": "scikit-learn_1.3", "software_spec": {"id": CATALOGUE[0].id}}
-        site.model = site.api("POST", "/ml/v4/models", params={**V, "space_id": site.space}, json=body).json()[
-            "metadata"
-        ]["id"]
+        created = site.api("POST", "/ml/v4/models", params={**V, "space_id": site.space}, json=body)
+        site.model = created.json()["metadata"]["id"]
         # revisions: 1 original, 2 retrained, 3 fewer features (schema mismatch), 4 regressor (fails a check)
         for name in ("original", "retrained", "fewer_features", "regressor"):
             put = site.api(
@@ -182,6 +183,22 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> I
         yield site
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[Site]:
+    with open_site(tmp_path_factory.mktemp("ui-browser"), model_files) as site:
+        yield site
+
+
+def signed_in(context: BrowserContext, site: Site, who: str) -> Page:
+    page = context.new_page()
+    page.goto(site.url + "/")
+    page.get_by_label("User name").fill(who)
+    page.get_by_label("API key").fill(site.users[who].api_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/ui/spaces")
+    return page
+
+
 @pytest.fixture
 def page_for(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]:
     """A fresh browser context per user (its own cookies), signed in through the form."""
@@ -191,13 +208,7 @@ def page_for(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.set_default_timeout(15_000)
         contexts.append(context)
-        page = context.new_page()
-        page.goto(site.url + "/")
-        page.get_by_label("User name").fill(who)
-        page.get_by_label("API key").fill(site.users[who].api_key)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/ui/spaces")
-        return page
+        return signed_in(context, site, who)
 
     yield open_as
     for context in contexts:
