@@ -1,4 +1,8 @@
-"""Every route needs credentials, except the documented probes and the one-time upload URL."""
+"""Every route needs credentials, except the documented probes and the one-time upload URL.
+
+The web UI answers a request without a session by redirecting to its sign-in page instead of 401;
+only the sign-in page itself and the UI's static files are open.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,18 @@ OWN_CREDENTIALS = {
     ("GET", "/v2/assets/{asset_id}/attachments/{attachment_id}/content"),
 }
 
+# The web UI: signing in, and its own static files (ui.js, ui.css).
+UI_OPEN = {
+    ("GET", "/"),
+    ("POST", "/"),
+    ("GET", "/ui/static/{name}"),
+}
+SIGN_IN = "/"
+
+
+def is_ui(path: str) -> bool:
+    return path == "/" or path.startswith("/ui/")
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -57,13 +73,37 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
 def test_only_the_documented_routes_answer_without_credentials(client: TestClient) -> None:
     open_routes = []
     for method, path in routes(client):
-        if (method, path) in PROBES | OWN_CREDENTIALS:
-            continue
+        if (method, path) in PROBES | OWN_CREDENTIALS or is_ui(path):
+            continue  # the UI's routes are walked by the next test
         url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
         response = client.request(method, url)
         if response.status_code != 401:
             open_routes.append(f"{method} {path} -> {response.status_code}")
     assert open_routes == []
+
+
+def test_every_ui_route_without_a_session_redirects_to_sign_in(client: TestClient) -> None:
+    ui_routes = [(method, path) for method, path in routes(client) if is_ui(path) and (method, path) not in UI_OPEN]
+    assert len(ui_routes) > 10, "the route walk found too few UI routes to prove anything"
+    client.cookies.clear()
+    answered = []
+    for method, path in ui_routes:
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+        response = client.request(method, url, follow_redirects=False)
+        location = response.headers.get("location", "")
+        if response.status_code != 303 or location.split("?")[0] != SIGN_IN:
+            answered.append(f"{method} {path} -> {response.status_code} {location}")
+    assert answered == []
+
+
+def test_the_ui_open_routes_are_only_sign_in_and_static_files(client: TestClient) -> None:
+    client.cookies.clear()
+    page = client.get("/")
+    assert page.status_code == 200 and "Sign in" in page.text
+    assert client.get("/ui/static/ui.css").status_code == 200
+    assert client.get("/ui/static/nothing-here.js").status_code == 404
+    assert client.post("/", data={"user_name": "x", "api_key": "y"}).status_code == 403  # no sign-in form token
+    assert set(routes(client)) >= UI_OPEN
 
 
 def test_the_probes_answer_without_credentials(client: TestClient) -> None:
