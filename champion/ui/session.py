@@ -1,10 +1,12 @@
-"""The browser session: a signed, expiring, HttpOnly cookie naming the user, and the CSRF token it carries.
+"""The browser session: a signed, expiring, HttpOnly cookie naming the user and key, and its CSRF token.
 
-The cookie holds no secret of the user's: only their id and a random CSRF token, signed with
-the server's key (itsdangerous), so a tampered cookie fails its signature and an old one
-fails its age. The API key typed at sign-in is checked once by the users service and never
-kept. Every form that changes something sends the session's CSRF token back; a cookie alone
-(which a browser attaches to a cross-site request) is never enough to change anything.
+The cookie holds no secret of the user's: only their id, the id of the API key they signed in
+with, and a random CSRF token, signed with the server's key (itsdangerous), so a tampered
+cookie fails its signature and an old one fails its age. The key's secret is checked once at
+sign-in and never kept; every request asks the users service whether that key is still live
+and the user's, so revoking the key (or deleting the user) ends the session at once. Every
+form that changes something sends the session's CSRF token back; a cookie alone (which a
+browser attaches to a cross-site request) is never enough to change anything.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from champion.api.deps import ContextDep, SessionDep
 from champion.users import service as users
-from champion.users.errors import UserNotFound
 from champion.users.service import Actor
 
 COOKIE = "champion_session"
@@ -54,23 +55,33 @@ def _serializer(key: str, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=salt)
 
 
-def issue(key: str, user_id: str) -> tuple[str, str]:
-    """A new session cookie value for the user, and its CSRF token."""
+@dataclass(frozen=True)
+class Cookie:
+    """What a session cookie carries."""
+
+    user_id: str
+    key_id: str
+    """The API key signed in with: the session lasts only while that key is live."""
+    csrf: str
+
+
+def issue(key: str, user_id: str, key_id: str) -> tuple[str, str]:
+    """A new session cookie value for the user signed in with API key `key_id`, and its CSRF token."""
     csrf = secrets.token_urlsafe(32)
-    return _serializer(key, _SALT).dumps({"u": user_id, "c": csrf}), csrf
+    return _serializer(key, _SALT).dumps({"u": user_id, "k": key_id, "c": csrf}), csrf
 
 
-def read(key: str, value: str, *, max_age: int) -> tuple[str, str]:
-    """(user id, CSRF token) of a cookie value; SignInRequired when it is tampered with or too old."""
+def read(key: str, value: str, *, max_age: int) -> Cookie:
+    """What a cookie value carries; SignInRequired when it is tampered with, too old, or of an older shape."""
     try:
         data = _serializer(key, _SALT).loads(value, max_age=max_age)
     except SignatureExpired:
         raise SignInRequired("Your session has expired. Please sign in again.") from None
     except BadSignature:
         raise SignInRequired(None) from None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("c"), str):
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("u", "k", "c")):
         raise SignInRequired(None)
-    return data["u"], data["c"]
+    return Cookie(user_id=data["u"], key_id=data["k"], csrf=data["c"])
 
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int, secure: bool) -> None:
@@ -95,16 +106,15 @@ def check_sign_in_nonce(key: str, cookie: str | None, submitted: str | None, *, 
 
 
 def current_session(request: Request, session: SessionDep, context: ContextDep) -> UISession:
-    """The signed-in user, or SignInRequired (the user may have been deleted since)."""
+    """The signed-in user, or SignInRequired (their key may have been revoked, or they deleted, since)."""
     value = request.cookies.get(COOKIE)
     if not value:
         raise SignInRequired(None)
-    user_id, csrf = read(context.signing_key, value, max_age=context.settings.token_ttl_seconds)
-    try:
-        user = users.get_user(session, user_id=user_id)
-    except UserNotFound:
-        raise SignInRequired(None) from None
-    return UISession(users.actor_of(user), csrf)
+    cookie = read(context.signing_key, value, max_age=context.settings.token_ttl_seconds)
+    actor = users.live_key_holder(session, key_id=cookie.key_id, user_id=cookie.user_id)
+    if actor is None:
+        raise SignInRequired(None)
+    return UISession(actor, cookie.csrf)
 
 
 async def checked_session(request: Request, ui: Annotated[UISession, Depends(current_session)]) -> UISession:

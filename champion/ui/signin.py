@@ -72,14 +72,14 @@ def sign_in(
     sessions.check_sign_in_nonce(
         context.signing_key, request.cookies.get(sessions.SIGN_IN_COOKIE), csrf_token, max_age=_NONCE_AGE
     )
-    actor = None
+    holder = None
     if user_name.strip() and api_key.strip():
-        actor = users.authenticate_user_key(session, user_name=user_name.strip(), secret=api_key.strip())
-    if actor is None:
+        holder = users.identify_user_key(session, user_name=user_name.strip(), secret=api_key.strip())
+    if holder is None:
         # One message for an unknown user and a wrong key: the form must not reveal which names exist.
         message = "The user name and API key do not match an active key."
         return _sign_in_page(request, context, error=message, user_name=user_name, status=401)
-    value, _ = sessions.issue(context.signing_key, actor.user_id)
+    value, _ = sessions.issue(context.signing_key, holder.actor.user_id, holder.key_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     secure = request.url.scheme == "https"
     ttl = context.settings.token_ttl_seconds

@@ -125,6 +125,35 @@ def authenticate_user_key(session: Session, *, user_name: str, secret: str) -> A
     return actor
 
 
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a live key belongs to, and which key it is (its id, never its secret)."""
+
+    actor: Actor
+    key_id: str
+
+
+def identify_user_key(session: Session, *, user_name: str, secret: str) -> KeyHolder | None:
+    """Like `authenticate_user_key`, and which key it was: the web UI binds its session to that key."""
+    row = session.scalar(select(ApiKey).where(ApiKey.digest == digest(secret), ApiKey.revoked_at.is_(None)))
+    if row is None:
+        return None
+    actor = actor_of(get_user(session, user_id=row.user_id))
+    if not secrets.compare_digest(actor.name, user_name):
+        return None
+    return KeyHolder(actor=actor, key_id=row.id)
+
+
+def live_key_holder(session: Session, *, key_id: str, user_id: str) -> Actor | None:
+    """The user, while the key `key_id` is still live and theirs; None once it is revoked or they are deleted."""
+    user = session.scalar(
+        select(User)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+    )
+    return actor_of(user) if user is not None else None
+
+
 def require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise PermissionDenied("only a server admin may manage users")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from champion.ui import session as sessions
+from champion.users import service as users
 from tests.api.test_wml_routes import Server, serving
 from tests.ui.conftest import csrf_of, sign_in
 
@@ -85,6 +87,43 @@ def test_an_expired_session_sends_back_to_sign_in(server: Server, monkeypatch: p
     response = server.client.get("/ui/spaces", follow_redirects=False)
     assert response.status_code == 303 and "expired=1" in response.headers["location"]
     assert "session has expired" in server.client.get(response.headers["location"]).text
+
+
+def test_revoking_the_sign_in_key_ends_the_session(server: Server) -> None:
+    with server.context.sessions() as db:
+        first = users.issue_key(db, user_id=server.ids["alice"], name="ui one")
+        other = users.issue_key(db, user_id=server.ids["alice"], name="ui two")
+    sign_in(server, "alice", key=first.secret)
+    assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 200
+    with server.context.sessions() as db:
+        users.revoke_key(db, key_id=other.id)
+    # Another key's revocation leaves this session alone; its own ends it on the next request.
+    assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 200
+    with server.context.sessions() as db:
+        users.revoke_key(db, key_id=first.id)
+    response = server.client.get("/ui/spaces", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/")
+    assert server.client.get("/", follow_redirects=False).status_code == 200  # the sign-in form, not a loop
+
+
+def test_a_deleted_user_has_no_session(tmp_path: Path) -> None:
+    with serving(tmp_path, "dave") as server:
+        sign_in(server, "dave")
+        assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 200
+        with server.context.sessions() as db:
+            db.delete(users.get_user(db, user_id=server.ids["dave"]))
+            db.commit()
+        assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_without_its_key_is_no_session(server: Server) -> None:
+    # A cookie of the older shape, signed with the server's own key but naming no API key.
+    old = URLSafeTimedSerializer(server.context.signing_key, salt="champion.ui.session").dumps(
+        {"u": server.ids["alice"], "c": "x"}
+    )
+    server.client.cookies.clear()
+    server.client.cookies.set(sessions.COOKIE, old)
+    assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 303
 
 
 def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(server: Server, live: dict[str, str]) -> None:

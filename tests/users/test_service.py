@@ -71,3 +71,28 @@ def test_first_admin_key_from_the_environment(context: ServerContext) -> None:
         assert first is not None and first.secret == given
         actor = users.authenticate_user_key(session, user_name="ops", secret=given)
         assert actor is not None and actor.is_admin
+
+
+def test_a_key_holder_lasts_while_the_key_is_live_and_theirs(context: ServerContext) -> None:
+    with context.sessions() as session:
+        carol = users.create_user(session, name="carol")
+        dave = users.create_user(session, name="dave")
+        issued = users.issue_key(session, user_id=carol.id)
+        held = users.identify_user_key(session, user_name="carol", secret=issued.secret)
+        assert held is not None and held.key_id == issued.id and held.actor.user_id == carol.id
+        assert users.identify_user_key(session, user_name="dave", secret=issued.secret) is None
+        assert users.live_key_holder(session, key_id=issued.id, user_id=carol.id) == held.actor
+        assert users.live_key_holder(session, key_id=issued.id, user_id=dave.id) is None
+        assert users.live_key_holder(session, key_id="no-such-key", user_id=carol.id) is None
+        users.revoke_key(session, key_id=issued.id)
+        assert users.live_key_holder(session, key_id=issued.id, user_id=carol.id) is None
+        assert users.identify_user_key(session, user_name="carol", secret=issued.secret) is None
+
+
+def test_a_deleted_users_key_holds_nothing(context: ServerContext) -> None:
+    with context.sessions() as session:
+        carol = users.create_user(session, name="carol")
+        issued = users.issue_key(session, user_id=carol.id)
+        session.delete(carol)
+        session.commit()
+        assert users.live_key_holder(session, key_id=issued.id, user_id=carol.id) is None
