@@ -37,6 +37,13 @@ class CheckResult:
         return cls(name=str(data["name"]), status=CheckStatus(data["status"]), message=str(data["message"]))
 
 
+# The seed's words for a schema mismatch: WML warns with them, and still proceeds, when the input
+# schemas differ. Every face that shows `ValidationReport.schema_mismatch` shows this sentence.
+SCHEMA_MISMATCH_WARNING = (
+    "The input schema of the asset being patched does not match with the currently deployed asset. "
+    "Please ensure that the score payloads are up to date as per the asset being patched."
+)
+
 # The checks that compare input schemas. Each passes only when the two models take the same
 # features, in the same order, with the same types, so any other status is a schema mismatch.
 SCHEMA_CHECKS = frozenset({"features", "featureDataTypes"})

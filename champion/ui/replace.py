@@ -27,18 +27,12 @@ from champion.models.types import FAMILIES
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
 from champion.replacement.errors import NothingToRollBack
+from champion.replacement.report import SCHEMA_MISMATCH_WARNING
 from champion.replacement.types import Reason
 from champion.ui.render import UIRoute, error_page, field_errors, go, page
 from champion.ui.session import ChangingSession, UISession, ViewerSession
 
 router = APIRouter(route_class=UIRoute)
-
-# The seed's words for a schema mismatch. The WML face puts the same sentence in its asset patch
-# response; both show it when the one validation engine reports `schema_mismatch`.
-SCHEMA_MISMATCH = (
-    "The input schema of the asset being patched does not match with the currently deployed asset. "
-    "Please ensure that the score payloads are up to date as per the asset being patched."
-)
 
 
 def _parse_asset(value: str) -> tuple[str, int | None]:
@@ -83,7 +77,7 @@ def dialog_context(
         "report": None,
         "errors": {},
         "uploaded": None,
-        "schema_mismatch_text": SCHEMA_MISMATCH,
+        "schema_mismatch_text": SCHEMA_MISMATCH_WARNING,
         **extra,
     }
 

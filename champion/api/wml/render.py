@@ -12,6 +12,7 @@ from champion.jobs.types import JobResult, ResultBlock
 from champion.models.software_specs import SoftwareSpec
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.replacement.checks import ValidationReport
+from champion.replacement.report import SCHEMA_MISMATCH_WARNING as SCHEMA_MISMATCH
 from champion.replacement.service import HistoryEntry
 from champion.runtimes import Signature, TargetType
 from champion.serving.engine import Answer
@@ -313,13 +314,6 @@ def attachment(row: DataAsset) -> dict[str, Any]:
         "size": row.size,
         "complete": row.sha256 is not None,
     }
-
-
-# The seed's words: WML warns, and still proceeds, when the input schemas differ.
-SCHEMA_MISMATCH = (
-    "The input schema of the asset being patched does not match with the currently deployed asset. "
-    "Please ensure that the score payloads are up to date as per the asset being patched."
-)
 
 
 def add_validation(body: dict[str, Any], report: ValidationReport) -> None:
