@@ -112,14 +112,19 @@ def from_columns(
     field: str = "inputs",
     ignore: frozenset[str] = frozenset(),
 ) -> npt.NDArray[Any]:
-    """The matrix for named columns (Open Inference Protocol tensors), one value per row in each."""
+    """The matrix for named columns (Open Inference Protocol tensors), one value per row in each.
+
+    Errors name `{field}.{column}[{row}]`, or `{column}[{row}]` when `field` is empty (DataRobot's
+    tables, whose columns are the top-level names).
+    """
     features, plan = signature.features, _plan(signature)
     if not isinstance(columns, Mapping):
         raise InvalidInput("expected an object of named columns", field=field)
     known = {f.name for f in features}
     for name in columns:
         if name not in known and name not in ignore:
-            raise InvalidInput(f"unknown input '{name}'; the model takes {_names(features)}", field=f"{field}.{name}")
+            problem = f"unknown input '{name}'; the model takes {_names(features)}"
+            raise InvalidInput(problem, field=_within(field, name))
     data: list[Sequence[Any]] = []
     for feature in features:
         column = columns.get(feature.name)
@@ -133,7 +138,7 @@ def from_columns(
                 problem = "must hold at least one value"
             else:
                 problem = f"has {len(column)} values but {features[0].name} has {len(data[0])}"
-            raise InvalidInput(problem, field=f"{field}.{feature.name}")
+            raise InvalidInput(problem, field=_within(field, feature.name))
         data.append(column)
     as_float = plan.as_float
     if as_float and data and _plain(signature, data):
@@ -150,7 +155,7 @@ def from_columns(
             try:
                 out.append(_convert(feature, value, signature.allows_missing, as_float))
             except _Bad as bad:
-                raise InvalidInput(str(bad), field=f"{field}.{feature.name}[{i}]") from None
+                raise InvalidInput(str(bad), field=f"{_within(field, feature.name)}[{i}]") from None
         converted.append(out)
     return _matrix(list(zip(*converted, strict=True)), len(features), as_float)
 
@@ -188,6 +193,10 @@ def _order(
     if len(plan.orders) < _MAX_CACHED:
         plan.orders[key] = order
     return order
+
+
+def _within(field: str, name: str) -> str:
+    return f"{field}.{name}" if field else name
 
 
 def _plain(signature: Signature, data: Sequence[Sequence[Any]]) -> bool:
