@@ -5,11 +5,13 @@ from fastapi import APIRouter
 from champion.api.datarobot import deployments, model_packages, operations, predictions, replacement, settings
 
 router = APIRouter()
-router.include_router(predictions.router)
 router.include_router(deployments.router)
 router.include_router(replacement.router)
 router.include_router(model_packages.router)
 router.include_router(operations.router)
 router.include_router(settings.router)
 
-__all__ = ["router"]
+# The prediction routes, mounted ahead of every router by create_app (see predictions.py).
+hot_routes = predictions.hot_routes
+
+__all__ = ["hot_routes", "router"]

@@ -20,8 +20,8 @@ Decisions worth knowing:
 - A deployment that cannot answer yet is a 409 (the shared rule), not a 503: datarobot-predict
   retries 503 ten times, and a deployment still loading or inactive is not a blip.
 
-`hot_routes` are included through `router`; mounted ahead of every router instead, as the WML
-face's scoring route is in `app.py`, they would skip FastAPI's route matching too.
+`hot_routes` are mounted ahead of every router in `app.py`, as the WML face's scoring route is, so
+they skip FastAPI's route matching too.
 
 Every response for a known deployment carries `Champion-Model-Version: <model id>:<rev>`: on
 success the version that answered, on a refused input the champion whose signature refused it.
@@ -32,13 +32,12 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi import APIRouter
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from champion.api.datarobot import predict_input, predict_output
-from champion.api.datarobot.errors import DataRobotRoute, error_response, render_error
+from champion.api.datarobot.errors import error_response, render_error
 from champion.api.datarobot.predict_input import UnsupportedMedia
 from champion.api.deps import authenticate_from_memory
 from champion.context import ServerContext
@@ -51,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 MODEL_VERSION_HEADER = "Champion-Model-Version"
 CSV = "text/csv; charset=utf-8"
-
-router = APIRouter(route_class=DataRobotRoute)
 
 
 async def predict(request: Request) -> Response:
@@ -131,4 +128,3 @@ PATHS = (
     "/api/v2/deployments/{deployment_id}/predictions/",
 )
 hot_routes = [Route(path, predict, methods=["POST"]) for path in PATHS]
-router.routes.extend(hot_routes)
