@@ -149,6 +149,30 @@ def rollback(
 ) -> Started:
     """Return to the champion before the last successful replacement, through the same checks."""
     deployments.get(session, actor, deployment_id=deployment_id)
+    previous = _rollback_target(session, deployment_id=deployment_id)
+    return start(
+        session,
+        actor,
+        store,
+        deployment_id=deployment_id,
+        model_id=previous.model_id,
+        rev=previous.number,
+        reason=reason,
+        kind=Kind.ROLLBACK,
+    )
+
+
+def rollback_target(session: Session, actor: Actor, *, deployment_id: str) -> ModelVersion | None:
+    """The model version `rollback` would return to, or None when there is nothing to roll back to."""
+    deployments.get(session, actor, deployment_id=deployment_id)
+    try:
+        return _rollback_target(session, deployment_id=deployment_id)
+    except NothingToRollBack:
+        return None
+
+
+def _rollback_target(session: Session, *, deployment_id: str) -> ModelVersion:
+    """The champion before the last successful replacement; NothingToRollBack saying why there is none."""
     last = session.scalar(
         select(ReplacementRecord)
         .where(ReplacementRecord.deployment_id == deployment_id, ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
@@ -160,16 +184,7 @@ def rollback(
     previous = session.get(ModelVersion, last.from_version_id)
     if previous is None:
         raise NothingToRollBack("the earlier champion's model has been deleted")
-    return start(
-        session,
-        actor,
-        store,
-        deployment_id=deployment_id,
-        model_id=previous.model_id,
-        rev=previous.number,
-        reason=reason,
-        kind=Kind.ROLLBACK,
-    )
+    return previous
 
 
 @dataclass(frozen=True)

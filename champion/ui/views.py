@@ -27,6 +27,7 @@ from champion.users.errors import UserNotFound
 from champion.users.service import Actor
 
 BUSY = (State.UPDATING.value, State.INITIALIZING.value)
+NOTHING_TO_ROLL_BACK = "No earlier model to return to."
 
 
 def user_names(session: Session, ids: Iterable[str]) -> dict[str, str]:
@@ -61,6 +62,13 @@ class Permissions:
     def manage_reason(self) -> str:
         return "" if self.may_manage else f"Only a space admin can do this; you are a {self.role.value}."
 
+    def rollback_reason(self, target: ModelVersion | None) -> str:
+        """Why Roll back is greyed out ("" when it is not): the role first, then nothing to return to.
+
+        `target` is `replacement.service.rollback_target`'s answer, so the rule stays the service's.
+        """
+        return self.edit_reason or ("" if target is not None else NOTHING_TO_ROLL_BACK)
+
 
 def permissions(session: Session, actor: Actor, space_id: str) -> Permissions:
     return Permissions(spaces.role_of(session, actor, space_id))
@@ -76,6 +84,11 @@ class SpaceView:
     members: list[SpaceMember]
     names: dict[str, str]
     model_names: dict[str, str] = field(default_factory=dict)
+    rollback_targets: dict[str, ModelVersion | None] = field(default_factory=dict)
+    """Per deployment id, what Roll back would return to (None: nothing)."""
+
+    def rollback_reason(self, deployment_id: str) -> str:
+        return self.can.rollback_reason(self.rollback_targets.get(deployment_id))
 
 
 def space_view(session: Session, actor: Actor, space_id: str) -> SpaceView:
@@ -94,6 +107,10 @@ def space_view(session: Session, actor: Actor, space_id: str) -> SpaceView:
         members=members,
         names=user_names(session, ids),
         model_names={m.id: m.name for m in registered},
+        rollback_targets={
+            d.deployment.id: replacement.rollback_target(session, actor, deployment_id=d.deployment.id)
+            for d in described
+        },
     )
 
 
@@ -109,10 +126,16 @@ class DeploymentView:
     history: list[HistoryEntry]
     model_names: dict[str, str]
     names: dict[str, str]
+    rollback_to: ModelVersion | None
+    """What Roll back would return to (None: nothing)."""
 
     @property
     def busy(self) -> bool:
         return self.described.deployment.state in BUSY
+
+    @property
+    def rollback_reason(self) -> str:
+        return self.can.rollback_reason(self.rollback_to)
 
 
 def deployment_view(session: Session, actor: Actor, deployment_id: str) -> DeploymentView:
@@ -139,6 +162,7 @@ def deployment_view(session: Session, actor: Actor, deployment_id: str) -> Deplo
         history=history,
         model_names=model_names,
         names=names,
+        rollback_to=replacement.rollback_target(session, actor, deployment_id=deployment_id),
     )
 
 

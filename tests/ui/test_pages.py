@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
+from champion.ui.views import NOTHING_TO_ROLL_BACK
+from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import ModelFiles
 from tests.ui.conftest import csrf_of, sign_in
@@ -56,3 +59,49 @@ def test_pages_and_fragments_render(server: Server, live: dict[str, str], model_
     assert uploaded.status_code == 200 and "revision 2" in uploaded.text
     nothing = server.client.post(f"/ui/deployments/{d}/rollback", data={"csrf_token": token})
     assert nothing.status_code == 409 and "no earlier champion" in nothing.text
+
+
+def rollback_control(html: str, deployment_id: str) -> str:
+    """The opening tag of a Roll back button or menu item, and what follows it up to its line's end."""
+    found = re.search(rf'data-dialog="/ui/deployments/{deployment_id}/rollback"[^>]*>Roll back</button>\s*[^\n]*', html)
+    assert found, html
+    return found.group(0)
+
+
+def test_roll_back_is_disabled_until_there_is_an_earlier_model(
+    server: Server, live: dict[str, str], model_files: ModelFiles
+) -> None:
+    space, content = live["space"], model_files.classifier_named.read_bytes()
+    model = upload_model(server, space, content, name="rollback-demo")
+    d = deploy(server, space, model)["metadata"]["id"]
+    assert wait_until_settled(server, space, d)["entity"]["status"]["state"] == "ready"
+
+    sign_in(server, "bob")  # a viewer is told about the role, not about the history
+    viewer = rollback_control(server.client.get(f"/ui/spaces/{space}").text, d)
+    assert 'aria-disabled="true"' in viewer and "you are a viewer" in viewer
+
+    sign_in(server, "alice")
+    item = rollback_control(server.client.get(f"/ui/spaces/{space}").text, d)
+    assert 'aria-disabled="true"' in item and NOTHING_TO_ROLL_BACK in item
+    sheet = server.client.get(f"/ui/deployments/{d}").text
+    button = rollback_control(sheet, d)
+    assert (
+        "disabled" in button
+        and 'aria-describedby="rollback-why"' in button
+        and f'title="{NOTHING_TO_ROLL_BACK}"' in button
+    )
+    assert f'<p class="hint" id="rollback-why">{NOTHING_TO_ROLL_BACK}</p>' in sheet
+
+    put = server.call("PUT", f"/ml/v4/models/{model}/content", params={"space_id": space}, content=content)
+    assert put.status_code == 201, put.text
+    token = csrf_of(server, f"/ui/deployments/{d}")
+    started = server.client.post(
+        f"/ui/deployments/{d}/replace", data={"asset": f"{model}:2", "csrf_token": token}, follow_redirects=False
+    )
+    assert started.status_code == 303, started.text
+    assert wait_until_settled(server, space, d)["entity"]["asset"]["rev"] == "2"
+
+    item = rollback_control(server.client.get(f"/ui/spaces/{space}").text, d)
+    assert "aria-disabled" not in item and NOTHING_TO_ROLL_BACK not in item
+    sheet = server.client.get(f"/ui/deployments/{d}").text
+    assert "disabled" not in rollback_control(sheet, d) and 'id="rollback-why"' not in sheet
