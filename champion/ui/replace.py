@@ -22,8 +22,8 @@ from champion.deployments import service as deployments
 from champion.errors import ChampionError, InvalidInput, NotFound, ValidationFailed
 from champion.models import service as models
 from champion.models.schemas import NewModel
-from champion.models.software_specs import CATALOGUE
-from champion.models.types import FAMILIES
+from champion.models.software_specs import CATALOGUE, SoftwareSpec
+from champion.models.types import FAMILIES, parse_model_type
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
 from champion.replacement.errors import NothingToRollBack
@@ -33,6 +33,23 @@ from champion.ui.render import UIRoute, error_page, field_errors, go, page
 from champion.ui.session import ChangingSession, UISession, ViewerSession
 
 router = APIRouter(route_class=UIRoute)
+
+
+# The one family whose library is installed under another name.
+_FAMILY_PACKAGE = {"onnx": "onnxruntime"}
+
+
+def wml_type(value: str, spec: SoftwareSpec = CATALOGUE[0]) -> str:
+    """The WML model type for a family, `<family>_<major.minor>` as in `scikit-learn_1.3`.
+
+    The version is the library's in `spec` (the software spec a new model is given), so the type
+    names what will really load it; a value that names its version already is kept.
+    """
+    parsed = parse_model_type(value)
+    if parsed.version:
+        return str(parsed)
+    installed = dict(spec.packages).get(_FAMILY_PACKAGE.get(parsed.family, parsed.family))
+    return f"{parsed.family}_{'.'.join(installed.split('.')[:2])}" if installed else parsed.family
 
 
 def _parse_asset(value: str) -> tuple[str, int | None]:
@@ -67,13 +84,13 @@ def dialog_context(
         "d": d,
         "current": described.version,
         "current_name": current_model.name,
-        "current_type": current_model.type.partition("_")[0],
+        "current_family": current_model.type.partition("_")[0],
         "models": registered,
         "versions": versions,
         "selected": selected,
         "reasons": list(Reason),
         "reason": Reason.OTHER.value,
-        "model_types": sorted(FAMILIES),
+        "model_types": [(family, wml_type(family)) for family in sorted(FAMILIES)],
         "report": None,
         "errors": {},
         "uploaded": None,
@@ -200,7 +217,8 @@ def _keep_upload(
         version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)
     else:
         stem = Path(file_name).name.split(".")[0] or "uploaded model"
-        new = NewModel(name=stem, type=model_type or "scikit-learn", software_spec_id=CATALOGUE[0].id)
+        spec = CATALOGUE[0]
+        new = NewModel(name=stem, type=wml_type(model_type or "scikit-learn", spec), software_spec_id=spec.id)
         model = models.create_model(session, ui.actor, space_id=space_id, new=new)
         try:
             version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
+from champion.models.software_specs import CATALOGUE
 from tests.ui.conftest import ROW, Site, V
 
 
@@ -244,7 +245,9 @@ def test_upload_a_new_model_by_drop_zone_and_serve_it(site: Site, page_for: Call
     page = page_for("dave")
     dialog = open_replace_dialog(page, site)
     dialog.get_by_label("Upload as").select_option(label="a new model")
-    dialog.get_by_label("Model type (for a new model)").select_option("scikit-learn")
+    sklearn = dict(CATALOGUE[0].packages)["scikit-learn"]
+    wml_type = "scikit-learn_" + ".".join(sklearn.split(".")[:2])  # WML's name: the library and its version
+    dialog.get_by_label("Model type (for a new model)").select_option(wml_type)
     dialog.get_by_label("Upload a model file").set_input_files(site.files["retrained"])
     expect(dialog.locator("[data-upload-status]")).to_contain_text("as retrained revision 1")
     expect(dialog.locator("progress")).to_have_attribute("value", "100")
@@ -255,6 +258,7 @@ def test_upload_a_new_model_by_drop_zone_and_serve_it(site: Site, page_for: Call
     )
     models = site.api("GET", "/ml/v4/models", params={**V, "space_id": site.space}).json()["resources"]
     new_model = next(m["metadata"]["id"] for m in models if m["metadata"]["name"] == "retrained")
+    assert next(m for m in models if m["metadata"]["id"] == new_model)["entity"]["type"] == wml_type
     assert site.deployment_details()["entity"]["asset"]["id"] == new_model
     assert site.served_by() == f"{new_model}:1"
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from champion.models.software_specs import CATALOGUE
 from champion.ui.views import NOTHING_TO_ROLL_BACK
 from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, serving
@@ -105,3 +106,30 @@ def test_roll_back_is_disabled_until_there_is_an_earlier_model(
     assert "aria-disabled" not in item and NOTHING_TO_ROLL_BACK not in item
     sheet = server.client.get(f"/ui/deployments/{d}").text
     assert "disabled" not in rollback_control(sheet, d) and 'id="rollback-why"' not in sheet
+
+
+def test_a_new_model_from_the_drop_zone_gets_the_wml_type_of_its_library(
+    server: Server, live: dict[str, str], model_files: ModelFiles
+) -> None:
+    sign_in(server, "alice")
+    d, space = live["deployment"], live["space"]
+    sklearn = dict(CATALOGUE[0].packages)["scikit-learn"]
+    expected = "scikit-learn_" + ".".join(sklearn.split(".")[:2])
+    dialog = server.client.get(f"/ui/deployments/{d}/replace").text
+    assert f'<option value="{expected}" selected>{expected}</option>' in dialog
+    token = csrf_of(server, f"/ui/deployments/{d}")
+    for name, chosen, wanted in (
+        ("family-only.joblib", "scikit-learn", expected),  # a bare family, as an older page sent it
+        ("no-type.joblib", "", expected),
+        ("pinned.joblib", "scikit-learn_1.3", "scikit-learn_1.3"),
+    ):
+        uploaded = server.client.post(
+            f"/ui/deployments/{d}/upload",
+            params={"name": name, "type": chosen},
+            content=model_files.classifier_named.read_bytes(),
+            headers={"X-CSRF-Token": token},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        listed = server.call("GET", "/ml/v4/models", params={"space_id": space, "version": "2026-10-14"}).json()
+        model = next(m for m in listed["resources"] if m["metadata"]["name"] == name.split(".")[0])
+        assert model["entity"]["type"] == wanted, (name, model["entity"])
