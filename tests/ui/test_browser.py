@@ -7,9 +7,11 @@ and checks through the API that the change really happened.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Locator, Page, expect
 
 from champion.models.software_specs import CATALOGUE
@@ -334,3 +336,49 @@ def test_import_an_export_archive_into_the_space(site: Site, page_for: Callable[
     expect(page.get_by_role("table", name="Import result")).to_contain_text("unchanged")
     again = site.api("GET", "/ml/v4/models", params={**V, "space_id": staging}).json()["resources"]
     assert len(again) == len(models)
+
+
+def test_delete_asks_first_and_a_viewer_cannot(site: Site, page_for: Callable[[str], Page]) -> None:
+    body = {"name": "churn-doomed", "online": {}, "asset": {"id": site.model, "rev": "1"}, "space_id": site.space}
+    created = site.api("POST", "/ml/v4/deployments", params=V, json=body)
+    assert created.status_code == 202, created.text
+    doomed = created.json()["metadata"]["id"]
+
+    def details() -> httpx.Response:
+        return site.api("GET", f"/ml/v4/deployments/{doomed}", params={"space_id": site.space})
+
+    def exists() -> bool:
+        status = details().status_code
+        assert status in (200, 404), status
+        return status == 200
+
+    deadline = time.monotonic() + 30
+    while details().json()["entity"]["status"]["state"] in ("initializing", "updating"):
+        assert time.monotonic() < deadline, "the new deployment never settled"
+        time.sleep(0.1)
+
+    viewer = page_for("bob")
+    open_deployments_tab(viewer, site)
+    viewer.get_by_role("button", name="Actions for churn-doomed").click()
+    item = viewer.get_by_role("menuitem", name="Delete")
+    expect(item).to_be_disabled()
+    expect(item).to_have_accessible_description(re.compile("Needs the editor role"))
+    item.click(force=True)  # a greyed-out item opens nothing
+    expect(viewer.get_by_role("dialog", name="Delete churn-doomed?")).to_have_count(0)
+    assert exists()
+
+    page = page_for("dave")
+    open_deployments_tab(page, site)
+    page.get_by_role("button", name="Actions for churn-doomed").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete churn-doomed?")
+    expect(confirm).to_contain_text("stops answering predictions")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_have_count(0)
+    assert exists()  # cancelling changes nothing
+    page.get_by_role("button", name="Actions for churn-doomed").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("link", name="churn-doomed")).to_have_count(0)
+    expect(page.get_by_role("link", name=name_of(site))).to_be_visible()
+    assert not exists()
