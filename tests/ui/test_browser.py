@@ -113,6 +113,8 @@ def test_information_sheet_edits_one_detail_in_place(site: Site, page_for: Calla
     page.get_by_role("button", name="Edit tags").click()
     page.get_by_label("Tags", exact=True).fill("prod, sheet")
     page.get_by_role("button", name="Save tags").click()
+    # Each save re-renders the sheet: wait for it before the next edit, or the click may land on the old one.
+    expect(page.get_by_text("sheet", exact=True).first).to_be_visible()
     page.get_by_role("button", name="Edit name").click()
     page.get_by_label("Name", exact=True).fill("churn-sheet")
     page.get_by_role("button", name="Save name").click()
