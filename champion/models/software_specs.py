@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from champion.models.types import FAMILIES
+from champion.models.types import FAMILIES, parse_model_type
 
 _NAMESPACE = uuid.UUID("6f3c7d1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f")
 _PACKAGES = ("scikit-learn", "xgboost", "lightgbm", "onnxruntime", "numpy", "pandas", "joblib")
@@ -59,3 +59,20 @@ def find(*, spec_id: str | None = None, name: str | None = None) -> SoftwareSpec
         if spec.id == spec_id or spec.name == name:
             return spec
     return None
+
+
+# The one family whose library is installed under another name.
+_FAMILY_PACKAGE = {"onnx": "onnxruntime"}
+
+
+def versioned_type(value: str, spec: SoftwareSpec = CATALOGUE[0]) -> str:
+    """The WML model type for a family, `<family>_<major.minor>` as in `scikit-learn_1.3`.
+
+    The version is the library's in `spec` (the software spec a new model is given), so the type
+    names what will really load it; a value that names its version already is kept.
+    """
+    parsed = parse_model_type(value)
+    if parsed.version:
+        return str(parsed)
+    installed = dict(spec.packages).get(_FAMILY_PACKAGE.get(parsed.family, parsed.family))
+    return f"{parsed.family}_{'.'.join(installed.split('.')[:2])}" if installed else parsed.family

@@ -22,8 +22,8 @@ from champion.deployments import service as deployments
 from champion.errors import ChampionError, InvalidInput, NotFound, ValidationFailed
 from champion.models import service as models
 from champion.models.schemas import NewModel
-from champion.models.software_specs import CATALOGUE, SoftwareSpec
-from champion.models.types import FAMILIES, parse_model_type
+from champion.models.software_specs import CATALOGUE, versioned_type
+from champion.models.types import FAMILIES
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
 from champion.replacement.errors import NothingToRollBack
@@ -33,23 +33,6 @@ from champion.ui.render import UIRoute, error_page, field_errors, go, page
 from champion.ui.session import ChangingSession, UISession, ViewerSession
 
 router = APIRouter(route_class=UIRoute)
-
-
-# The one family whose library is installed under another name.
-_FAMILY_PACKAGE = {"onnx": "onnxruntime"}
-
-
-def wml_type(value: str, spec: SoftwareSpec = CATALOGUE[0]) -> str:
-    """The WML model type for a family, `<family>_<major.minor>` as in `scikit-learn_1.3`.
-
-    The version is the library's in `spec` (the software spec a new model is given), so the type
-    names what will really load it; a value that names its version already is kept.
-    """
-    parsed = parse_model_type(value)
-    if parsed.version:
-        return str(parsed)
-    installed = dict(spec.packages).get(_FAMILY_PACKAGE.get(parsed.family, parsed.family))
-    return f"{parsed.family}_{'.'.join(installed.split('.')[:2])}" if installed else parsed.family
 
 
 def _parse_asset(value: str) -> tuple[str, int | None]:
@@ -90,7 +73,7 @@ def dialog_context(
         "selected": selected,
         "reasons": list(Reason),
         "reason": Reason.OTHER.value,
-        "model_types": [(family, wml_type(family)) for family in sorted(FAMILIES)],
+        "model_types": [(family, versioned_type(family)) for family in sorted(FAMILIES)],
         "report": None,
         "errors": {},
         "uploaded": None,
@@ -218,7 +201,7 @@ def _keep_upload(
     else:
         stem = Path(file_name).name.split(".")[0] or "uploaded model"
         spec = CATALOGUE[0]
-        new = NewModel(name=stem, type=wml_type(model_type or "scikit-learn", spec), software_spec_id=spec.id)
+        new = NewModel(name=stem, type=versioned_type(model_type or "scikit-learn", spec), software_spec_id=spec.id)
         model = models.create_model(session, ui.actor, space_id=space_id, new=new)
         try:
             version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)
