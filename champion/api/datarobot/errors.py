@@ -7,15 +7,13 @@ the body of any 4xx and raises it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from champion import errors
+from champion.api.routing import FaceRoute, invalid_field
 from champion.api.status import status_of
 
 
@@ -36,24 +34,10 @@ def render_error(error: errors.ChampionError) -> JSONResponse:
 
 
 def render_validation(error: RequestValidationError) -> JSONResponse:
-    first = error.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    if location and location[0] in ("body", "query", "path", "header"):
-        location = location[1:]
-    field = ".".join(location) or "body"
-    return error_response(422, f"{field}: {first['msg']}", {"errors": {field: first["msg"]}})
+    field, problem = invalid_field(error)
+    return error_response(422, f"{field}: {problem}", {"errors": {field: problem}})
 
 
-class DataRobotRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except errors.ChampionError as error:
-                return render_error(error)
-            except RequestValidationError as error:
-                return render_validation(error)
-
-        return handle
+class DataRobotRoute(FaceRoute):
+    render_error = render_error
+    render_validation = render_validation

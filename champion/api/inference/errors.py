@@ -6,15 +6,11 @@ dependency, a service or the engine) reaches the client in the protocol's shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from champion import errors
+from champion.api.routing import FaceRoute, invalid_field
 from champion.api.status import status_of
 
 
@@ -22,24 +18,15 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def render_error(error: errors.ChampionError) -> JSONResponse:
+    return error_response(status_of(error), error.message)
+
+
 def render_validation(error: RequestValidationError) -> JSONResponse:
-    first = error.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    if location and location[0] in ("body", "query", "path", "header"):
-        location = location[1:]
-    return error_response(400, f"{'.'.join(location) or 'body'}: {first['msg']}")
+    field, problem = invalid_field(error)
+    return error_response(400, f"{field}: {problem}")
 
 
-class InferenceRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except errors.ChampionError as error:
-                return error_response(status_of(error), error.message)
-            except RequestValidationError as error:
-                return render_validation(error)
-
-        return handle
+class InferenceRoute(FaceRoute):
+    render_error = render_error
+    render_validation = render_validation

@@ -1,0 +1,44 @@
+"""One route class per face: a domain error or a bad request reaches the client in the face's own shape.
+
+A face subclasses `FaceRoute` and names its two renderers; the services below raise the one
+error tree (`champion.errors`) and never know which face called them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from champion import errors
+
+
+class FaceRoute(APIRoute):
+    render_error: ClassVar[Callable[[errors.ChampionError], Response]]
+    render_validation: ClassVar[Callable[[RequestValidationError], Response]]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        render_error, render_validation = type(self).render_error, type(self).render_validation
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except errors.ChampionError as error:
+                return render_error(error)
+            except RequestValidationError as error:
+                return render_validation(error)
+
+        return handle
+
+
+def invalid_field(error: RequestValidationError) -> tuple[str, str]:
+    """The first problem of a request FastAPI refused: the dotted field it concerns, and why."""
+    first = error.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]
+    return ".".join(location) or "body", str(first["msg"])
