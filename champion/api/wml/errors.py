@@ -6,7 +6,6 @@ in this shape, so a rule raised anywhere below reaches the client in its own for
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -16,8 +15,6 @@ from fastapi.responses import JSONResponse
 from champion import errors
 from champion.api.routing import FaceRoute, invalid_field
 from champion.api.status import status_of
-
-logger = logging.getLogger(__name__)
 
 
 def error_response(
