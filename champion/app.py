@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
             OperationKind.BATCH_JOB: batch_job,
             OperationKind.REPLACE: replace,
         }
-        runner = OperationRunner(ctx.sessions, handlers, name=process)
+        runner = OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names)
         app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
         await follower.start()
         # Everything alive now (libraries, loaded models) lives as long as the process: moving it

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from champion.artifacts import LocalArtifactStore
 from champion.auth import load_signing_key
+from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
 from champion.jobs import blobs as job_blobs
@@ -47,12 +48,15 @@ def open_context(settings: Settings) -> ServerContext:
 def bootstrap(context: ServerContext) -> IssuedKey | None:
     """First-start and after-crash housekeeping; returns the first admin's key when just created.
 
-    Run once before any server process starts: operations found running were left by a
-    stopped server and go back to the queue.
+    Run once before any server process starts. With one server on the database, operations
+    found running were left by a stopped server and go back to the queue; with several
+    replicas, only those whose process no longer reports do (the runners' reaper takes the rest
+    once their grace has passed).
     """
     context.store.clear_staging()
     with context.sessions() as session:
-        operations.recover(session)
+        alone = context.settings.replicas == 1
+        operations.recover(session, live_runners=None if alone else cluster.live_names(session))
         models.sweep_orphans(session, context.store, keep=job_blobs.referenced_digests(session))
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key

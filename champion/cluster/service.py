@@ -57,6 +57,11 @@ def live(session: Session) -> list[ProcessReport]:
     return list(session.scalars(select(ProcessReport).where(ProcessReport.heartbeat_at >= cutoff)))
 
 
+def live_names(session: Session) -> set[str]:
+    """The names of the live processes (each process's operation runner goes by the same name)."""
+    return {report.process for report in live(session)}
+
+
 @dataclass(frozen=True)
 class Progress:
     """How far the live processes are with one version of one deployment."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,13 +20,33 @@ Handler = Callable[[Operation], Awaitable[None]]
 """Runs an operation to its end and records the outcome (operation and target) in one commit."""
 
 
+LiveRunners = Callable[[Session], Collection[str]]
+"""The names of the runners whose processes are alive (they report to the cluster table)."""
+
+
 class OperationRunner:
+    """Claims pending operations and runs them; now and then puts back those a dead process held.
+
+    Without that reaper, an operation whose worker died (a crash, an out-of-memory kill) would
+    stay running, and its deployment updating, until the whole server restarted.
+    """
+
     def __init__(
-        self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler], *, name: str, poll_seconds: float = 0.5
+        self,
+        sessions: sessionmaker[Session],
+        handlers: Mapping[str, Handler],
+        *,
+        name: str,
+        live_runners: LiveRunners,
+        poll_seconds: float = 0.5,
+        reap_seconds: float = 5.0,
     ):
         self._sessions = sessions
         self._handlers = handlers
+        self._live_runners = live_runners
         self._poll_seconds = poll_seconds
+        self._reap_seconds = reap_seconds
+        self._reaped_at = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -48,6 +69,9 @@ class OperationRunner:
 
     async def _loop(self) -> None:
         while True:
+            if time.monotonic() - self._reaped_at >= self._reap_seconds:
+                self._reaped_at = time.monotonic()
+                await asyncio.to_thread(self._reap)
             operation = await asyncio.to_thread(self._claim)
             if operation is not None:
                 # Operations on different deployments run side by side.
@@ -58,6 +82,10 @@ class OperationRunner:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    def _reap(self) -> None:
+        with self._sessions() as session:
+            operations.recover(session, live_runners={*self._live_runners(session), self.name})
 
     def _claim(self) -> Operation | None:
         with self._sessions() as session:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +16,9 @@ from champion.operations.tables import Operation
 from champion.operations.types import OperationKind, OperationState
 
 logger = logging.getLogger(__name__)
+
+GRACE = dt.timedelta(seconds=10)
+"""How long a running operation belongs to its runner before anyone asks whether that runner is alive."""
 
 
 def create(
@@ -71,18 +76,28 @@ def finish(session: Session, *, operation_id: str, state: OperationState, messag
     logger.info("operation %s %s %s", operation_id, state.value, message)
 
 
-def recover(session: Session) -> int:
-    """Put operations a stopped server left running back in the queue; return how many.
+def recover(session: Session, *, live_runners: Collection[str] | None = None, grace: dt.timedelta = GRACE) -> int:
+    """Put the running operations whose runner is gone back in the queue; return how many.
 
-    Called at start-up, before any runner starts, so every running row is an orphan.
-    Operations here are idempotent (a deploy loads and warms again), so resuming is safe.
+    `live_runners=None` is the start-up of the only server on this database: no runner is alive
+    yet, so every running row is an orphan. Otherwise a row is an orphan when its runner is not
+    among `live_runners` (its process stopped reporting: it died, or its server was killed) and it
+    started over `grace` ago, so that a process still starting up is never robbed. Operations
+    are idempotent (a deploy loads and warms again, a replacement resumes its phase), so
+    resuming one elsewhere is safe.
     """
-    orphans = session.scalars(select(Operation).where(Operation.state == OperationState.RUNNING.value)).all()
+    query = select(Operation).where(Operation.state == OperationState.RUNNING.value)
+    if live_runners is not None:
+        query = query.where(Operation.started_at < utcnow() - grace)
+        if live_runners:
+            query = query.where(Operation.runner.not_in(list(live_runners)))
+    orphans = session.scalars(query).all()
     for operation in orphans:
+        logger.warning("operation %s was left running by %s: back in the queue", operation.id, operation.runner)
         operation.state, operation.runner, operation.message = (
             OperationState.PENDING.value,
             None,
-            "resumed after a restart",
+            "resumed: the server process running it stopped",
         )
     session.commit()
     return len(orphans)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import shutil
 import time
 from pathlib import Path
@@ -9,7 +11,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from champion.app import create_app
+from champion.cluster import service as cluster
 from champion.context import ServerContext, bootstrap
+from champion.db import utcnow
 from champion.deployments import service as deployments
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.tables import Deployment
@@ -69,3 +73,65 @@ def test_an_operation_left_running_is_resumed_after_a_restart(
     assert operation.state == OperationState.SUCCEEDED
     assert deployment.state == "ready"
     assert operation.runner != "a server that then died"
+
+
+def _age(context: ServerContext, operation_id: str, seconds: float) -> None:
+    """Pretend the operation was claimed `seconds` ago."""
+    with context.sessions() as session:
+        operation = session.get(Operation, operation_id)
+        assert operation is not None
+        operation.started_at = utcnow() - dt.timedelta(seconds=seconds)
+        session.commit()
+
+
+def _state(context: ServerContext, operation_id: str) -> OperationState:
+    with context.sessions() as session:
+        operation = session.get(Operation, operation_id)
+        assert operation is not None
+        return OperationState(operation.state)
+
+
+def test_only_operations_of_runners_that_stopped_reporting_go_back_in_the_queue(
+    context: ServerContext, alice: Actor, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    _, operation_id = deployment_left_running(context, alice, model_files, tmp_path)
+    with context.sessions() as session:
+        # Just claimed: even a runner nobody has heard of keeps it for the grace period.
+        assert operations.recover(session, live_runners={"another process"}) == 0
+    _age(context, operation_id, seconds=60)
+    with context.sessions() as session:
+        # Its runner still reports: it keeps the operation however long it takes.
+        assert operations.recover(session, live_runners={"a server that then died"}) == 0
+        assert _state(context, operation_id) is OperationState.RUNNING
+        assert operations.recover(session, live_runners={"another process"}) == 1
+    assert _state(context, operation_id) is OperationState.PENDING
+
+
+def test_a_running_server_resumes_what_a_dead_worker_left(
+    context: ServerContext, alice: Actor, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    """No restart: a live server's runner notices the dead worker's operation and finishes it."""
+    deployment_id, operation_id = deployment_left_running(context, alice, model_files, tmp_path)
+    _age(context, operation_id, seconds=60)
+    with TestClient(create_app(context=context)):
+        deadline = time.monotonic() + 20
+        while not _state(context, operation_id).terminal:
+            assert time.monotonic() < deadline, "the orphaned operation was never resumed"
+            time.sleep(0.05)
+    assert _state(context, operation_id) is OperationState.SUCCEEDED
+    with context.sessions() as session:
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None and deployment.state == "ready"
+
+
+def test_with_replicas_a_start_leaves_a_live_runners_operation_alone(
+    context: ServerContext, alice: Actor, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    _, operation_id = deployment_left_running(context, alice, model_files, tmp_path)
+    _age(context, operation_id, seconds=60)
+    with context.sessions() as session:
+        cluster.publish(session, process="a server that then died", report=cluster.Report())
+    # model_copy skips the check that replicas need PostgreSQL: this test is about the bootstrap's choice.
+    replicas = dataclasses.replace(context, settings=context.settings.model_copy(update={"replicas": 2}))
+    bootstrap(replicas)
+    assert _state(context, operation_id) is OperationState.RUNNING
