@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
             await runner.stop()
             await follower.stop()
             await engine.close()
+            meters.close()
             if context is None:
                 ctx.close()
 

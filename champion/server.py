@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
+
+# prometheus_client's name for the directory its multiprocess mode keeps meters in. Spelled out
+# rather than imported from champion.monitoring: that import would bring in prometheus_client,
+# which picks in-memory or file-backed values once, at import, from this very variable.
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def exec_server(options: dict[str, Any]) -> None:
@@ -24,16 +31,32 @@ def exec_server(options: dict[str, Any]) -> None:
 
 
 def run(options: dict[str, Any]) -> None:
-    uvicorn.run(
-        "champion.app:create_app",
-        factory=True,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        # An idle TLS keep-alive connection otherwise holds shutdown for 30 s.
-        timeout_graceful_shutdown=10,
-        **options,
-    )
+    # Only several workers share their meters through files (champion/monitoring/workers.py):
+    # a single process keeps in-memory values, cheaper on every prediction, and its process
+    # meters. An inherited variable is dropped either way: its directory may hold another
+    # run's files, which would add up with ours.
+    os.environ.pop(METRICS_DIRECTORY_VARIABLE, None)
+    metrics_directory = None
+    if options.get("workers", 1) > 1:
+        # Fresh and private to this run, so no stale counts and no other server's; the workers
+        # inherit the variable when uvicorn spawns them, and nothing here has imported
+        # prometheus_client yet (this module imports only uvicorn).
+        metrics_directory = tempfile.mkdtemp(prefix="champion-metrics-")
+        os.environ[METRICS_DIRECTORY_VARIABLE] = metrics_directory
+    try:
+        uvicorn.run(
+            "champion.app:create_app",
+            factory=True,
+            loop="uvloop",
+            http="httptools",
+            log_level="info",
+            # An idle TLS keep-alive connection otherwise holds shutdown for 30 s.
+            timeout_graceful_shutdown=10,
+            **options,
+        )
+    finally:
+        if metrics_directory is not None:
+            shutil.rmtree(metrics_directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

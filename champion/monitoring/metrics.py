@@ -3,9 +3,9 @@
 One `ServingMetrics` per app, on a registry of its own rather than prometheus_client's
 global one, so tests and several apps in one process never share (or collide on) a series.
 `create_app` builds it, hands it to the serving engine (which counts the models it loads
-and releases) and exposes its registry at /metrics; the scoring functions record through
-the engine. This module imports nothing from champion, so the engine and the services may
-both use it without an import pointing up.
+and releases) and exposes it at /metrics; the scoring functions record through the
+engine. This package imports nothing else from champion, so the engine and the services
+may both use it without an import pointing up.
 
 /metrics asks for a credential like every route but the version probes; any user's API
 key will do. A Prometheus scrape config passes it as a bearer token:
@@ -18,11 +18,9 @@ key will do. A Prometheus scrape config passes it as a bearer token:
         static_configs:
           - targets: ["champion.example.com:8443"]
 
-Each uvicorn worker (`champion serve --workers N`) is its own process with its own
-registry, so one scrape sees one worker's counts and successive scrapes may hit different
-workers. For several workers the next step is prometheus_client's multiprocess mode
-(`PROMETHEUS_MULTIPROC_DIR`, a `MultiProcessCollector` at /metrics, `mark_process_dead`
-when a worker exits); until then, counts are whole only for a single-worker server.
+With `champion serve --workers N` each worker is a process of its own; the meters then
+live in files shared by the workers and /metrics sums them, so every scrape reports the
+whole server (`workers.py` tells how, and what it costs).
 """
 
 from __future__ import annotations
@@ -38,7 +36,10 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    generate_latest,
 )
+
+from champion.monitoring import workers
 
 # From a tenth of a millisecond (a small model on warm data) to ten seconds (a big batch
 # waiting behind others): latency is spread over four orders of magnitude.
@@ -85,12 +86,23 @@ class _Bound:
 
 
 class ServingMetrics:
-    """The serving meters of one app, registered on `registry`."""
+    """The serving meters of one app, registered on `registry`.
+
+    With several workers (`workers.shared_directory()`), values live in per-process files,
+    keyed by name and labels: one app per process, as uvicorn runs it.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
+        # This process's meters; in one worker of several, its own share only.
         self.registry = registry if registry is not None else CollectorRegistry()
-        if process:
+        self._shared = workers.shared_directory()
+        if self._shared is not None:
+            self._exposed = workers.exposition_registry(self._shared, platform=process)
+        else:
+            self._exposed = self.registry
+        if process and self._shared is None:
             # What the global registry would have offered: CPU, memory, open files, GC, Python version.
+            # With several workers only the Python version is (`workers.py` says why).
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
@@ -117,12 +129,24 @@ class ServingMetrics:
         )
         self._loaded = Gauge(
             "champion_models_loaded",
-            "Models in this process's memory: serving, or draining after a swap.",
+            "Models in memory, summed over the server's live workers: serving, or draining after a swap.",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         # Keyed by (deployment id, model version): `labels()` hashes and locks on every call,
         # a plain dict lookup does not. Series of deleted deployments stay until restart.
         self._bound: dict[tuple[str, str], _Bound] = {}
+
+    def exposition(self) -> bytes:
+        """The Prometheus text for /metrics: the whole server's meters, however many workers."""
+        if self._shared is not None:
+            workers.forget_dead_workers(self._shared)
+        return generate_latest(self._exposed)
+
+    def close(self) -> None:
+        """This process stops serving (the app's shutdown); with several workers its models leave the sum."""
+        if self._shared is not None:
+            workers.leave(self._shared)
 
     def answered(self, deployment_id: str, model_version: str, rows: int, seconds: float) -> None:
         """Count one answered scoring call; this runs on every prediction."""
