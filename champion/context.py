@@ -45,6 +45,10 @@ def open_context(settings: Settings) -> ServerContext:
     )
 
 
+REPLICA_SETTLE_SECONDS = 3600.0
+"""With replicas, staged files and unreferenced blobs younger than this may be another replica's upload."""
+
+
 def bootstrap(context: ServerContext) -> IssuedKey | None:
     """First-start and after-crash housekeeping; returns the first admin's key when just created.
 
@@ -53,11 +57,15 @@ def bootstrap(context: ServerContext) -> IssuedKey | None:
     replicas, only those whose process no longer reports do (the runners' reaper takes the rest
     once their grace has passed).
     """
-    context.store.clear_staging()
+    alone = context.settings.replicas == 1
+    # Replicas share the database and, with it, an artifact folder: another one may be midway
+    # through an upload (staged, or kept and not yet committed), so only old leftovers go.
+    settled = 0 if alone else REPLICA_SETTLE_SECONDS
+    context.store.clear_staging(older_than=settled)
     with context.sessions() as session:
-        alone = context.settings.replicas == 1
         operations.recover(session, live_runners=None if alone else cluster.live_names(session))
-        models.sweep_orphans(session, context.store, keep=job_blobs.referenced_digests(session))
+        young = set(context.store.digests()) - set(context.store.digests(older_than=settled))
+        models.sweep_orphans(session, context.store, keep=job_blobs.referenced_digests(session) | young)
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ class ArtifactStore(Protocol):
 
     def delete(self, sha256: str) -> None: ...
 
-    def digests(self) -> Iterable[str]: ...
+    def digests(self, *, older_than: float = 0) -> Iterable[str]:
+        """Every blob's digest; with `older_than`, only blobs written at least that many seconds ago."""
+        ...
 
 
 class LocalArtifactStore:
@@ -91,13 +94,22 @@ class LocalArtifactStore:
     def delete(self, sha256: str) -> None:
         self._blob_path(sha256).unlink(missing_ok=True)
 
-    def digests(self) -> Iterable[str]:
-        return (path.name for path in self.blobs.glob("*/*") if path.is_file())
+    def digests(self, *, older_than: float = 0) -> Iterable[str]:
+        cutoff = time.time() - older_than
+        blobs = (path for path in self.blobs.glob("*/*") if path.is_file())
+        return (path.name for path in blobs if not older_than or path.stat().st_mtime <= cutoff)
 
-    def clear_staging(self) -> None:
-        """Drop what an interrupted upload left behind (called at start-up)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self.staging.mkdir(parents=True, exist_ok=True)
+    def clear_staging(self, *, older_than: float = 0) -> None:
+        """Drop what interrupted uploads left behind (called at start-up); with `older_than`, only
+        what was left that many seconds ago or more, so that another replica's uploads survive."""
+        cutoff = time.time() - older_than
+        for entry in self.staging.iterdir():
+            if older_than and entry.stat().st_mtime > cutoff:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def _blob_path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

@@ -133,5 +133,12 @@ def test_with_replicas_a_start_leaves_a_live_runners_operation_alone(
         cluster.publish(session, process="a server that then died", report=cluster.Report())
     # model_copy skips the check that replicas need PostgreSQL: this test is about the bootstrap's choice.
     replicas = dataclasses.replace(context, settings=context.settings.model_copy(update={"replicas": 2}))
+    orphan = tmp_path / "uploaded by another replica, not yet committed"
+    orphan.write_bytes(b"model bytes")
+    digest = context.store.keep(context.store.stage(orphan))
     bootstrap(replicas)
     assert _state(context, operation_id) is OperationState.RUNNING
+    assert context.store.exists(digest)
+    bootstrap(context)  # alone on the database: every running row and unreferenced blob is a leftover
+    assert _state(context, operation_id) is OperationState.PENDING
+    assert not context.store.exists(digest)
