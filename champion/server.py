@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -41,7 +42,7 @@ def run(options: dict[str, Any]) -> None:
         # Fresh and private to this run, so no stale counts and no other server's; the workers
         # inherit the variable when uvicorn spawns them, and nothing here has imported
         # prometheus_client yet (this module imports only uvicorn).
-        metrics_directory = tempfile.mkdtemp(prefix="champion-metrics-")
+        metrics_directory = _fresh_metrics_directory()
         os.environ[METRICS_DIRECTORY_VARIABLE] = metrics_directory
     try:
         uvicorn.run(
@@ -57,6 +58,29 @@ def run(options: dict[str, Any]) -> None:
     finally:
         if metrics_directory is not None:
             shutil.rmtree(metrics_directory, ignore_errors=True)
+
+
+_METRICS_PREFIX = "champion-metrics-"
+
+
+def _fresh_metrics_directory() -> str:
+    """A new directory named after this process; those of servers that died unable to remove theirs
+    (SIGKILL, a crash) are removed first, so the temporary folder does not fill up over the runs."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*-*"):
+        owner = stale.name.removeprefix(_METRICS_PREFIX).partition("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process, maybe their server: not ours to clean
+        return True
+    return True
 
 
 if __name__ == "__main__":
