@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from champion import changes, patch
 from champion.db import utcnow
 from champion.deployments import patch as rules
+from champion.deployments import settings as deployment_settings  # imports this module too: used at call time only
 from champion.deployments.errors import DeploymentNotFound, NotReady, ServingNameTaken
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.tables import Deployment
@@ -19,10 +21,12 @@ from champion.deployments.types import Kind, State
 from champion.errors import InvalidInput, PreconditionFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
+from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
+from champion.runtimes import Signature
 from champion.spaces import service as spaces
 from champion.spaces.tables import SpaceMember
 from champion.spaces.types import Role
@@ -47,8 +51,25 @@ class Described:
         return f'"{digest[:20]}"'
 
 
-def create(session: Session, actor: Actor, *, space_id: str, new: NewDeployment) -> tuple[Described, Operation]:
-    """Record the deployment and its deploy operation in one commit; the runner does the rest."""
+def create(
+    session: Session,
+    actor: Actor,
+    *,
+    space_id: str,
+    new: NewDeployment,
+    runtime_parameter_values: Sequence[Mapping[str, Any]] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> tuple[Described, Operation]:
+    """Record the deployment, its runtime parameter values and settings, and its deploy operation in one commit.
+
+    The runner does the rest. `runtime_parameter_values` (DataRobot's `[{"fieldName", "type", "value"}]`)
+    are merged with the served version's defaults (`settings.merge_runtime_values`): a parameter the
+    version requires (allowEmpty false, no default) left without a value is an InvalidInput naming
+    `runtimeParameterValues.<name>`, so no deployment is ever created unable to run its model.
+    `settings` (a partial settings document, as `settings.update` takes) start the deployment with
+    what an update could have given it; without them every setting is off. Nothing is written
+    unless all of it holds.
+    """
     spaces.require(session, actor, space_id, Role.EDITOR)
     try:
         model = models.get_model(session, actor, model_id=new.model_id, space_id=space_id)
@@ -59,6 +80,14 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewDeployment)
         raise InvalidInput(exc.message, field="asset.rev" if new.rev is not None else "asset.id") from None
     if new.serving_name is not None and not serving_name_available(session, new.serving_name):
         raise ServingNameTaken(f"the serving name {new.serving_name!r} is taken")
+    runtime_values = deployment_settings.merge_runtime_values(
+        from_stored(version.runtime_parameters), {}, runtime_parameter_values or ()
+    )
+    first_settings = (
+        deployment_settings.checked(settings, signature=Signature.from_dict(version.signature))
+        if settings is not None
+        else None
+    )
     deployment = Deployment(
         space_id=space_id,
         name=new.name,
@@ -75,6 +104,10 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewDeployment)
     )
     session.add(deployment)
     session.flush()
+    if runtime_values or first_settings is not None:  # no row means every default
+        deployment_settings.store_new(
+            session, deployment_id=deployment.id, settings=first_settings, runtime_values=runtime_values
+        )
     operation = operations.create(
         session,
         kind=OperationKind.DEPLOY,

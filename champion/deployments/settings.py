@@ -8,8 +8,12 @@ intervals, drift, segments or humility actions yet, so a setting records intent,
 message says what it protects.
 
 Runtime parameter values belong to the champion: its version declares them
-(`models/runtime_parameters.py`) and a replacement sets them for the candidate
-(`merge_runtime_values`), stored only when the swap succeeds (`replacement/handler.py`).
+(`models/runtime_parameters.py`); `deployments.create` stores the first ones with the new deployment,
+and a replacement sets them for the candidate (`merge_runtime_values` both times), stored only when
+the swap succeeds (`replacement/handler.py`).
+
+`deployments.service` and this module import each other (create keeps a new deployment's settings;
+the functions here find deployments through the service); each only calls the other at run time.
 """
 
 from __future__ import annotations
@@ -161,12 +165,8 @@ def update(session: Session, actor: Actor, *, deployment_id: str, changes: Mappi
     described = deployments.get(session, actor, deployment_id=deployment_id)
     deployment = described.deployment
     spaces.require(session, actor, deployment.space_id, Role.EDITOR)
-    if not isinstance(changes, Mapping):
-        raise InvalidInput("settings changes must be an object")
     row = session.get(DeploymentSettingsRow, deployment.id, with_for_update=True)
-    current = _settings_of(row)
-    changed = patch.validated(DeploymentSettings, _merged(current.model_dump(mode="json"), changes))
-    _check_champion(changed, Signature.from_dict(described.version.signature))
+    changed = checked(changes, signature=Signature.from_dict(described.version.signature), current=_settings_of(row))
     if row is None:
         row = DeploymentSettingsRow(deployment_id=deployment.id, runtime_values={})
         session.add(row)
@@ -178,6 +178,28 @@ def update(session: Session, actor: Actor, *, deployment_id: str, changes: Mappi
         session.rollback()
         raise Conflict("the settings changed while you edited them; read them again and retry") from None
     return changed
+
+
+def checked(
+    changes: Mapping[str, Any], *, signature: Signature, current: DeploymentSettings | None = None
+) -> DeploymentSettings:
+    """`changes` merged into `current` (every default when None) and held to the model with `signature`.
+
+    The rules `update` applies, kept apart so a deployment being created (`deployments.create`,
+    an import) starts only with settings an update could have given it. InvalidInput names the
+    setting, as `update` does.
+    """
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("settings changes must be an object")
+    base = (current or DeploymentSettings()).model_dump(mode="json")
+    changed = patch.validated(DeploymentSettings, _merged(base, changes))
+    _check_champion(changed, signature)
+    return changed
+
+
+def as_document(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`changes` merged into the defaults, unvalidated: what to compare a deployment's stored settings with."""
+    return _merged(DeploymentSettings().model_dump(mode="json"), changes)
 
 
 def stored(session: Session, *, deployment_id: str) -> DeploymentSettings:
@@ -239,6 +261,19 @@ def runtime_values(session: Session, actor: Actor, *, deployment_id: str) -> dic
 def stored_runtime_values(session: Session, *, deployment_id: str) -> dict[str, Any]:
     row = session.get(DeploymentSettingsRow, deployment_id)
     return dict(row.runtime_values) if row is not None else {}
+
+
+def store_new(
+    session: Session, *, deployment_id: str, settings: DeploymentSettings | None, runtime_values: Mapping[str, Any]
+) -> None:
+    """Keep a new deployment's settings (`checked` already) and runtime values; the caller commits them with it."""
+    session.add(
+        DeploymentSettingsRow(
+            deployment_id=deployment_id,
+            settings=(settings or DeploymentSettings()).model_dump(mode="json"),
+            runtime_values=dict(runtime_values),
+        )
+    )
 
 
 def store_runtime_values(session: Session, *, deployment_id: str, values: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from champion.cluster import service as cluster
 from champion.context import ServerContext
@@ -16,12 +17,14 @@ from champion.deployments import settings
 from champion.deployments.errors import DeploymentNotFound
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.settings import DeploymentSettings, merge_runtime_values
+from champion.deployments.tables import Deployment, DeploymentSettingsRow
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput, PermissionDenied
 from champion.models import service as models
 from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
 from champion.models.software_specs import CATALOGUE
+from champion.operations.tables import Operation
 from champion.replacement import service as replacement
 from champion.replacement.handler import ReplaceHandler
 from champion.spaces import service as spaces
@@ -356,6 +359,102 @@ def test_empty_values_are_allowed_unless_the_definition_says_otherwise() -> None
     assert merge_runtime_values([optional], {}, [{"fieldName": "note", "value": ""}]) == {"note": ""}
 
 
+# --- creating a deployment with runtime values and settings ------------------------------------
+
+
+def rows(context: ServerContext) -> tuple[int, ...]:
+    with context.sessions() as session:
+        tables = (Deployment, Operation, DeploymentSettingsRow)
+        return tuple(session.scalar(select(func.count()).select_from(t)) or 0 for t in tables)
+
+
+def create(
+    context: ServerContext, actor: Actor, team: dict[str, Any], *, rev: int = 1, **options: Any
+) -> deployments.Described:
+    with context.sessions() as session:
+        new = NewDeployment(name="another", kind=Kind.ONLINE, model_id=team["model"], rev=rev)
+        described, _ = deployments.create(session, actor, space_id=team["space"], new=new, **options)
+        return described
+
+
+def test_a_new_deployment_stores_its_versions_defaults_in_the_same_commit(
+    context: ServerContext, team: dict[str, Any]
+) -> None:
+    with context.sessions() as session:  # the team's deployment was created without values
+        assert settings.stored_runtime_values(session, deployment_id=team["deployment"]) == {
+            "threshold": 0.5,
+            "greeting": "hello",
+            "verbose": False,
+        }
+        assert settings.stored(session, deployment_id=team["deployment"]) == DeploymentSettings()
+
+
+def test_given_values_and_settings_are_kept_with_the_new_deployment(
+    context: ServerContext, bob: Actor, team: dict[str, Any]
+) -> None:
+    described = create(
+        context,
+        bob,
+        team,
+        runtime_parameter_values=[{"fieldName": "threshold", "type": "numeric", "value": 0.8}],
+        settings={"segment_analysis": {"enabled": True, "attributes": ["x2"]}},
+    )
+    with context.sessions() as session:  # a new session: all of it was committed
+        assert settings.stored_runtime_values(session, deployment_id=described.deployment.id) == {
+            "threshold": 0.8,
+            "greeting": "hello",
+            "verbose": False,
+        }
+        found = settings.stored(session, deployment_id=described.deployment.id)
+    assert found.segment_analysis.attributes == ["x2"] and found.drift_tracking == DeploymentSettings().drift_tracking
+
+
+def test_a_required_runtime_parameter_without_a_value_creates_nothing(
+    context: ServerContext, alice: Actor, team: dict[str, Any], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    required = [*PARAMETERS, {"fieldName": "token", "type": "string", "allowEmpty": False}]
+    rev = add_version(context, alice, team["model"], model_files.classifier_named, tmp_path, required)
+    before = rows(context)
+    for values in (None, [], [{"fieldName": "token", "value": ""}], [{"fieldName": "token", "value": None}]):
+        with pytest.raises(InvalidInput) as error:
+            create(context, alice, team, rev=rev, runtime_parameter_values=values)
+        assert error.value.field == "runtimeParameterValues.token"
+    assert rows(context) == before
+
+    described = create(context, alice, team, rev=rev, runtime_parameter_values=[{"fieldName": "token", "value": "t"}])
+    with context.sessions() as session:
+        assert settings.stored_runtime_values(session, deployment_id=described.deployment.id)["token"] == "t"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"runtime_parameter_values": [{"fieldName": "threshold", "value": 2}]}, "runtimeParameterValues.threshold"),
+        ({"runtime_parameter_values": [{"fieldName": "colour", "value": "red"}]}, "runtimeParameterValues.colour"),
+        ({"settings": {"segment_analysis": {"enabled": True, "attributes": ["x9"]}}}, "segment_analysis.attributes"),
+        ({"settings": {"prediction_intervals": {"enabled": True}}}, "prediction_intervals.enabled"),
+        ({"settings": {"challengers": {"enabled": "yes"}}}, "challengers.enabled"),
+    ],
+)
+def test_bad_values_or_settings_create_nothing(
+    context: ServerContext, alice: Actor, team: dict[str, Any], options: dict[str, Any], field: str
+) -> None:
+    before = rows(context)
+    with pytest.raises(InvalidInput) as error:
+        create(context, alice, team, **options)
+    assert error.value.field == field
+    assert rows(context) == before
+
+
+def test_a_version_without_runtime_parameters_needs_no_settings_row(
+    context: ServerContext, alice: Actor, team: dict[str, Any], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    rev = add_version(context, alice, team["model"], model_files.classifier_named, tmp_path)
+    before = rows(context)
+    create(context, alice, team, rev=rev)
+    assert rows(context) == (before[0] + 1, before[1] + 1, before[2])  # no row means every default
+
+
 # --- replacement and settings together ----------------------------------------------------------
 
 
@@ -450,7 +549,9 @@ def test_runtime_values_are_stored_with_a_successful_swap_only(
     given = [{"fieldName": "mode", "type": "string", "value": "fast"}, {"fieldName": "threshold", "value": 0.7}]
 
     failed = start_with_values(context, alice, team, given)
-    assert failed.operation.payload["runtime_values"] == {"threshold": 0.7, "greeting": "hej", "mode": "fast"}
+    # The greeting the deployment was created with (its first version's default, stored then) is the
+    # deployment's value, so it wins over the candidate's default, as any value in force does.
+    assert failed.operation.payload["runtime_values"] == {"threshold": 0.7, "greeting": "hello", "mode": "fast"}
     assert values_now(context, alice, team) == before  # not before the swap
     run_swap(context, failed, fails=True)
     assert values_now(context, alice, team) == before  # nor after a failed one
@@ -459,7 +560,7 @@ def test_runtime_values_are_stored_with_a_successful_swap_only(
     run_swap(context, succeeded, fails=False)
     with context.sessions() as session:
         assert deployments.get(session, alice, deployment_id=team["deployment"]).version.number == 2
-    assert values_now(context, team["vic"], team) == {"threshold": 0.7, "greeting": "hej", "mode": "fast"}
+    assert values_now(context, team["vic"], team) == {"threshold": 0.7, "greeting": "hello", "mode": "fast"}
 
     # The next replacement keeps the values the new candidate still declares, and fills the rest.
     add_version(
@@ -469,4 +570,4 @@ def test_runtime_values_are_stored_with_a_successful_swap_only(
         third = replacement.start(
             session, alice, context.store, deployment_id=team["deployment"], model_id=team["model"], rev=3
         )
-    assert third.operation.payload["runtime_values"] == {"greeting": "hej", "mode": "fast", "verbose": False}
+    assert third.operation.payload["runtime_values"] == {"greeting": "hello", "mode": "fast", "verbose": False}
