@@ -1,10 +1,12 @@
 """Carrying out a checked import plan through the owning domains' services, and saying what each step did.
 
 Every write goes through the service that owns the item — `models.create_model` and
-`models.add_version` (which loads and checks the file again, like any upload),
-`assets.create` and its attachment upload, `deployments.create` (which starts a deploy
-operation) — so an import obeys the same rules as the API. Each of those commits on its own;
-the plan has checked everything they check, so what is left to fail here is the storage itself.
+`models.add_version` (which loads and checks the file again, like any upload, and keeps the
+revision's runtime parameter definitions), `assets.create` and its attachment upload,
+`deployments.create` (which keeps the deployment's settings and runtime parameter values and
+starts a deploy operation, all in one commit) — so an import obeys the same rules as the API.
+Each of those commits on its own; the plan has checked everything they check, so what is left to
+fail here is the storage itself.
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
 from champion.deployments import service as deployments
+from champion.deployments import settings as deployment_settings
 from champion.deployments.schemas import NewDeployment
 from champion.jobs import assets
 from champion.models import service as models
 from champion.models.tables import ModelVersion
-from champion.transfer.plan import AssetStep, DeploymentStep, ModelStep, Plan, private_copy
+from champion.transfer.manifest import DeploymentEntry
+from champion.transfer.plan import (
+    AssetStep,
+    DeploymentStep,
+    ModelStep,
+    Plan,
+    private_copy,
+    runtime_entries,
+    same_revision,
+)
 from champion.transfer.types import ItemKind, ItemReport, Outcome
 from champion.users.service import Actor
 
@@ -72,7 +84,17 @@ def _model(
     for j in step.add:
         version = entry.versions[j]
         upload = private_copy(blobs[version.sha256], workdir / str(j) / version.file_name)
-        added.append(models.add_version(session, actor, store, model_id=model_id, upload=upload, limit=limit).number)
+        added.append(
+            models.add_version(
+                session,
+                actor,
+                store,
+                model_id=model_id,
+                upload=upload,
+                limit=limit,
+                runtime_parameters=version.runtime_parameters,
+            ).number
+        )
         upload.unlink(missing_ok=True)  # add_version may have moved it under its digest already
     numbers = tuple(added)
     if step.target is None:
@@ -123,6 +145,12 @@ def _deployment(
         d, serving = step.existing.deployment, step.existing.version
         if serving.sha256 == step.sha256:
             reason = "exists and serves the same model revision"
+            if differing := _own(session, actor, entry, d.id):
+                reason += (
+                    f", not changed: its {differing} differ from the archive's, and an import does not change a "
+                    "deployment's settings (change them through its settings)"
+                )
+                return ItemReport(ItemKind.DEPLOYMENT, entry.name, Outcome.SKIPPED, d.id, reason)
             return ItemReport(ItemKind.DEPLOYMENT, entry.name, Outcome.UNCHANGED, d.id, reason)
         model = models.get_model(session, actor, model_id=d.model_id)
         reason = (
@@ -143,7 +171,14 @@ def _deployment(
         serving_name=step.serving_name,
         hardware_spec=entry.hardware_spec,
     )
-    described, _ = deployments.create(session, actor, space_id=space_id, new=new)
+    described, _ = deployments.create(
+        session,
+        actor,
+        space_id=space_id,
+        new=new,
+        runtime_parameter_values=runtime_entries(entry),
+        settings=entry.settings,
+    )
     reason = f"created, serving {ref.name!r} revision {version.number}; deploying"
     return ItemReport(
         ItemKind.DEPLOYMENT, entry.name, Outcome.CREATED, described.deployment.id, "; ".join((reason, *step.notes))
@@ -151,10 +186,27 @@ def _deployment(
 
 
 def _same_revision(versions: list[ModelVersion], sha256: str, number: int) -> ModelVersion:
-    """The target's revision with the archive's file: the same number if it has it, else the newest."""
+    """The target's revision with the archive's file (the plan checked the deployment against the same one)."""
     matching = [v for v in versions if v.sha256 == sha256]
     assert matching, "the model steps added every revision a deployment serves"
-    return next((v for v in matching if v.number == number), matching[-1])
+    return matching[same_revision([v.number for v in matching], number)]
+
+
+def _own(session: Session, actor: Actor, entry: DeploymentEntry, deployment_id: str) -> str:
+    """What of an existing deployment differs from the archive's entry (and stays as it is): "" when nothing.
+
+    Only what the archive carries is compared; an archive written before settings were carried has none.
+    """
+    differing = []
+    if entry.settings is not None and deployment_settings.as_document(entry.settings) != deployment_settings.stored(
+        session, deployment_id=deployment_id
+    ).model_dump(mode="json"):
+        differing.append("settings")
+    if entry.runtime_parameter_values is not None and entry.runtime_parameter_values != (
+        deployment_settings.runtime_values(session, actor, deployment_id=deployment_id)
+    ):
+        differing.append("runtime parameter values")
+    return " and ".join(differing)
 
 
 def _listed(numbers: Iterable[int]) -> str:

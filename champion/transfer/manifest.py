@@ -48,6 +48,10 @@ class VersionEntry(_Entry):
     file_name: FileName
     framework: str
     size: int = Field(ge=0)
+    runtime_parameters: list[dict[str, Any]] | None = None
+    """The runtime parameter definitions the revision declares, as stored (DataRobot's spelling: `fieldName`,
+    `type`, `defaultValue`, ...); `[]` for none. Absent (None) in archives written before they were carried,
+    which import as declaring none."""
 
 
 class ModelEntry(_Entry):
@@ -81,6 +85,11 @@ class DeploymentEntry(_Entry):
     serving_name: str | None = None
     hardware_spec: dict[str, Any] = Field(default_factory=dict)
     model: ServedModel
+    settings: dict[str, Any] | None = None
+    """`deployments.settings.DeploymentSettings` as JSON (a partial document merges into the defaults);
+    None (archives written before settings were carried) means every default."""
+    runtime_parameter_values: dict[str, Any] | None = None
+    """The values the deployment runs its model's runtime parameters with, by name; None means the defaults."""
 
 
 class DataAssetEntry(_Entry):

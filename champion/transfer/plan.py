@@ -3,9 +3,14 @@
 Items pair by name, in order: the first archive model named "churn" with the space's oldest
 model named "churn", the second with the next, and so on, so a space holding two models of one
 name round-trips as two. Every check the writes would make is made here first — the manifest's
-fields, each served revision, and every model file the import would add, loaded once with its
-real library against the model it will join — so a bad item stops the import before anything
-is written.
+fields, each revision's runtime parameter definitions, each served revision, every model file the
+import would add (loaded once with its real library against the model it will join), and a new
+deployment's settings and runtime parameter values against the revision it will serve — so a bad
+item stops the import before anything is written.
+
+A revision is known by its file's SHA-256. One the model already holds is not added again, even
+when the archive's copy declares other runtime parameters: a version never changes, so the
+model's revision keeps its own definitions, and the report says so.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -22,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from champion.deployments import service as deployments
+from champion.deployments import settings as deployment_settings
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.service import Described
 from champion.errors import InvalidInput
@@ -30,11 +36,13 @@ from champion.jobs.schemas import NewDataAsset
 from champion.jobs.tables import DataAsset
 from champion.models import service as models
 from champion.models import software_specs
+from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
-from champion.models.tables import RegisteredModel
+from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import parse_model_type
+from champion.runtimes import Signature
 from champion.transfer.errors import BadArchive
-from champion.transfer.manifest import DataAssetEntry, DeploymentEntry, Manifest, ModelEntry, location
+from champion.transfer.manifest import DataAssetEntry, DeploymentEntry, Manifest, ModelEntry, VersionEntry, location
 from champion.transfer.types import Outcome
 from champion.users.service import Actor
 
@@ -60,6 +68,8 @@ class ModelStep:
     add: tuple[int, ...]
     """Positions in `entry.versions` of the revisions the model lacks (all, for a new model), in order."""
     notes: tuple[str, ...] = ()
+    held: tuple[ModelVersion, ...] = ()
+    """The target's revisions before the import, in number order (none for a new model)."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +108,14 @@ def make(
     limit: int,
 ) -> Plan:
     model_steps = tuple(_model_steps(session, actor, space_id, manifest))
-    for i, step in enumerate(model_steps):
+    signatures = [
         _check_files(step, blobs, workdir / f"check-{i}", where=f"manifest.models[{i}]", limit=limit)
+        for i, step in enumerate(model_steps)
+    ]
     return Plan(
         models=model_steps,
         assets=tuple(_asset_steps(session, actor, space_id, manifest)),
-        deployments=tuple(_deployment_steps(session, actor, space_id, manifest)),
+        deployments=tuple(_deployment_steps(session, actor, space_id, manifest, model_steps, signatures)),
     )
 
 
@@ -112,14 +124,25 @@ def _model_steps(session: Session, actor: Actor, space_id: str, manifest: Manife
     by_name = pair(manifest.models, existing, name=lambda model: model.name)
     for i, (entry, target) in enumerate(zip(manifest.models, by_name, strict=True)):
         where = f"manifest.models[{i}]"
+        declared = [_definitions(version, where=f"{where}.versions[{j}]") for j, version in enumerate(entry.versions)]
         if target is not None:
-            have = {v.sha256 for v in models.list_versions(session, actor, model_id=target.id)}
-            missing = []
+            held = tuple(models.list_versions(session, actor, model_id=target.id))
+            # Per file: which revisions hold it (named for the report) and the definitions each keeps.
+            have: defaultdict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+            for v in held:
+                have[v.sha256].append((f"revision {v.number} here", v.runtime_parameters or []))
+            missing, differing = [], []
             for j, version in enumerate(entry.versions):
                 if version.sha256 not in have:
                     missing.append(j)
-                    have.add(version.sha256)
-            yield ModelStep(entry, target, None, tuple(missing))
+                    have[version.sha256].append((f"the archive's revision {version.number}", declared[j] or []))
+                elif declared[j] is not None and all(declared[j] != kept for _, kept in have[version.sha256]):
+                    holder = have[version.sha256][-1][0]
+                    differing.append(
+                        f"the archive's revision {version.number} has the same file as {holder} but declares other "
+                        f"runtime parameters; a revision never changes, so {holder} keeps its own"
+                    )
+            yield ModelStep(entry, target, None, tuple(missing), tuple(differing), held)
             continue
         spec_id, notes = _software_spec(entry)
         new = _validated(
@@ -157,13 +180,26 @@ def _software_spec(entry: ModelEntry) -> tuple[str, tuple[str, ...]]:
     return fallback.id, (f"software spec {named!r} is not offered here; using {fallback.name!r}",)
 
 
-def _check_files(step: ModelStep, blobs: Mapping[str, Path], workdir: Path, *, where: str, limit: int) -> None:
-    """Load every file the step would add, as add_version will, against the model it will join."""
+def _definitions(version: VersionEntry, *, where: str) -> list[dict[str, Any]] | None:
+    """The revision's runtime parameter definitions as `add_version` will store them (None: not carried)."""
+    if version.runtime_parameters is None:
+        return None
+    try:
+        definitions = parse_definitions(version.runtime_parameters, field="runtime_parameters")
+    except InvalidInput as exc:
+        raise BadArchive(f"revision {version.number}: {_bare(exc)}", field=f"{where}.{exc.field}") from None
+    return [d.to_json() for d in definitions]
+
+
+def _check_files(
+    step: ModelStep, blobs: Mapping[str, Path], workdir: Path, *, where: str, limit: int
+) -> dict[str, Signature]:
+    """Load every file the step would add, as add_version will, against the model it will join: each one's signature."""
     if step.target is not None:
         model_type, declared, label = step.target.type, step.target.declared_input, step.target.label_column
     else:
         model_type, declared, label = step.entry.type, _declared(step.entry), step.entry.label_column
-    checked: set[str] = set()
+    checked: dict[str, Signature] = {}
     for j in step.add:
         version = step.entry.versions[j]
         if version.sha256 in checked:
@@ -172,7 +208,7 @@ def _check_files(step: ModelStep, blobs: Mapping[str, Path], workdir: Path, *, w
         upload = private_copy(blobs[version.sha256], folder / version.file_name)
         try:
             (folder / "unpacked").mkdir(parents=True, exist_ok=True)
-            models.check_upload(
+            _, _, checked[version.sha256] = models.check_upload(
                 upload,
                 folder / "unpacked",
                 limit=limit,
@@ -185,7 +221,7 @@ def _check_files(step: ModelStep, blobs: Mapping[str, Path], workdir: Path, *, w
             raise BadArchive(message, field=f"{where}.versions[{j}]") from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        checked.add(version.sha256)
+    return checked
 
 
 def _declared(entry: ModelEntry) -> list[dict[str, Any]] | None:
@@ -208,7 +244,14 @@ def _asset_steps(session: Session, actor: Actor, space_id: str, manifest: Manife
         yield AssetStep(entry, target, new, outcome)
 
 
-def _deployment_steps(session: Session, actor: Actor, space_id: str, manifest: Manifest) -> Iterable[DeploymentStep]:
+def _deployment_steps(
+    session: Session,
+    actor: Actor,
+    space_id: str,
+    manifest: Manifest,
+    model_steps: Sequence[ModelStep],
+    signatures: Sequence[Mapping[str, Signature]],
+) -> Iterable[DeploymentStep]:
     existing = deployments.list_deployments(session, actor, space_id=space_id)
     by_name = pair(manifest.deployments, existing, name=lambda described: described.deployment.name)
     claimed: set[str] = set()
@@ -218,8 +261,11 @@ def _deployment_steps(session: Session, actor: Actor, space_id: str, manifest: M
         if target is not None:
             yield DeploymentStep(entry, sha256, target, None)
             continue
-        fields = entry.model_dump(exclude={"model"})
+        fields = entry.model_dump(exclude={"model", "settings", "runtime_parameter_values"})
         _validated(NewDeployment, {**fields, "model_id": PLACEHOLDER_ID}, where=where)
+        index = entry.model.index
+        signature, definitions = _served_version(model_steps[index], signatures[index], sha256, entry.model.rev)
+        _check_settings(entry, signature, definitions, where=where)
         serving_name, notes = entry.serving_name, ""
         if serving_name is not None and (
             serving_name in claimed or not deployments.serving_name_available(session, serving_name)
@@ -230,6 +276,60 @@ def _deployment_steps(session: Session, actor: Actor, space_id: str, manifest: M
         if serving_name is not None:
             claimed.add(serving_name)
         yield DeploymentStep(entry, sha256, None, serving_name, (notes,) if notes else ())
+
+
+def _served_version(
+    step: ModelStep, signatures: Mapping[str, Signature], sha256: str, rev: int
+) -> tuple[Signature, list[RuntimeParameterDefinition]]:
+    """The signature and runtime parameters of the revision `apply` will deploy, before it exists.
+
+    The target model's revisions with the served file, as they will be numbered once the step's
+    revisions are added, chosen by `same_revision` as `apply` will choose among the real ones.
+    """
+    found: list[tuple[int, Signature, list[RuntimeParameterDefinition]]] = []
+    for held in step.held:
+        if held.sha256 == sha256:
+            found.append((held.number, Signature.from_dict(held.signature), from_stored(held.runtime_parameters)))
+    number = max((held.number for held in step.held), default=0)
+    for j in step.add:
+        number += 1
+        version = step.entry.versions[j]
+        if version.sha256 == sha256:
+            found.append((number, signatures[sha256], from_stored(version.runtime_parameters)))
+    assert found, "a served revision is held or added"
+    _, signature, definitions = found[same_revision([n for n, _, _ in found], rev)]
+    return signature, definitions
+
+
+def same_revision(numbers: Sequence[int], rev: int) -> int:
+    """Which of the target's revisions holding the served file (their numbers, ascending) a new deployment
+    serves: the one numbered as in the source, else the newest."""
+    return numbers.index(rev) if rev in numbers else len(numbers) - 1
+
+
+def _check_settings(
+    entry: DeploymentEntry, signature: Signature, definitions: Sequence[RuntimeParameterDefinition], *, where: str
+) -> None:
+    """Refuse what `deployments.create` would: settings `settings.update` would refuse, and runtime values that do
+    not fit the served revision's definitions (or leave a required one empty)."""
+    prefix = f"deployment {entry.name!r}: "
+    if entry.settings is not None:
+        try:
+            deployment_settings.checked(entry.settings, signature=signature)
+        except InvalidInput as exc:
+            raise BadArchive(
+                prefix + _bare(exc), field=".".join(filter(None, (where, "settings", exc.field)))
+            ) from None
+    try:
+        deployment_settings.merge_runtime_values(definitions, {}, runtime_entries(entry))
+    except InvalidInput as exc:
+        name = (exc.field or "").removeprefix("runtimeParameterValues.")
+        raise BadArchive(prefix + _bare(exc), field=f"{where}.runtime_parameter_values.{name}") from None
+
+
+def runtime_entries(entry: DeploymentEntry) -> list[dict[str, Any]]:
+    """The archive's values by name as the `[{"fieldName", "value"}]` that `deployments.create` takes."""
+    return [{"fieldName": name, "value": value} for name, value in (entry.runtime_parameter_values or {}).items()]
 
 
 def _served_file(manifest: Manifest, entry: DeploymentEntry, *, where: str) -> str:

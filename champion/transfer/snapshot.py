@@ -10,6 +10,7 @@ from champion import __version__
 from champion.artifacts import ArtifactStore
 from champion.db import utcnow
 from champion.deployments import service as deployments
+from champion.deployments import settings as deployment_settings
 from champion.deployments.types import Kind
 from champion.jobs import assets
 from champion.models import service as models
@@ -63,7 +64,12 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
                 custom=model.custom,
                 versions=[
                     VersionEntry(
-                        number=v.number, sha256=v.sha256, file_name=v.filename, framework=v.framework, size=v.size
+                        number=v.number,
+                        sha256=v.sha256,
+                        file_name=v.filename,
+                        framework=v.framework,
+                        size=v.size,
+                        runtime_parameters=list(v.runtime_parameters or ()),
                     )
                     for v in versions
                 ],
@@ -86,6 +92,9 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
                 model=ServedModel(
                     index=position[d.model_id], name=model_entries[position[d.model_id]].name, rev=version.number
                 ),
+                settings=deployment_settings.stored(session, deployment_id=d.id).model_dump(mode="json"),
+                # What the champion runs with (stored values, declared defaults for the rest), not only what was set.
+                runtime_parameter_values=deployment_settings.runtime_values(session, actor, deployment_id=d.id),
             )
         )
     asset_entries = []
