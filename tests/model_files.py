@@ -96,3 +96,13 @@ def build_variants(folder: Path) -> dict[str, Path]:
         paths[name] = folder / f"{name}.joblib"
         joblib.dump(estimator, paths[name])
     return paths
+
+
+def tar_folder(folder: Path, target: Path, *, top: str = "") -> Path:
+    """A gzip tar of `folder`'s files at the archive's root, or inside one top-level folder `top`."""
+    with tarfile.open(target, "w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                relative = path.relative_to(folder).as_posix()
+                archive.add(path, arcname=f"{top}/{relative}" if top else relative)
+    return target

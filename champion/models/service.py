@@ -18,6 +18,7 @@ from champion.errors import InvalidInput
 from champion.models import signature as signatures
 from champion.models import software_specs
 from champion.models.errors import ModelInUse, ModelNotFound, NoContent, NotAModel, VersionNotFound
+from champion.models.mlflow import LoggedModel
 from champion.models.runtime_parameters import parse_definitions
 from champion.models.schemas import ModelDetails, NewModel
 from champion.models.tables import ModelVersion, RegisteredModel
@@ -170,16 +171,25 @@ def check_upload(
     declared_input: list[dict[str, Any]] | None,
     label_column: str | None,
 ) -> tuple[Path, runtimes.Framework, runtimes.Signature]:
-    """Everything `add_version` checks of an upload, writing nothing: the model file, its framework, its signature."""
-    path = model_file(upload, workdir, limit=limit)
-    framework, signature = _inspect(path, parse_model_type(model_type))
+    """Everything `add_version` checks of an upload, writing nothing: the model file, its framework, its signature.
+
+    For an MLflow model folder the model file is its flavor's file, and the signature the one it was
+    logged with (`models/mlflow.py`); the version keeps that file alone, with the signature.
+    """
+    found = model_file(upload, workdir, limit=limit)
+    logged, path = (found, found.path) if isinstance(found, LoggedModel) else (None, found)
+    framework, signature = _inspect(path, parse_model_type(model_type), logged=logged)
     declared = [signatures.DeclaredField(**f) for f in declared_input] if declared_input else None
     return path, framework, signatures.complete(signature, declared=declared, label=label_column)
 
 
-def _inspect(path: Path, declared: ModelType) -> tuple[runtimes.Framework, runtimes.Signature]:
+def _inspect(
+    path: Path, declared: ModelType, *, logged: LoggedModel | None = None
+) -> tuple[runtimes.Framework, runtimes.Signature]:
     try:
         framework = runtimes.detect(path)
+        if logged is not None:
+            logged.admit(framework)
         if framework not in declared.frameworks:
             raise NotAModel(f"the model type is {declared} but the file is a {framework.value} model", field="content")
         loaded = runtimes.load(path, framework)
@@ -187,7 +197,8 @@ def _inspect(path: Path, declared: ModelType) -> tuple[runtimes.Framework, runti
             library = loaded.library
             if library != declared.family:
                 raise NotAModel(f"the model type is {declared} but the pickle holds a {library} model", field="content")
-        return framework, loaded.signature()
+        own = loaded.signature()
+        return framework, logged.signature(own, framework) if logged is not None else own
     except runtimes.RuntimeLoadError as exc:
         raise NotAModel(str(exc), field="content") from exc
 
