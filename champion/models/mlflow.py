@@ -281,6 +281,8 @@ def _specs(raw: Any, *, what: str) -> list[dict[str, Any]] | None:
         specs = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         raise _refused(f"the MLmodel signature's {what} are not valid JSON: {exc}") from None
+    if specs is None:
+        return None
     if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
         raise _refused(f"the MLmodel signature's {what} are not a list of column or tensor specs")
     return specs

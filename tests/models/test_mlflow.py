@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import xgboost
 from onnx import numpy_helper
+from onnx.external_data_helper import set_external_data
 from skl2onnx import to_onnx
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPRegressor
@@ -29,8 +30,10 @@ from champion.context import ServerContext
 from champion.models import service as models
 from champion.models import software_specs
 from champion.models.errors import NotAModel
+from champion.models.mlflow import Column, LoggedModel
 from champion.models.schemas import NewModel
 from champion.models.tables import ModelVersion
+from champion.runtimes import Feature, FeatureType, Framework, Signature, Target, TargetType
 from champion.spaces import service as spaces
 from champion.spaces.schemas import SpaceDetails
 from champion.users.service import Actor
@@ -237,6 +240,45 @@ def test_champion_never_imports_mlflow() -> None:
             assert not [n for n in names if n == "mlflow" or n.startswith("mlflow.")], path
 
 
+# The merge rules, on signatures alone.
+
+
+def own_signature(*names: str, named: bool = True, types: tuple[FeatureType, ...] = ()) -> Signature:
+    kinds = types or (FeatureType.DOUBLE,) * len(names)
+    return Signature(
+        features=tuple(Feature(n, t) for n, t in zip(names, kinds, strict=True)),
+        target=Target(type=TargetType.BINARY, classes=(0, 1)),
+        named=named,
+    )
+
+
+def logged_with(*columns: tuple[str | None, FeatureType], output: str | None = None) -> LoggedModel:
+    return LoggedModel("xgboost", Path("model.ubj"), tuple(Column(n, t) for n, t in columns), output)
+
+
+def test_the_logged_names_replace_names_a_library_rewrote() -> None:
+    # LightGBM writes "monthly spend" as "monthly_spend": the logged name is what clients send.
+    own = own_signature("monthly_spend", "age")
+    logged = logged_with(("monthly spend", FeatureType.DOUBLE), ("age", FeatureType.INTEGER), output="churned")
+    merged = logged.signature(own, Framework.XGBOOST)
+    assert [(f.name, f.type) for f in merged.features] == [("monthly spend", "double"), ("age", "integer")]
+    assert merged.target == Target(type=TargetType.BINARY, classes=(0, 1), name="churned")
+
+
+def test_the_same_names_in_another_order_keep_the_models_order() -> None:
+    own = own_signature("a", "b")
+    merged = logged_with(("b", FeatureType.INTEGER), ("a", FeatureType.DOUBLE)).signature(own, Framework.XGBOOST)
+    assert [(f.name, f.type) for f in merged.features] == [("a", "double"), ("b", "integer")]
+
+
+def test_a_type_the_model_pins_stays_and_strings_need_a_runtime_that_reads_them() -> None:
+    own = own_signature("a", "b", types=(FeatureType.BOOLEAN, FeatureType.DOUBLE))
+    merged = logged_with(("a", FeatureType.DOUBLE), ("b", FeatureType.STRING)).signature(own, Framework.SKLEARN)
+    assert [f.type for f in merged.features] == [FeatureType.BOOLEAN, FeatureType.STRING]
+    with pytest.raises(NotAModel, match="says b is a string, but the xgboost model reads numbers"):
+        logged_with(("a", FeatureType.DOUBLE), ("b", FeatureType.STRING)).signature(own, Framework.XGBOOST)
+
+
 # Refusals, on folders written by hand in MLflow's layout.
 
 SKLEARN_MLMODEL = """\
@@ -336,6 +378,24 @@ def test_skops_and_other_formats_are_refused(
 ) -> None:
     message = refused(context, alice, space_id, handmade(tmp_path, sklearn_folder(pickle_bytes, form="skops")))
     assert "saved as skops" in message and "cloudpickle" in message
+
+
+def test_onnx_weights_outside_the_folder_are_refused(
+    context: ServerContext, alice: Actor, space_id: str, tmp_path: Path, train: pd.DataFrame
+) -> None:
+    floats = train.to_numpy().astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # five iterations do not converge, and need not
+        mlp = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5).fit(floats, train["spend"])
+    proto = to_onnx(mlp, floats[:1])
+    weights = proto.graph.initializer[0]
+    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights), weights.name))
+    set_external_data(weights, location="../secret.bin")
+    weights.ClearField("raw_data")
+    mlmodel = b"flavors:\n  onnx:\n    data: model.onnx\n"
+    tar = handmade(tmp_path, {"m/MLmodel": mlmodel, "m/model.onnx": proto.SerializeToString()})
+    message = refused(context, alice, space_id, tar, "onnxruntime")
+    assert f"the ONNX weight {weights.name}" in message and "outside the model folder" in message
 
 
 def test_the_unpacked_total_is_limited(
