@@ -2,11 +2,22 @@
 
 from fastapi import APIRouter
 
-from champion.api.wml import catalogue, data_assets, deployments, jobs, models, probes, scoring, spaces, transfer
+from champion.api.wml import (
+    catalogue,
+    data_assets,
+    deployments,
+    extensions,
+    jobs,
+    models,
+    probes,
+    scoring,
+    spaces,
+    transfer,
+)
 
 router = APIRouter()
 # data_assets before catalogue: its /v2/assets/{id} routes serve data assets and hand models on.
-for module in (probes, spaces, models, data_assets, catalogue, deployments, jobs, transfer):
+for module in (probes, spaces, models, data_assets, catalogue, deployments, extensions, jobs, transfer):
     router.include_router(module.router)
 
 # The prediction route, mounted ahead of every router: it is matched first and costs no
