@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from champion.cli import deployments, models, replacement, server, transfer, users
+from champion.cli import deployments, models, replacement, server, transfer, users, validation
 
 app = typer.Typer(help="champion: a self-hosted model deployment server.", no_args_is_help=True)
 app.command("serve")(server.serve)
@@ -15,6 +15,8 @@ app.add_typer(transfer.spaces_app, name="spaces")
 deployments.deployments_app.command("replace")(replacement.replace)
 deployments.deployments_app.command("rollback")(replacement.rollback)
 deployments.deployments_app.command("history")(replacement.history)
+deployments.deployments_app.command("validate")(validation.validate)
+deployments.deployments_app.command("settings")(validation.settings)
 app.add_typer(deployments.deployments_app, name="deployments")
 app.command("score")(deployments.score)
 
