@@ -77,37 +77,49 @@ class LoggedModel:
             raise _refused(f"the MLmodel's {self.flavor} flavor points at {self.path.name}, a {framework.value} model")
 
     def signature(self, own: Signature, framework: Framework) -> Signature:
-        """The model's own signature with the MLmodel's inputs applied: logged names and types win.
+        """The model's own signature with the MLmodel's inputs applied: logged names and types win (see `merge`)."""
+        return merge(own, self.inputs, framework, output_name=self.output_name)
 
-        The MLmodel signature is what the model was logged with and what MLflow's clients send, so its
-        names replace the model's (placeholders for a model fitted on a bare array, or names a library
-        rewrote, as LightGBM does with spaces); every runtime feeds columns by position, in the logged
-        order. Only when the model names the same columns in another order does the model's order stay,
-        since its columns are fed in that order. A type the model's file pins (anything but the
-        runtimes' default, double) stays the model's; a string column for a runtime that reads only
-        numbers is refused. Target type and classes are always the model's own.
-        """
-        target = own.target
-        if target.name is None and self.output_name is not None:
-            target = dataclasses.replace(target, name=self.output_name)
-        if self.inputs is None:
-            return dataclasses.replace(own, target=target)
-        if len(self.inputs) != len(own.features):
-            raise _refused(
-                f"the MLmodel signature has {len(self.inputs)} inputs but the model takes {len(own.features)}"
-            )
-        names = [c.name for c in self.inputs]
-        if any(name is None for name in names):
-            pairs = list(zip(own.features, self.inputs, strict=True))
-            features = tuple(Feature(f.name, _type(f, c, framework)) for f, c in pairs)
-            return dataclasses.replace(own, features=features, target=target)
-        if own.named and set(names) == {f.name for f in own.features}:
-            by_name = {c.name: c for c in self.inputs}
-            features = tuple(Feature(f.name, _type(f, by_name[f.name], framework)) for f in own.features)
-        else:
-            pairs = list(zip(own.features, self.inputs, strict=True))
-            features = tuple(Feature(str(c.name), _type(f, c, framework)) for f, c in pairs)
-        return dataclasses.replace(own, features=features, target=target, named=True)
+
+def merge(
+    own: Signature,
+    inputs: tuple[Column, ...] | None,
+    framework: Framework,
+    *,
+    output_name: str | None = None,
+    source: str = "the MLmodel signature",
+) -> Signature:
+    """The model's own signature with logged `inputs` applied: logged names and types win.
+
+    The MLmodel signature is what the model was logged with and what MLflow's clients send, so its
+    names replace the model's (placeholders for a model fitted on a bare array, or names a library
+    rewrote, as LightGBM does with spaces); every runtime feeds columns by position, in the logged
+    order. Only when the model names the same columns in another order does the model's order stay,
+    since its columns are fed in that order. A type the model's file pins (anything but the
+    runtimes' default, double) stays the model's; a string column for a runtime that reads only
+    numbers is refused. Target type and classes are always the model's own; `output_name` names the
+    target when the model does not. `source` names the signature in refusals (a space archive
+    carries one too).
+    """
+    target = own.target
+    if target.name is None and output_name is not None:
+        target = dataclasses.replace(target, name=output_name)
+    if inputs is None:
+        return dataclasses.replace(own, target=target)
+    if len(inputs) != len(own.features):
+        raise _refused(f"{source} has {len(inputs)} inputs but the model takes {len(own.features)}")
+    names = [c.name for c in inputs]
+    if any(name is None for name in names):
+        pairs = list(zip(own.features, inputs, strict=True))
+        features = tuple(Feature(f.name, _type(f, c, framework, source)) for f, c in pairs)
+        return dataclasses.replace(own, features=features, target=target)
+    if own.named and set(names) == {f.name for f in own.features}:
+        by_name = {c.name: c for c in inputs}
+        features = tuple(Feature(f.name, _type(f, by_name[f.name], framework, source)) for f in own.features)
+    else:
+        pairs = list(zip(own.features, inputs, strict=True))
+        features = tuple(Feature(str(c.name), _type(f, c, framework, source)) for f, c in pairs)
+    return dataclasses.replace(own, features=features, target=target, named=True)
 
 
 def read(folder: Path) -> LoggedModel:
@@ -288,13 +300,12 @@ def _specs(raw: Any, *, what: str) -> list[dict[str, Any]] | None:
     return specs
 
 
-def _type(own: Feature, column: Column, framework: Framework) -> FeatureType:
+def _type(own: Feature, column: Column, framework: Framework, source: str) -> FeatureType:
     if own.type is not FeatureType.DOUBLE:
         return own.type
     if column.type is FeatureType.STRING and framework is not Framework.SKLEARN:
         raise _refused(
-            f"the MLmodel signature says {column.name or own.name} is a string, but the {framework.value} "
-            "model reads numbers"
+            f"{source} says {column.name or own.name} is a string, but the {framework.value} model reads numbers"
         )
     return column.type
 

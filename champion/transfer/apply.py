@@ -2,7 +2,8 @@
 
 Every write goes through the service that owns the item — `models.create_model` and
 `models.add_version` (which loads and checks the file again, like any upload, and keeps the
-revision's runtime parameter definitions), `assets.create` and its attachment upload,
+revision's runtime parameter definitions; a revision the archive gives a signature is written with
+the one the plan made of it, in the same commit), `assets.create` and its attachment upload,
 `deployments.create` (which keeps the deployment's settings and runtime parameter values and
 starts a deploy operation, all in one commit) — so an import obeys the same rules as the API.
 Each of those commits on its own; the plan has checked everything they check, so what is left to
@@ -11,9 +12,12 @@ fail here is the storage itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
@@ -23,6 +27,7 @@ from champion.deployments.schemas import NewDeployment
 from champion.jobs import assets
 from champion.models import service as models
 from champion.models.tables import ModelVersion
+from champion.runtimes import Signature
 from champion.transfer.manifest import DeploymentEntry
 from champion.transfer.plan import (
     AssetStep,
@@ -53,7 +58,9 @@ def run(
     items: list[ItemReport] = []
     model_ids: list[str] = []
     for i, step in enumerate(plan.models):
-        model_id, report = _model(session, actor, store, space_id, step, blobs, workdir / f"model-{i}", limit)
+        model_id, report = _model(
+            session, actor, store, space_id, step, plan.signatures[i], blobs, workdir / f"model-{i}", limit
+        )
         model_ids.append(model_id)
         items.append(report)
     for i, asset_step in enumerate(plan.assets):
@@ -69,6 +76,7 @@ def _model(
     store: ArtifactStore,
     space_id: str,
     step: ModelStep,
+    signatures: Mapping[int, Signature],
     blobs: Mapping[str, Path],
     workdir: Path,
     limit: int,
@@ -84,17 +92,19 @@ def _model(
     for j in step.add:
         version = entry.versions[j]
         upload = private_copy(blobs[version.sha256], workdir / str(j) / version.file_name)
-        added.append(
-            models.add_version(
-                session,
-                actor,
-                store,
-                model_id=model_id,
-                upload=upload,
-                limit=limit,
-                runtime_parameters=version.runtime_parameters,
-            ).number
-        )
+        given = signatures[j] if version.signature is not None else None
+        with _written_with(session, model_id, given):
+            added.append(
+                models.add_version(
+                    session,
+                    actor,
+                    store,
+                    model_id=model_id,
+                    upload=upload,
+                    limit=limit,
+                    runtime_parameters=version.runtime_parameters,
+                ).number
+            )
         upload.unlink(missing_ok=True)  # add_version may have moved it under its digest already
     numbers = tuple(added)
     if step.target is None:
@@ -107,6 +117,33 @@ def _model(
     return model_id, ItemReport(
         ItemKind.MODEL, entry.name, outcome, model_id, "; ".join((reason, *step.notes)), numbers
     )
+
+
+@contextmanager
+def _written_with(session: Session, model_id: str, signature: Signature | None) -> Iterator[None]:
+    """While `add_version` runs, the revision it adds to `model_id` is written with `signature` (None: the file's own).
+
+    `add_version` loads and checks the file like any upload but knows only what the file reports; the plan
+    has already applied the archive's signature to that by the rules of a logged MLflow signature. Setting
+    it on the new row just before it is flushed keeps the revision and its signature in one commit, so an
+    import cut short never leaves a revision with the wrong signature behind (a re-run would find it by its
+    file and keep it as it is).
+    """
+    if signature is None:
+        yield
+        return
+    stored = signature.to_dict()
+
+    def stamp(flushing: Session, context: Any, instances: Any) -> None:
+        for item in flushing.new:
+            if isinstance(item, ModelVersion) and item.model_id == model_id:
+                item.signature = stored
+
+    event.listen(session, "before_flush", stamp)
+    try:
+        yield
+    finally:
+        event.remove(session, "before_flush", stamp)
 
 
 def _asset(

@@ -8,7 +8,8 @@ Format version 1::
                                         "software_spec_name", "label_column", "declared_input",
                                         "custom", "versions": [{"number", "sha256", "file_name",
                                                                 "framework", "size",
-                                                                "runtime_parameters"}, ...]}],
+                                                                "runtime_parameters",
+                                                                "signature"}, ...]}],
                             "deployments": [{"name", "description", "tags", "custom", "kind",
                                              "serving_name", "hardware_spec",
                                              "model": {"index", "name", "rev"},
@@ -19,10 +20,12 @@ Format version 1::
 
 A deployment names the model it serves by position in `models` (`index`, with `name` for readers)
 and by the revision number it had in the source space (`rev`). A revision's `runtime_parameters` are the
-definitions it declares (`[]` for none), a deployment's `settings` its whole settings document and
+definitions it declares (`[]` for none) and its `signature` its stored signature (input features by name
+and type, target, `named`), a deployment's `settings` its whole settings document and
 `runtime_parameter_values` the values its champion runs with, by name. Archives written before these
-three keys existed lack them and import with defaults (no definitions, every setting off, the declared
-default values), so they are still format 1: a reader tells them apart by the keys' absence alone.
+keys existed lack them and import with defaults (no definitions, what the file alone reports, every
+setting off, the declared default values), so they are still format 1: a reader tells them apart by the
+keys' absence alone.
 `champion.transfer.manifest.Manifest` is the schema. Writing streams each blob from the store through the
 compressor, so an export never holds an artifact in memory; reading makes one pass and checks every
 blob's digest as it lands on disk.

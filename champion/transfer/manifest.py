@@ -6,9 +6,10 @@ import datetime as dt
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from champion.deployments.types import Kind
+from champion.runtimes import FeatureType
 from champion.transfer.errors import BadArchive
 
 FORMAT_VERSION = 1
@@ -40,6 +41,39 @@ class DeclaredInputField(_Entry):
     type: str
 
 
+class FeatureEntry(_Entry):
+    name: str = Field(min_length=1)
+    type: FeatureType
+
+
+class TargetEntry(_Entry):
+    """What the revision predicts, for readers: an import takes the target's type and classes from the file."""
+
+    name: str | None = None
+    type: str | None = None
+    classes: list[Any] = Field(default_factory=list)
+
+
+class SignatureEntry(_Entry):
+    """A revision's signature as stored (`runtimes.Signature.to_dict()`): the inputs it takes, by name and type.
+
+    An import loads the file and applies these inputs to what it reports with the rules of a logged
+    MLflow signature (`models.mlflow.merge`); `named` False means the names are the file's placeholders.
+    """
+
+    features: list[FeatureEntry]
+    target: TargetEntry | None = None
+    named: bool = True
+    allows_missing: bool = False
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SignatureEntry:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("names an input feature twice")
+        return self
+
+
 class VersionEntry(_Entry):
     """One model revision: its number in the source space and the blob holding its file."""
 
@@ -52,6 +86,9 @@ class VersionEntry(_Entry):
     """The runtime parameter definitions the revision declares, as stored (DataRobot's spelling: `fieldName`,
     `type`, `defaultValue`, ...); `[]` for none. Absent (None) in archives written before they were carried,
     which import as declaring none."""
+    signature: SignatureEntry | None = None
+    """The revision's signature (the names and types it was logged with, for an MLflow folder). Absent (None)
+    in archives written before it was carried, which import with what the file alone reports."""
 
 
 class ModelEntry(_Entry):

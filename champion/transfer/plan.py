@@ -4,13 +4,19 @@ Items pair by name, in order: the first archive model named "churn" with the spa
 model named "churn", the second with the next, and so on, so a space holding two models of one
 name round-trips as two. Every check the writes would make is made here first — the manifest's
 fields, each revision's runtime parameter definitions, each served revision, every model file the
-import would add (loaded once with its real library against the model it will join), and a new
-deployment's settings and runtime parameter values against the revision it will serve — so a bad
-item stops the import before anything is written.
+import would add (loaded once with its real library against the model it will join) with the
+signature the archive gives it, and a new deployment's settings and runtime parameter values
+against the revision it will serve — so a bad item stops the import before anything is written.
+
+A revision's signature is what its file reports with the archive's inputs applied by the rules of a
+logged MLflow signature (`models.mlflow.merge`: the same number of inputs, types the file pins kept,
+no strings for a runtime that reads numbers; target type and classes the file's), so names the file
+cannot know (a model fitted on a bare array, logged with column names) survive the trip. An archive
+without signatures imports with what the file alone reports.
 
 A revision is known by its file's SHA-256. One the model already holds is not added again, even
-when the archive's copy declares other runtime parameters: a version never changes, so the
-model's revision keeps its own definitions, and the report says so.
+when the archive's copy declares other runtime parameters or another signature: a version never
+changes, so the model's revision keeps its own, and the report says so.
 """
 
 from __future__ import annotations
@@ -34,15 +40,24 @@ from champion.errors import InvalidInput
 from champion.jobs import assets
 from champion.jobs.schemas import NewDataAsset
 from champion.jobs.tables import DataAsset
+from champion.models import mlflow, software_specs
 from champion.models import service as models
-from champion.models import software_specs
+from champion.models import signature as model_signature
 from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import parse_model_type
-from champion.runtimes import Signature
+from champion.runtimes import Framework, Signature
 from champion.transfer.errors import BadArchive
-from champion.transfer.manifest import DataAssetEntry, DeploymentEntry, Manifest, ModelEntry, VersionEntry, location
+from champion.transfer.manifest import (
+    DataAssetEntry,
+    DeploymentEntry,
+    Manifest,
+    ModelEntry,
+    SignatureEntry,
+    VersionEntry,
+    location,
+)
 from champion.transfer.types import Outcome
 from champion.users.service import Actor
 
@@ -95,6 +110,8 @@ class Plan:
     models: tuple[ModelStep, ...]
     assets: tuple[AssetStep, ...]
     deployments: tuple[DeploymentStep, ...]
+    signatures: tuple[Mapping[int, Signature], ...]
+    """Per model step, the signature each revision it adds will have, by position in `entry.versions`."""
 
 
 def make(
@@ -116,6 +133,7 @@ def make(
         models=model_steps,
         assets=tuple(_asset_steps(session, actor, space_id, manifest)),
         deployments=tuple(_deployment_steps(session, actor, space_id, manifest, model_steps, signatures)),
+        signatures=tuple(signatures),
     )
 
 
@@ -127,20 +145,30 @@ def _model_steps(session: Session, actor: Actor, space_id: str, manifest: Manife
         declared = [_definitions(version, where=f"{where}.versions[{j}]") for j, version in enumerate(entry.versions)]
         if target is not None:
             held = tuple(models.list_versions(session, actor, model_id=target.id))
-            # Per file: which revisions hold it (named for the report) and the definitions each keeps.
-            have: defaultdict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+            # Per file: which revisions hold it (named for the report), and the definitions and inputs each keeps.
+            have: defaultdict[str, list[tuple[str, list[Any], Inputs | None]]] = defaultdict(list)
             for v in held:
-                have[v.sha256].append((f"revision {v.number} here", v.runtime_parameters or []))
+                kept = _inputs_of(Signature.from_dict(v.signature))
+                have[v.sha256].append((f"revision {v.number} here", v.runtime_parameters or [], kept))
             missing, differing = [], []
             for j, version in enumerate(entry.versions):
+                inputs = _inputs_of(version.signature) if version.signature is not None else None
                 if version.sha256 not in have:
                     missing.append(j)
-                    have[version.sha256].append((f"the archive's revision {version.number}", declared[j] or []))
-                elif declared[j] is not None and all(declared[j] != kept for _, kept in have[version.sha256]):
-                    holder = have[version.sha256][-1][0]
+                    holder = f"the archive's revision {version.number}"
+                    have[version.sha256].append((holder, declared[j] or [], inputs))
+                    continue
+                holders = have[version.sha256]
+                other = []
+                if declared[j] is not None and all(declared[j] != kept for _, kept, _ in holders):
+                    other.append("declares other runtime parameters")
+                if inputs is not None and all(kept is not None and inputs != kept for _, _, kept in holders):
+                    other.append("has another signature")
+                if other:
+                    holder = holders[-1][0]
                     differing.append(
-                        f"the archive's revision {version.number} has the same file as {holder} but declares other "
-                        f"runtime parameters; a revision never changes, so {holder} keeps its own"
+                        f"the archive's revision {version.number} has the same file as {holder} but "
+                        f"{' and '.join(other)}; a revision never changes, so {holder} keeps its own"
                     )
             yield ModelStep(entry, target, None, tuple(missing), tuple(differing), held)
             continue
@@ -191,37 +219,68 @@ def _definitions(version: VersionEntry, *, where: str) -> list[dict[str, Any]] |
     return [d.to_json() for d in definitions]
 
 
+Inputs = list[tuple[str, str]]
+"""A signature's input features as (name, type): what an archive's signature decides of a revision."""
+
+
+def _inputs_of(signature: Signature | SignatureEntry) -> Inputs:
+    return [(f.name, f.type.value) for f in signature.features]
+
+
 def _check_files(
     step: ModelStep, blobs: Mapping[str, Path], workdir: Path, *, where: str, limit: int
-) -> dict[str, Signature]:
-    """Load every file the step would add, as add_version will, against the model it will join: each one's signature."""
+) -> dict[int, Signature]:
+    """Load every file the step would add, as add_version will, against the model it will join: the signature each
+    added revision will have, by its position in `entry.versions` (the file's own, with the archive's applied)."""
     if step.target is not None:
         model_type, declared, label = step.target.type, step.target.declared_input, step.target.label_column
     else:
         model_type, declared, label = step.entry.type, _declared(step.entry), step.entry.label_column
-    checked: dict[str, Signature] = {}
+    fields = [model_signature.DeclaredField(**f) for f in declared] if declared else None
+    loaded: dict[str, tuple[Framework, Signature]] = {}
+    checked: dict[int, Signature] = {}
     for j in step.add:
         version = step.entry.versions[j]
-        if version.sha256 in checked:
-            continue
-        folder = workdir / str(j)
-        upload = private_copy(blobs[version.sha256], folder / version.file_name)
+        item = f"{where}.versions[{j}]"
+        prefix = f"model {step.entry.name!r} revision {version.number}: "
         try:
-            (folder / "unpacked").mkdir(parents=True, exist_ok=True)
-            _, _, checked[version.sha256] = models.check_upload(
-                upload,
-                folder / "unpacked",
-                limit=limit,
-                model_type=model_type,
-                declared_input=declared,
-                label_column=label,
-            )
+            if version.sha256 not in loaded:
+                loaded[version.sha256] = _load(blobs[version.sha256], version, workdir / str(j), limit, model_type)
+            framework, own = loaded[version.sha256]
+            # The checks of an upload as they were: the file's own signature against the model's declarations.
+            checked[j] = model_signature.complete(own, declared=fields, label=label)
         except InvalidInput as exc:
-            message = f"model {step.entry.name!r} revision {version.number}: {_bare(exc)}"
-            raise BadArchive(message, field=f"{where}.versions[{j}]") from None
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            raise BadArchive(prefix + _bare(exc), field=item) from None
+        if version.signature is None:
+            continue
+        given = version.signature
+        # Placeholder names (`named` False) are the file's own: only the types apply.
+        inputs = tuple(mlflow.Column(f.name if given.named else None, f.type) for f in given.features)
+        try:
+            merged = mlflow.merge(
+                own,
+                inputs,
+                framework,
+                output_name=given.target.name if given.target else None,
+                source="the archive's signature",
+            )
+            checked[j] = model_signature.complete(merged, declared=fields, label=label)
+        except InvalidInput as exc:
+            raise BadArchive(prefix + _bare(exc), field=f"{item}.signature") from None
     return checked
+
+
+def _load(blob: Path, version: VersionEntry, folder: Path, limit: int, model_type: str) -> tuple[Framework, Signature]:
+    """Load the file as an upload is loaded: its framework and the signature it reports on its own."""
+    upload = private_copy(blob, folder / version.file_name)
+    try:
+        (folder / "unpacked").mkdir(parents=True, exist_ok=True)
+        _, framework, own = models.check_upload(
+            upload, folder / "unpacked", limit=limit, model_type=model_type, declared_input=None, label_column=None
+        )
+        return framework, own
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _declared(entry: ModelEntry) -> list[dict[str, Any]] | None:
@@ -250,7 +309,7 @@ def _deployment_steps(
     space_id: str,
     manifest: Manifest,
     model_steps: Sequence[ModelStep],
-    signatures: Sequence[Mapping[str, Signature]],
+    signatures: Sequence[Mapping[int, Signature]],
 ) -> Iterable[DeploymentStep]:
     existing = deployments.list_deployments(session, actor, space_id=space_id)
     by_name = pair(manifest.deployments, existing, name=lambda described: described.deployment.name)
@@ -279,7 +338,7 @@ def _deployment_steps(
 
 
 def _served_version(
-    step: ModelStep, signatures: Mapping[str, Signature], sha256: str, rev: int
+    step: ModelStep, signatures: Mapping[int, Signature], sha256: str, rev: int
 ) -> tuple[Signature, list[RuntimeParameterDefinition]]:
     """The signature and runtime parameters of the revision `apply` will deploy, before it exists.
 
@@ -295,7 +354,7 @@ def _served_version(
         number += 1
         version = step.entry.versions[j]
         if version.sha256 == sha256:
-            found.append((number, signatures[sha256], from_stored(version.runtime_parameters)))
+            found.append((number, signatures[j], from_stored(version.runtime_parameters)))
     assert found, "a served revision is held or added"
     _, signature, definitions = found[same_revision([n for n, _, _ in found], rev)]
     return signature, definitions

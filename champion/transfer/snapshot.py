@@ -15,6 +15,7 @@ from champion.deployments.types import Kind
 from champion.jobs import assets
 from champion.models import service as models
 from champion.models import software_specs
+from champion.runtimes import Signature
 from champion.spaces import service as spaces
 from champion.transfer.archive import Blob
 from champion.transfer.manifest import (
@@ -25,6 +26,7 @@ from champion.transfer.manifest import (
     Manifest,
     ModelEntry,
     ServedModel,
+    SignatureEntry,
     SourceSpace,
     VersionEntry,
     is_plain_file_name,
@@ -70,6 +72,7 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
                         framework=v.framework,
                         size=v.size,
                         runtime_parameters=list(v.runtime_parameters or ()),
+                        signature=SignatureEntry.model_validate(Signature.from_dict(v.signature).to_dict()),
                     )
                     for v in versions
                 ],
