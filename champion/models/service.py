@@ -108,6 +108,7 @@ def add_version(
     upload: Path,
     limit: int,
     runtime_parameters: Sequence[Mapping[str, Any]] | None = None,
+    signature: runtimes.Signature | None = None,
 ) -> ModelVersion:
     """Check that the upload loads as the model's declared type, then keep it as the next version.
 
@@ -118,13 +119,16 @@ def add_version(
     cannot be committed, so no version lacks its artifact and no artifact lacks a version.
     `runtime_parameters` are the definitions the version declares (checked first; see
     `models/runtime_parameters.py`); a version never changes, so they are fixed here.
+    `signature`, when given, is recorded instead of the one read from the file: an import passes the
+    signature its archive carried, which its plan has already merged onto this file's by the rules
+    of a logged MLflow signature (`models.mlflow.merge`).
     """
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
     declared = [d.to_json() for d in parse_definitions(runtime_parameters)] if runtime_parameters else None
     workdir = store.stage_dir()
     try:
-        path, framework, signature = check_upload(
+        path, framework, read = check_upload(
             upload,
             workdir,
             limit=limit,
@@ -143,7 +147,7 @@ def add_version(
             sha256=staged.sha256,
             size=staged.size,
             filename=path.name,
-            signature=signature.to_dict(),
+            signature=(signature or read).to_dict(),
             runtime_parameters=declared,
             created_by=actor.user_id,
         )

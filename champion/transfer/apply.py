@@ -12,12 +12,9 @@ fail here is the storage itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
@@ -92,19 +89,18 @@ def _model(
     for j in step.add:
         version = entry.versions[j]
         upload = private_copy(blobs[version.sha256], workdir / str(j) / version.file_name)
-        given = signatures[j] if version.signature is not None else None
-        with _written_with(session, model_id, given):
-            added.append(
-                models.add_version(
-                    session,
-                    actor,
-                    store,
-                    model_id=model_id,
-                    upload=upload,
-                    limit=limit,
-                    runtime_parameters=version.runtime_parameters,
-                ).number
-            )
+        added.append(
+            models.add_version(
+                session,
+                actor,
+                store,
+                model_id=model_id,
+                upload=upload,
+                limit=limit,
+                runtime_parameters=version.runtime_parameters,
+                signature=signatures[j] if version.signature is not None else None,
+            ).number
+        )
         upload.unlink(missing_ok=True)  # add_version may have moved it under its digest already
     numbers = tuple(added)
     if step.target is None:
@@ -117,33 +113,6 @@ def _model(
     return model_id, ItemReport(
         ItemKind.MODEL, entry.name, outcome, model_id, "; ".join((reason, *step.notes)), numbers
     )
-
-
-@contextmanager
-def _written_with(session: Session, model_id: str, signature: Signature | None) -> Iterator[None]:
-    """While `add_version` runs, the revision it adds to `model_id` is written with `signature` (None: the file's own).
-
-    `add_version` loads and checks the file like any upload but knows only what the file reports; the plan
-    has already applied the archive's signature to that by the rules of a logged MLflow signature. Setting
-    it on the new row just before it is flushed keeps the revision and its signature in one commit, so an
-    import cut short never leaves a revision with the wrong signature behind (a re-run would find it by its
-    file and keep it as it is).
-    """
-    if signature is None:
-        yield
-        return
-    stored = signature.to_dict()
-
-    def stamp(flushing: Session, context: Any, instances: Any) -> None:
-        for item in flushing.new:
-            if isinstance(item, ModelVersion) and item.model_id == model_id:
-                item.signature = stored
-
-    event.listen(session, "before_flush", stamp)
-    try:
-        yield
-    finally:
-        event.remove(session, "before_flush", stamp)
 
 
 def _asset(
