@@ -12,7 +12,6 @@ from champion.auth import load_signing_key
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
-from champion.jobs import blobs as job_blobs
 from champion.models import service as models
 from champion.operations import service as operations
 from champion.users import service as users
@@ -65,7 +64,7 @@ def bootstrap(context: ServerContext) -> IssuedKey | None:
     with context.sessions() as session:
         operations.recover(session, live_runners=None if alone else cluster.live_names(session))
         young = set(context.store.digests()) - set(context.store.digests(older_than=settled))
-        models.sweep_orphans(session, context.store, keep=job_blobs.referenced_digests(session) | young)
+        models.sweep_orphans(session, context.store, keep=young)
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key
         )

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from champion import blob_references
 from champion.artifacts import ArtifactStore
 from champion.db import new_id, utcnow
 from champion.errors import InvalidInput, PermissionDenied
-from champion.jobs import blobs
 from champion.jobs.errors import DataAssetNotFound
 from champion.jobs.schemas import NewDataAsset
 from champion.jobs.tables import DataAsset
@@ -108,10 +108,10 @@ def receive_content(
         session.commit()
     except Exception:
         session.rollback()
-        blobs.forget_unreferenced(session, store, {staged.sha256})
+        blob_references.forget_unused(session, store, {staged.sha256})
         raise
     if previous is not None and previous != staged.sha256:
-        blobs.forget_unreferenced(session, store, {previous})
+        blob_references.forget_unused(session, store, {previous})
     return asset
 
 
@@ -131,7 +131,7 @@ def delete(session: Session, actor: Actor, store: ArtifactStore, *, asset_id: st
     session.delete(asset)
     session.commit()
     if digest is not None:
-        blobs.forget_unreferenced(session, store, {digest})
+        blob_references.forget_unused(session, store, {digest})
 
 
 def _digest(secret: str) -> str:

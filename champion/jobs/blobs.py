@@ -12,35 +12,10 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
 from champion.artifacts.store import StagedFile
-from champion.jobs.tables import BatchJob, DataAsset
 from champion.jobs.types import JobResult
-from champion.models.tables import ModelVersion
-
-
-def referenced_digests(session: Session) -> set[str]:
-    """Every blob this domain refers to (what a start-up sweep must keep besides model versions)."""
-    assets = session.scalars(select(DataAsset.sha256).where(DataAsset.sha256.is_not(None)).distinct())
-    results = session.scalars(select(BatchJob.result_sha256).where(BatchJob.result_sha256.is_not(None)).distinct())
-    return {digest for digest in (*assets, *results) if digest is not None}
-
-
-def is_referenced(session: Session, digest: str) -> bool:
-    for column in (ModelVersion.sha256, DataAsset.sha256, BatchJob.result_sha256):
-        if session.scalar(select(column).where(column == digest).limit(1)) is not None:
-            return True
-    return False
-
-
-def forget_unreferenced(session: Session, store: ArtifactStore, digests: set[str]) -> None:
-    """Remove the blobs among `digests` nothing refers to (call after the commit that dropped a reference)."""
-    for digest in digests:
-        if not is_referenced(session, digest):
-            store.delete(digest)
 
 
 def write_result(store: ArtifactStore, result: JobResult) -> str:

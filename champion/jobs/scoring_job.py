@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import numpy.typing as npt
 from sqlalchemy.orm import Session, sessionmaker
 
+from champion import blob_references
 from champion.artifacts import ArtifactStore
 from champion.errors import ChampionError, Unavailable
 from champion.jobs import blobs, reading, runs
@@ -147,7 +148,7 @@ class BatchJobHandler:
 
     def _forget(self, digests: set[str]) -> None:
         with self.sessions() as session:
-            blobs.forget_unreferenced(session, self.store, digests)
+            blob_references.forget_unused(session, self.store, digests)
 
 
 def _describe(exc: Exception) -> str:

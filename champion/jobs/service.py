@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from champion import blob_references
 from champion.artifacts import ArtifactStore
 from champion.db import utcnow
 from champion.deployments import service as deployments
@@ -132,4 +133,4 @@ def delete(session: Session, actor: Actor, store: ArtifactStore, *, job_id: str,
     session.delete(job)
     session.commit()
     if digest is not None:
-        blobs.forget_unreferenced(session, store, {digest})
+        blob_references.forget_unused(session, store, {digest})

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from champion import patch, runtimes
+from champion import blob_references, patch, runtimes
 from champion.artifacts import ArtifactStore
 from champion.db import utcnow
 from champion.deployments.tables import Deployment
@@ -96,7 +96,7 @@ def delete_model(session: Session, actor: Actor, store: ArtifactStore, *, model_
     digests = set(session.scalars(select(ModelVersion.sha256).where(ModelVersion.model_id == model.id)))
     session.delete(model)
     session.commit()
-    _forget_unreferenced(session, store, digests)
+    blob_references.forget_unused(session, store, digests)
 
 
 def add_version(
@@ -159,7 +159,7 @@ def add_version(
             session.commit()
         except Exception:
             session.rollback()
-            _forget_unreferenced(session, store, {staged.sha256})
+            blob_references.forget_unused(session, store, {staged.sha256})
             raise
         return version
     finally:
@@ -243,21 +243,12 @@ def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVe
 
 
 def sweep_orphans(session: Session, store: ArtifactStore, *, keep: Iterable[str] = ()) -> int:
-    """Remove blobs nothing refers to (left by a crash between keeping and committing).
-
-    `keep` names the blobs other domains hold (data assets, job results).
-    """
-    referenced = set(session.scalars(select(ModelVersion.sha256).distinct())) | set(keep)
+    """Remove blobs no row names (left by a crash between keeping and committing), except `keep`."""
+    referenced = blob_references.all_in_use(session) | set(keep)
     orphans = [digest for digest in store.digests() if digest not in referenced]
     for digest in orphans:
         store.delete(digest)
     return len(orphans)
-
-
-def _forget_unreferenced(session: Session, store: ArtifactStore, digests: set[str]) -> None:
-    for digest in digests:
-        if session.scalar(select(ModelVersion.id).where(ModelVersion.sha256 == digest).limit(1)) is None:
-            store.delete(digest)
 
 
 def _check_software_spec(spec_id: str, *, field: str) -> None:

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from champion import blob_references
 from champion.app import create_app
 from champion.context import ServerContext
 from champion.deployments import service as deployments
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput, NotFound, PermissionDenied
-from champion.jobs import assets, blobs, runs
+from champion.jobs import assets, runs
 from champion.jobs import service as jobs
 from champion.jobs.errors import DeploymentNotReady, JobNotFound
 from champion.jobs.schemas import InputBlock, NewDataAsset, NewJob
@@ -269,7 +270,7 @@ def test_cancel_and_hard_delete(context: ServerContext, alice: Actor, model_file
     assert digest is not None and context.store.exists(digest)
     with context.sessions() as session:
         assert jobs.cancel(session, alice, job_id=job_id).state == "completed"  # an ended job stays as it ended
-        assert digest in blobs.referenced_digests(session)
+        assert digest in blob_references.all_in_use(session)
         jobs.delete(session, alice, context.store, job_id=job_id)
         with pytest.raises(JobNotFound):
             jobs.get(session, alice, job_id=job_id)

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from champion.artifacts.store import receive
 from champion.context import ServerContext
 from champion.errors import InvalidInput, PayloadTooLarge, PermissionDenied
+from champion.jobs import assets
+from champion.jobs.schemas import NewDataAsset
 from champion.models import service as models
 from champion.models import software_specs
 from champion.models.errors import ModelNotFound, NoContent, NotAModel
@@ -251,6 +253,26 @@ def test_delete_removes_versions_and_unshared_blobs(
     assert context.store.exists(shared.sha256)
     assert not context.store.exists(only_first.sha256)
     assert version_count(context) == 1
+
+
+def test_delete_keeps_a_blob_a_data_asset_shares(
+    context: ServerContext, alice: Actor, space_id: str, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    """The store keeps identical bytes once, so a data asset with a model's bytes shares its blob."""
+    model = register(context, alice, space_id)
+    version = upload(context, alice, model.id, model_files.classifier_named, tmp_path)
+    with context.sessions() as session:
+        asset = assets.create(session, alice, space_id=space_id, new=NewDataAsset(name="same bytes"))
+        asset, secret = assets.open_attachment(session, alice, asset_id=asset.id, space_id=space_id, file_name="m")
+        copy = tmp_path / "same-bytes"
+        shutil.copy(model_files.classifier_named, copy)
+        assert asset.attachment_id is not None
+        kept = assets.receive_content(
+            session, context.store, asset_id=asset.id, attachment_id=asset.attachment_id, secret=secret, upload=copy
+        )
+        assert kept.sha256 == version.sha256
+        models.delete_model(session, alice, context.store, model_id=model.id)
+    assert context.store.exists(version.sha256)
 
 
 def test_orphan_blobs_are_swept(
