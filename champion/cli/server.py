@@ -72,3 +72,4 @@ def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: boo
     curl = "curl -k" if insecure else "curl"
     console.print("Next, list your spaces:")
     console.print(f'  {curl} -H "Authorization: Bearer {admin_key or "<api key>"}" {url}/v2/spaces', soft_wrap=True)
+    console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with that key.", soft_wrap=True)
