@@ -19,10 +19,12 @@ from champion import changes
 from champion.artifacts import ArtifactStore
 from champion.cluster import service as cluster
 from champion.deployments import service as deployments
+from champion.deployments import settings
 from champion.deployments.rollout import version_ref
 from champion.deployments.types import State
 from champion.models.tables import ModelVersion
 from champion.replacement import service as replacement
+from champion.serving import humility
 from champion.serving.engine import DeploymentView, ServingEngine, VersionRef
 from champion.spaces.access import AccessCache
 
@@ -124,10 +126,13 @@ class Follower:
     def _views(self) -> list[DeploymentView]:
         with self._sessions() as session:
             retired = replacement.retired_fields(session)
+            humble = settings.humility_in_force(session)
             views = []
             for d in deployments.serving_snapshot(session):
                 row = d.deployment
                 candidate = session.get(ModelVersion, row.candidate_version_id) if row.candidate_version_id else None
+                champion = version_ref(d.version)
+                rules = humble.get(row.id)
                 views.append(
                     DeploymentView(
                         id=row.id,
@@ -136,13 +141,15 @@ class Follower:
                         kind=row.kind,
                         state=row.state,
                         serving_name=row.serving_name,
-                        champion=version_ref(d.version),
+                        champion=champion,
                         # An initializing deployment is loaded everywhere too: its deploy operation
                         # reports ready once every process holds it.
                         serves=row.state in (State.INITIALIZING, State.READY, State.UPDATING),
                         dropped=row.state == State.FAILED,
                         retired_fields=retired.get(row.id, frozenset()),
                         candidate=version_ref(candidate) if candidate else None,
+                        # Compiled here, once per change: features resolved to matrix columns.
+                        humility=humility.compiled(rules.rules, champion.signature) if rules else None,
                     )
                 )
             return views

@@ -13,6 +13,7 @@ from champion.deployments.types import Kind, State
 from champion.errors import InvalidInput, Unavailable
 from champion.monitoring import ErrorKind
 from champion.serving.engine import Answer, DeploymentView, ServingEngine
+from champion.serving.humility import HumilityRefused
 from champion.spaces.access import AccessCache
 from champion.users.service import Actor
 
@@ -67,7 +68,11 @@ def reading(engine: ServingEngine, view: DeploymentView) -> Iterator[None]:
 
 
 async def predict(engine: ServingEngine, view: DeploymentView, rows: np.ndarray) -> Answer:
-    """The answer for `rows`, counted and timed (queueing included) under the version that gave it."""
+    """The answer for `rows`, counted and timed (queueing included) under the version that gave it.
+
+    The engine has applied the deployment's humility rules (`serving/humility.py`); a
+    throw_error rule's refusal is counted as `refused`.
+    """
     started = time.perf_counter()
     try:
         answer = await engine.predict(view.id, rows)
@@ -80,6 +85,8 @@ async def predict(engine: ServingEngine, view: DeploymentView, rows: np.ndarray)
 
 
 def _kind(error: Exception) -> ErrorKind:
+    if isinstance(error, HumilityRefused):
+        return ErrorKind.REFUSED
     if isinstance(error, InvalidInput):
         return ErrorKind.INVALID_INPUT
     if isinstance(error, Unavailable):

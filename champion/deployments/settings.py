@@ -3,9 +3,10 @@
 Settings are what DataRobot's `deployments/{id}/settings/` reads and writes. champion stores them
 and holds replacements to them: the replacement checks (`replacement/checks.py`) refuse a candidate
 that would break a setting in force (a tracked segment attribute it does not take, a humility rule
-watching a feature it lacks). The prediction path does not act on them: champion computes no
-intervals, drift, segments or humility actions yet, so a setting records intent, and each check's
-message says what it protects.
+watching a feature it lacks). Humility rules act on predictions: `humility_in_force` hands the
+enabled ones to each process's follower, which compiles them into the deployment's view, and the
+serving engine applies them (`serving/humility.py`) for every face. champion computes no intervals,
+drift or segments yet: those settings record intent, and each check's message says what it protects.
 
 Runtime parameter values belong to the champion: its version declares them
 (`models/runtime_parameters.py`); `deployments.create` stores the first ones with the new deployment,
@@ -22,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from champion import patch
+from champion.changes import Topic, bump
 from champion.db import utcnow
 from champion.deployments import service as deployments
 from champion.deployments.tables import DeploymentSettingsRow
@@ -171,7 +174,8 @@ def update(session: Session, actor: Actor, *, deployment_id: str, changes: Mappi
         row = DeploymentSettingsRow(deployment_id=deployment.id, runtime_values={})
         session.add(row)
     row.settings, row.modified_at = changed.model_dump(mode="json"), utcnow()
-    # No change counter: the serving engine reads no settings, so followers have nothing to reload.
+    # Humility rules act on predictions: every process's follower rebuilds its views to pick them up.
+    bump(session, Topic.DEPLOYMENTS)
     try:
         session.commit()
     except IntegrityError:  # another first edit inserted the row meanwhile
@@ -205,6 +209,21 @@ def as_document(changes: Mapping[str, Any]) -> dict[str, Any]:
 def stored(session: Session, *, deployment_id: str) -> DeploymentSettings:
     """The settings as stored, without an access check (the replacement checks read them)."""
     return _settings_of(session.get(DeploymentSettingsRow, deployment_id))
+
+
+def humility_in_force(session: Session) -> dict[str, Humility]:
+    """The humility settings of every deployment that has rules switched on, by deployment id.
+
+    One query for all deployments: the follower calls it each time it rebuilds the views.
+    """
+    found = {}
+    for deployment_id, document in session.execute(
+        select(DeploymentSettingsRow.deployment_id, DeploymentSettingsRow.settings)
+    ):
+        stored_humility = (document or {}).get("humility") or {}
+        if stored_humility.get("enabled") and stored_humility.get("rules"):
+            found[deployment_id] = Humility.model_validate(stored_humility)
+    return found
 
 
 def _settings_of(row: DeploymentSettingsRow | None) -> DeploymentSettings:

@@ -74,6 +74,8 @@ class ErrorKind(enum.StrEnum):
     """The server could not take the request now (queue full, model not loaded here yet)."""
     MODEL_ERROR = "model_error"
     """The model itself raised while predicting."""
+    REFUSED = "refused"
+    """A humility rule with the throw_error action refused the request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,12 @@ class ServingMetrics:
             ("deployment", "kind"),
             registry=self.registry,
         )
+        self._humility = Counter(
+            "champion_humility_triggered",
+            "Rows a humility rule triggered on (the first matching rule of each row), by rule and its action.",
+            ("deployment", "rule", "action"),
+            registry=self.registry,
+        )
         self._loaded = Gauge(
             "champion_models_loaded",
             "Models in memory, summed over the server's live workers: serving, or draining after a swap.",
@@ -159,6 +167,10 @@ class ServingMetrics:
 
     def failed(self, deployment_id: str, kind: ErrorKind) -> None:
         self._errors.labels(deployment_id, kind.value).inc()
+
+    def humility_triggered(self, deployment_id: str, rule: str, action: str, rows: int) -> None:
+        """Count rows a humility rule decided; runs only for deployments with rules in force."""
+        self._humility.labels(deployment_id, rule, action).inc(rows)
 
     def model_loaded(self) -> None:
         self._loaded.inc()

@@ -24,7 +24,9 @@ import numpy as np
 from champion.errors import Unavailable
 from champion.monitoring.metrics import ServingMetrics
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
+from champion.serving import humility
 from champion.serving.batching import MicroBatcher
+from champion.serving.humility import HumilityOutcome, HumilityRules
 from champion.serving.warmup import warm_up
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class DeploymentView:
     """Fields earlier champions took and this one does not: accepted and ignored in requests."""
     candidate: VersionRef | None = None
     """A replacement every process should load and warm beside the champion, not serve yet."""
+    humility: HumilityRules | None = None
+    """The enabled humility rules, compiled against the champion's signature; None without any."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class Loaded:
 class Answer:
     version: VersionRef
     prediction: Prediction
+    humility: HumilityOutcome | None = None
+    """What the deployment's humility rules did (None when it has none); `prediction` is after it."""
 
 
 class ServingEngine:
@@ -99,6 +105,8 @@ class ServingEngine:
         self.metrics = metrics if metrics is not None else ServingMetrics()
         """This process's serving meters: the engine counts loaded models, scoring the rest."""
         self._views: dict[str, DeploymentView] = {}
+        self._humble: dict[str, HumilityRules] = {}
+        """The rules of the deployments that have any: empty, the hot path checks nothing more."""
         self._names: dict[str, str] = {}
         self._loaded: dict[str, Loaded] = {}
         self._prepared: dict[str, Loaded] = {}
@@ -119,9 +127,22 @@ class ServingEngine:
         return loaded.ref if loaded else None
 
     async def predict(self, deployment_id: str, rows: np.ndarray) -> Answer:
+        """The answer for `rows`, with the deployment's humility rules applied: every face comes here."""
         async with self._use(deployment_id) as loaded:
             prediction = await loaded.batcher.predict(rows)
-            return Answer(loaded.ref, prediction)
+        if self._humble and (rules := self._humble.get(deployment_id)) is not None:
+            return self._humbled(deployment_id, rules, loaded.ref, rows, prediction)
+        return Answer(loaded.ref, prediction)
+
+    def _humbled(
+        self, deployment_id: str, rules: HumilityRules, ref: VersionRef, rows: np.ndarray, prediction: Prediction
+    ) -> Answer:
+        outcome = humility.apply(rules, rows, prediction)
+        for rule, count in outcome.counts:
+            self.metrics.humility_triggered(deployment_id, rule.name, rule.action, count)
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        return Answer(ref, outcome.prediction, outcome)
 
     @asynccontextmanager
     async def _use(self, deployment_id: str) -> AsyncIterator[Loaded]:
@@ -203,6 +224,7 @@ class ServingEngine:
         """
         self._views = {view.id: view for view in views}
         self._names = {view.serving_name: view.id for view in self._views.values() if view.serving_name}
+        self._humble = {view.id: view.humility for view in self._views.values() if view.humility is not None}
         for deployment_id in [d for d in self._loaded if d not in self._views or self._views[d].dropped]:
             self._soon(self.remove(deployment_id))
         plan = Plan()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from champion import changes
 from champion.cluster import service as cluster
 from champion.context import ServerContext
 from champion.deployments import service as deployments
@@ -20,6 +21,7 @@ from champion.deployments.settings import DeploymentSettings, merge_runtime_valu
 from champion.deployments.tables import Deployment, DeploymentSettingsRow
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput, PermissionDenied
+from champion.follower import Follower
 from champion.models import service as models
 from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
@@ -27,7 +29,9 @@ from champion.models.software_specs import CATALOGUE
 from champion.operations.tables import Operation
 from champion.replacement import service as replacement
 from champion.replacement.handler import ReplaceHandler
+from champion.serving.engine import ServingEngine
 from champion.spaces import service as spaces
+from champion.spaces.access import AccessCache
 from champion.spaces.schemas import SpaceDetails
 from champion.spaces.types import Role
 from champion.users.service import Actor
@@ -207,6 +211,38 @@ def test_humility_rules_only_watch_features_the_champion_takes(
     changed = write(context, alice, team, {"humility": {"enabled": True, "rules": rules[:2]}})
     assert [r.name for r in changed.humility.rules] == ["unsure", "odd x1"]
     assert changed.humility.rules[1].lower == -5.0
+
+
+def test_changed_rules_reach_every_process_through_the_follower(
+    context: ServerContext, alice: Actor, team: dict[str, Any]
+) -> None:
+    # settings.update bumps the deployments counter, so a running follower rebuilds its views
+    # (the rules compiled against the champion) at its next tick: no restart.
+    async def scenario() -> None:
+        engine = ServingEngine()
+        follower = Follower(context.sessions, engine, AccessCache(), context.store, process="test")
+        await follower.sync(wait=True)
+        view = engine.resolve(team["deployment"])
+        assert view is not None and view.humility is None
+        with context.sessions() as session:
+            before = changes.read(session)[changes.Topic.DEPLOYMENTS]
+        rule = {"name": "odd x2", "trigger": "outlying_input", "feature": "x2", "upper": 5, "action": "throw_error"}
+        await asyncio.to_thread(write, context, alice, team, {"humility": {"enabled": True, "rules": [rule]}})
+        with context.sessions() as session:
+            assert changes.read(session)[changes.Topic.DEPLOYMENTS] == before + 1
+        await follower.sync()
+        view = engine.resolve(team["deployment"])
+        assert view is not None and view.humility is not None
+        (compiled,) = view.humility.rules
+        assert (compiled.name, compiled.column, compiled.upper, compiled.action) == ("odd x2", 1, 5.0, "throw_error")
+        await asyncio.to_thread(write, context, alice, team, {"humility": {"enabled": False}})
+        await follower.sync()
+        view = engine.resolve(team["deployment"])
+        assert view is not None and view.humility is None
+        await follower.stop()
+        await engine.close()
+
+    asyncio.run(scenario())
 
 
 def test_prediction_intervals_need_a_regression_champion(

@@ -36,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from champion.api import humility
 from champion.api.datarobot import predict_input, predict_output
 from champion.api.datarobot.errors import error_response, render_error
 from champion.api.datarobot.predict_input import UnsupportedMedia
@@ -95,6 +96,8 @@ async def predict(request: Request) -> Response:
         "X-DataRobot-Execution-Time": str(round(elapsed * 1000)),
         "X-DataRobot-Model-Cache-Hit": "true",
     }
+    if answer.humility is not None:
+        headers.update(humility.headers((answer,)))
     signature = served.signature
     if wants_csv(request.headers.get("accept")):
         return Response(predict_output.as_csv(signature, answer.prediction, passthrough), 200, headers, CSV)

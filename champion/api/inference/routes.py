@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from champion.api import body
+from champion.api import body, humility
 from champion.api.deps import AccessDep, EngineDep, HotActorDep, SettingsDep
 from champion.api.inference import render, schemas, tensors
 from champion.api.inference.errors import InferenceRoute
@@ -70,6 +70,7 @@ async def infer(
     content = orjson.dumps(
         render.inference(answer, model_name=model_name, request_id=parsed.id or str(uuid.uuid4()), names=names)
     )
-    return Response(
-        content, media_type="application/json", headers={MODEL_VERSION_HEADER: render.version(answer.version)}
-    )
+    headers = {MODEL_VERSION_HEADER: render.version(answer.version)}
+    if answer.humility is not None:
+        headers.update(humility.headers((answer,)))
+    return Response(content, media_type="application/json", headers=headers)

@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from champion.api import humility
 from champion.api.body import read_json
 from champion.api.deps import authenticate_from_memory
 from champion.api.wml import render
@@ -63,6 +64,8 @@ async def score(request: Request) -> Response:
     served = answers[-1].version
     content = orjson.dumps({"predictions": [render.predictions(a) for a in answers]})
     headers = {MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
+    if answers[-1].humility is not None:  # one attribute check for deployments without rules
+        headers.update(humility.headers(answers))
     return Response(content, media_type="application/json", headers=headers)
 
 
