@@ -15,41 +15,33 @@ from champion.deployments.schemas import NewDeployment
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput, PermissionDenied, PreconditionFailed
 from champion.models import service as models
-from champion.models.schemas import NewModel
-from champion.models.software_specs import CATALOGUE
 from champion.spaces import service as spaces
-from champion.spaces.schemas import SpaceDetails
-from champion.spaces.types import Role
 from champion.users.service import Actor
-from tests.conftest import make_actor
+from tests.deployments.conftest import space_with_roles
 from tests.model_files import ModelFiles
 
 
 @pytest.fixture
 def team(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFiles, tmp_path: Path) -> dict[str, Any]:
     """alice (admin) owns an online deployment; bob is an editor, vic a viewer, eve an outsider."""
-    vic, eve = make_actor(context, "vic"), make_actor(context, "eve")
+    roles = space_with_roles(context, alice, bob)
     with context.sessions() as session:
-        space = spaces.create_space(session, alice, details=SpaceDetails(name="s"))
-        spaces.add_members(
-            session, alice, space_id=space.id, members=[(bob.user_id, Role.EDITOR), (vic.user_id, Role.VIEWER)]
-        )
-        model = models.create_model(
-            session,
-            alice,
-            space_id=space.id,
-            new=NewModel(name="m", type="scikit-learn_1.3", software_spec_id=CATALOGUE[0].id),
-        )
         upload = tmp_path / "upload"
         shutil.copy(model_files.classifier_named, upload)
-        models.add_version(session, alice, context.store, model_id=model.id, upload=upload, limit=10**8)
+        models.add_version(session, alice, context.store, model_id=roles.model, upload=upload, limit=10**8)
         described, _ = deployments.create(
             session,
             alice,
-            space_id=space.id,
-            new=NewDeployment(name="dep", kind=Kind.ONLINE, model_id=model.id, tags=["a"], custom={"team": "risk"}),
+            space_id=roles.space,
+            new=NewDeployment(name="dep", kind=Kind.ONLINE, model_id=roles.model, tags=["a"], custom={"team": "risk"}),
         )
-    return {"space": space.id, "deployment": described.deployment.id, "model": model.id, "vic": vic, "eve": eve}
+    return {
+        "space": roles.space,
+        "deployment": described.deployment.id,
+        "model": roles.model,
+        "vic": roles.vic,
+        "eve": roles.eve,
+    }
 
 
 def update(

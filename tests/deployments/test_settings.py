@@ -30,12 +30,9 @@ from champion.operations.tables import Operation
 from champion.replacement import service as replacement
 from champion.replacement.handler import ReplaceHandler
 from champion.serving.engine import ServingEngine
-from champion.spaces import service as spaces
 from champion.spaces.access import AccessCache
-from champion.spaces.schemas import SpaceDetails
-from champion.spaces.types import Role
 from champion.users.service import Actor
-from tests.conftest import make_actor
+from tests.deployments.conftest import space_with_roles
 from tests.model_files import ModelFiles, build_variants
 
 PARAMETERS = [
@@ -81,21 +78,10 @@ def deploy(context: ServerContext, actor: Actor, space_id: str, model_id: str) -
 @pytest.fixture
 def team(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFiles, tmp_path: Path) -> dict[str, Any]:
     """alice (admin) deploys a classifier taking x1, x2, x3; bob is an editor, vic a viewer, eve an outsider."""
-    vic, eve = make_actor(context, "vic"), make_actor(context, "eve")
-    with context.sessions() as session:
-        space = spaces.create_space(session, alice, details=SpaceDetails(name="s"))
-        spaces.add_members(
-            session, alice, space_id=space.id, members=[(bob.user_id, Role.EDITOR), (vic.user_id, Role.VIEWER)]
-        )
-        model = models.create_model(
-            session,
-            alice,
-            space_id=space.id,
-            new=NewModel(name="m", type="scikit-learn_1.3", software_spec_id=CATALOGUE[0].id),
-        )
-    add_version(context, alice, model.id, model_files.classifier_named, tmp_path, PARAMETERS)
-    deployment = deploy(context, alice, space.id, model.id)
-    return {"space": space.id, "model": model.id, "deployment": deployment, "vic": vic, "eve": eve}
+    roles = space_with_roles(context, alice, bob)
+    add_version(context, alice, roles.model, model_files.classifier_named, tmp_path, PARAMETERS)
+    deployment = deploy(context, alice, roles.space, roles.model)
+    return {"space": roles.space, "model": roles.model, "deployment": deployment, "vic": roles.vic, "eve": roles.eve}
 
 
 def read(context: ServerContext, actor: Actor, team: dict[str, Any]) -> DeploymentSettings:
