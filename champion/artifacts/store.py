@@ -35,10 +35,12 @@ class ArtifactStore(Protocol):
         """A fresh private folder for unpacking uploads; the caller removes it."""
         ...
 
-    def stage(self, path: Path) -> StagedFile: ...
+    def stage(self, path: Path) -> StagedFile:
+        """Hash `path` as a file to keep; a file outside the staging folder is copied in first."""
+        ...
 
     def keep(self, staged: StagedFile) -> str:
-        """Move a staged file under its digest and return the digest."""
+        """Move a staged file under its digest and return the digest; a file outside staging is refused."""
         ...
 
     def open_path(self, sha256: str) -> Path:
@@ -70,6 +72,12 @@ class LocalArtifactStore:
         return path
 
     def stage(self, path: Path) -> StagedFile:
+        # `keep` moves the staged file, or deletes it when the blob exists: a file of the caller's
+        # elsewhere on disk is copied in, so the store only ever moves or deletes its own copies.
+        if not self._in_staging(path):
+            copy = self.staging / uuid.uuid4().hex
+            shutil.copyfile(path, copy)
+            path = copy
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -77,6 +85,10 @@ class LocalArtifactStore:
         return StagedFile(path=path, sha256=digest.hexdigest(), size=path.stat().st_size)
 
     def keep(self, staged: StagedFile) -> str:
+        # Defence in depth: a path taken from an archive once named another model's blob here, which
+        # was then deleted as a duplicate. Whatever a caller passes, only files in staging move.
+        if not self._in_staging(staged.path):
+            raise ValueError(f"refusing to keep {staged.path}: it is not in the staging folder")
         target = self._blob_path(staged.sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -110,6 +122,14 @@ class LocalArtifactStore:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+    def _in_staging(self, path: Path) -> bool:
+        """Whether `path` is a regular file of the staging folder itself (not a link to one elsewhere)."""
+        return (
+            not path.is_symlink()
+            and path.resolve().is_relative_to(self.staging.resolve())
+            and path.resolve() != self.staging.resolve()
+        )
 
     def _blob_path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

@@ -31,11 +31,32 @@ def model_file(upload: Path, workdir: Path, *, limit: int) -> Path | LoggedModel
             member = _choose(members)
             if member.size > limit:
                 raise NotAModel(f"{member.name} unpacks to more than the limit of {limit} bytes", field="content")
-            # The "data" filter refuses absolute paths, links out of the folder and device files.
+            path = destination(member, workdir)
+            # The "data" filter also refuses links and device files; only regular files are chosen anyway.
             archive.extract(member, workdir, filter="data")
     except tarfile.TarError as exc:
         raise NotAModel(f"the archive cannot be read: {exc}", field="content") from exc
-    return workdir / member.name
+    return path
+
+
+def destination(member: tarfile.TarInfo, workdir: Path) -> Path:
+    """Where `member` is written under `workdir`: every path taken from an archive goes through here.
+
+    A name that is absolute, or climbs out with `..`, is refused naming the member. tarfile's "data"
+    filter would write `/srv/x` as `srv/x`, yet `workdir / "/srv/x"` is `/srv/x` itself: a path made
+    from the name alone would read, move or delete a file of the server's own. The message names
+    the member as the archive spells it, and never the server's folders.
+    """
+    root = workdir.resolve()
+    name = PurePosixPath(member.name)
+    path = root.joinpath(name).resolve()
+    if name.is_absolute() or path == root or not path.is_relative_to(root):
+        raise NotAModel(
+            f"the archive member {member.name} points outside the archive: member names must be relative paths "
+            "inside it",
+            field="content",
+        )
+    return path
 
 
 def _parts(member: tarfile.TarInfo) -> tuple[str, ...]:
@@ -66,8 +87,11 @@ def _extract_mlflow(
     total = sum(m.size for m in inside)
     if total > limit:
         raise NotAModel(f"the MLflow model folder unpacks to more than the limit of {limit} bytes", field="content")
-    # The "data" filter refuses absolute paths, `..` and links out of the folder, and device files.
+    for member in inside:
+        destination(member, workdir)
+    # The "data" filter also refuses links and device files; only regular files are listed anyway.
     archive.extractall(workdir, members=inside, filter="data")
+    # mlflow.read holds every file MLmodel names inside this folder in turn.
     return mlflow.read(workdir.joinpath(*root))
 
 
