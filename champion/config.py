@@ -44,12 +44,23 @@ class Settings(BaseSettings):
     replicas: int = Field(default=1, ge=1)
     """How many server processes share this database and artifact store."""
 
+    metrics_key: str | None = None
+    """A bearer secret that may read /metrics and nothing else (for a Prometheus scrape config).
+    Unset: only server admins may read /metrics."""
+
     @field_validator("admin_api_key")
     @classmethod
     def _key_has_a_dot(cls, value: str | None) -> str | None:
         # The WML client sends a token without a "." as Basic rather than Bearer.
         if value is not None and ("." not in value or len(value) < 16):
             raise ValueError("CHAMPION_ADMIN_API_KEY must be at least 16 characters and contain a '.'")
+        return value
+
+    @field_validator("metrics_key")
+    @classmethod
+    def _metrics_key_is_long(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("CHAMPION_METRICS_KEY must be at least 16 characters")
         return value
 
     @field_validator("secret_key")
