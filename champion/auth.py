@@ -60,13 +60,35 @@ def _b64(value: str) -> str | None:
         return None
 
 
-def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int, audience: str | None = None) -> str:
+KEY_CLAIM = "key_id"
+"""The claim naming the API key a token was issued for: the token is good only while that key is live."""
+
+
+@dataclass(frozen=True)
+class KeyToken:
+    """A verified token's user and the API key it was issued for."""
+
+    user_id: str
+    key_id: str
+
+
+def issue_token(
+    *,
+    user_id: str,
+    user_name: str,
+    key: str,
+    ttl_seconds: int,
+    audience: str | None = None,
+    key_id: str | None = None,
+) -> str:
     """A signed token for the user. With an `audience`, it is good for that one purpose only:
-    `verify_token` refuses it unless asked for the same audience (PyJWT rejects an unexpected `aud`)."""
+    `verify_token` refuses it unless asked for the same audience (PyJWT rejects an unexpected `aud`).
+    With a `key_id`, it names the API key it was issued for, so it can die with that key
+    (`verify_key_token`)."""
     import jwt  # imported when used: PyJWT brings in cryptography, which most workers never need
 
     now = dt.datetime.now(dt.UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": ISSUER,
         "sub": user_id,
         "username": user_name,
@@ -75,6 +97,8 @@ def issue_token(*, user_id: str, user_name: str, key: str, ttl_seconds: int, aud
     }
     if audience is not None:
         claims["aud"] = audience
+    if key_id is not None:
+        claims[KEY_CLAIM] = key_id
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -95,6 +119,23 @@ def verify_token(token: str, *, key: str, audience: str | None = None) -> dict[s
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("the access token is not valid") from exc
     return claims
+
+
+def verify_key_token(token: str, *, key: str, audience: str | None = None) -> KeyToken:
+    """`verify_token`, and the user and API key the token names. Whether that key is still live
+    is the caller's to check (in the database, or in the access cache). A token naming no key was
+    issued before tokens named one: it cannot be tied to a key, so it is refused, and the client
+    authorizes again."""
+    claims = verify_token(token, key=key, audience=audience)
+    user_id, key_id = claims.get("sub"), claims.get(KEY_CLAIM)
+    if not isinstance(key_id, str) or not isinstance(user_id, str):
+        raise Unauthenticated("the access token names no API key (it predates this server version): authorize again")
+    return KeyToken(user_id=user_id, key_id=key_id)
+
+
+def matches_secret(presented: str, expected: str | None) -> bool:
+    """Whether a presented secret is the configured one, in constant time; never when none is configured."""
+    return expected is not None and secrets.compare_digest(presented.encode(), expected.encode())
 
 
 def load_signing_key(home: Path, configured: str | None) -> str:

@@ -5,7 +5,15 @@ from pathlib import Path
 import jwt
 import pytest
 
-from champion.auth import issue_token, load_signing_key, parse_authorization, verify_token
+from champion.auth import (
+    KeyToken,
+    issue_token,
+    load_signing_key,
+    matches_secret,
+    parse_authorization,
+    verify_key_token,
+    verify_token,
+)
 from champion.errors import Unauthenticated
 
 
@@ -67,3 +75,31 @@ def test_signing_key_is_generated_once_and_private(tmp_path: Path) -> None:
     assert load_signing_key(tmp_path, None) == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
     assert load_signing_key(tmp_path, "configured") == "configured"
+
+
+def test_a_token_names_the_key_it_was_issued_for() -> None:
+    token = issue_token(user_id="u1", user_name="alice", key="k" * 32, ttl_seconds=60, key_id="key-1")
+    assert verify_key_token(token, key="k" * 32) == KeyToken(user_id="u1", key_id="key-1")
+
+
+def test_a_token_naming_no_key_is_refused_so_the_client_authorizes_again() -> None:
+    """Issued before tokens named their key: it cannot die with one, so it is not accepted at all."""
+    token = issue_token(user_id="u1", user_name="alice", key="k" * 32, ttl_seconds=60)
+    with pytest.raises(Unauthenticated, match="authorize again"):
+        verify_key_token(token, key="k" * 32)
+
+
+def test_a_token_for_one_purpose_is_no_access_token() -> None:
+    token = issue_token(
+        user_id="u1", user_name="alice", key="k" * 32, ttl_seconds=60, audience="attachment:a:b", key_id="key-1"
+    )
+    with pytest.raises(Unauthenticated, match="not valid"):
+        verify_key_token(token, key="k" * 32)
+    assert verify_key_token(token, key="k" * 32, audience="attachment:a:b").key_id == "key-1"
+
+
+def test_a_secret_matches_only_the_configured_one() -> None:
+    assert matches_secret("scrape-0123456789abcdef", "scrape-0123456789abcdef")
+    assert not matches_secret("scrape-0123456789abcdeX", "scrape-0123456789abcdef")
+    assert not matches_secret("", "scrape-0123456789abcdef")
+    assert not matches_secret("anything", None)

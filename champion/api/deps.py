@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
-from champion.auth import Credential, parse_authorization, verify_token
+from champion.auth import Credential, parse_authorization, verify_key_token
 from champion.config import Settings
 from champion.context import ServerContext
 from champion.errors import Unauthenticated
@@ -18,7 +18,6 @@ from champion.operations.runner import OperationRunner
 from champion.serving.engine import ServingEngine
 from champion.spaces.access import AccessCache
 from champion.users import service as users
-from champion.users.errors import UserNotFound
 from champion.users.service import Actor
 
 
@@ -57,11 +56,7 @@ StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 
 def authenticate(session: Session, context: ServerContext, credential: Credential) -> Actor:
     if credential.is_jwt:
-        claims = verify_token(credential.secret, key=context.signing_key)
-        try:
-            return users.actor_of(users.get_user(session, user_id=claims["sub"]))
-        except UserNotFound:
-            raise Unauthenticated("the token's user no longer exists") from None
+        return token_actor(session, context, credential.secret)
     if credential.user_name is not None:
         actor = users.authenticate_user_key(session, user_name=credential.user_name, secret=credential.secret)
     else:
@@ -78,6 +73,16 @@ def current_actor(
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def token_actor(session: Session, context: ServerContext, token: str, *, audience: str | None = None) -> Actor:
+    """The user a token of this server was issued to, while the API key it was issued for is
+    live and theirs: revoking the key (or deleting the user) ends its tokens at once."""
+    named = verify_key_token(token, key=context.signing_key, audience=audience)
+    actor = users.live_key_holder(session, key_id=named.key_id, user_id=named.user_id)
+    if actor is None:
+        raise Unauthenticated("the API key this token was issued for is revoked, or its user deleted: authorize again")
+    return actor
 
 
 async def get_engine(request: Request) -> ServingEngine:
@@ -111,19 +116,22 @@ async def hot_actor(
 
 
 async def authenticate_from_memory(context: ServerContext, access: AccessCache, authorization: str | None) -> Actor:
-    """The caller, from memory (invariant 5); a key made a moment ago is looked up once."""
+    """The caller, from memory (invariant 5); a key made a moment ago is looked up once.
+
+    A token names the API key it was issued for and is good only while the access cache holds
+    that key live: revoking the key ends its tokens here as soon as the follower reloads the cache.
+    """
     credential = parse_authorization(authorization)
     if credential.is_jwt:
-        claims = verify_token(credential.secret, key=context.signing_key)
-        actor = access.actor_for_user(claims["sub"])
+        actor = access.actor_for_token(verify_key_token(credential.secret, key=context.signing_key))
     else:
         actor = access.actor_for_key(credential.secret)
         if actor is not None and credential.user_name is not None and credential.user_name != actor.name:
-            actor = None
+            raise Unauthenticated("the API key is not valid")
     if actor is None:
+        seen = access.generation  # read before the lookup: see AccessCache.remember
         actor = await run_in_threadpool(_from_database, context, credential)
-        if not credential.is_jwt:
-            access.remember(credential.secret, actor)
+        access.remember(actor, secret=None if credential.is_jwt else credential.secret, seen=seen)
     return actor
 
 

@@ -25,6 +25,9 @@ class Actor:
     user_id: str
     name: str
     is_admin: bool
+    key_id: str | None = None
+    """The API key the caller authenticated with, directly or through a token issued for it (a
+    download URL's token is tied to it too); None for an actor made without a credential (CLI, tests)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ def generate_key() -> str:
     return f"{KEY_PREFIX}{secrets.token_hex(6)}.{secrets.token_urlsafe(32)}"
 
 
-def actor_of(user: User) -> Actor:
-    return Actor(user_id=user.id, name=user.name, is_admin=user.is_admin)
+def actor_of(user: User, *, key_id: str | None = None) -> Actor:
+    return Actor(user_id=user.id, name=user.name, is_admin=user.is_admin, key_id=key_id)
 
 
 def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
@@ -114,7 +117,7 @@ def authenticate_key(session: Session, secret: str) -> Actor | None:
     row = session.scalar(select(ApiKey).where(ApiKey.digest == digest(secret), ApiKey.revoked_at.is_(None)))
     if row is None:
         return None
-    return actor_of(get_user(session, user_id=row.user_id))
+    return actor_of(get_user(session, user_id=row.user_id), key_id=row.id)
 
 
 def authenticate_user_key(session: Session, *, user_name: str, secret: str) -> Actor | None:
@@ -138,7 +141,7 @@ def identify_user_key(session: Session, *, user_name: str, secret: str) -> KeyHo
     row = session.scalar(select(ApiKey).where(ApiKey.digest == digest(secret), ApiKey.revoked_at.is_(None)))
     if row is None:
         return None
-    actor = actor_of(get_user(session, user_id=row.user_id))
+    actor = actor_of(get_user(session, user_id=row.user_id), key_id=row.id)
     if not secrets.compare_digest(actor.name, user_name):
         return None
     return KeyHolder(actor=actor, key_id=row.id)
@@ -151,12 +154,12 @@ def live_key_holder(session: Session, *, key_id: str, user_id: str) -> Actor | N
         .join(ApiKey, ApiKey.user_id == User.id)
         .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
     )
-    return actor_of(user) if user is not None else None
+    return actor_of(user, key_id=key_id) if user is not None else None
 
 
-def require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor, *, to: str = "manage users") -> None:
     if not actor.is_admin:
-        raise PermissionDenied("only a server admin may manage users")
+        raise PermissionDenied(f"only a server admin may {to}")
 
 
 def ensure_first_admin(session: Session, *, name: str, api_key: str | None) -> IssuedKey | None:

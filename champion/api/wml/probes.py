@@ -36,5 +36,7 @@ def authorize(body: Authorize, session: SessionDep, context: ContextDep) -> dict
         user_name=actor.name,
         key=context.signing_key,
         ttl_seconds=context.settings.token_ttl_seconds,
+        # The token dies with the key it was issued for (`deps.token_actor`, `AccessCache.actor_for_token`).
+        key_id=actor.key_id,
     )
     return {"token": token, "_messageCode_": "200", "message": "success"}
