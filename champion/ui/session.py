@@ -1,12 +1,13 @@
-"""The browser session: a signed, expiring, HttpOnly cookie naming the user and key, and its CSRF token.
+"""The browser session: a signed, expiring, HttpOnly cookie naming a server-side session, and its CSRF token.
 
-The cookie holds no secret of the user's: only their id, the id of the API key they signed in
-with, and a random CSRF token, signed with the server's key (itsdangerous), so a tampered
-cookie fails its signature and an old one fails its age. The key's secret is checked once at
-sign-in and never kept; every request asks the users service whether that key is still live
-and the user's, so revoking the key (or deleting the user) ends the session at once. Every
-form that changes something sends the session's CSRF token back; a cookie alone (which a
-browser attaches to a cross-site request) is never enough to change anything.
+The cookie holds no secret of the user's: only the id of their session row (`users.browser_sessions`)
+and a random CSRF token, signed with the server's key (itsdangerous), so a tampered cookie fails
+its signature and an old one fails its age. The key's secret is checked once at sign-in and never
+kept; the row names the user and the API key they signed in with, and every request asks whether
+the row is still there and that key still live and the user's: signing out deletes the row, so a
+copy of the cookie kept from before is worth nothing, and revoking the key (or deleting the user)
+ends the session at once. Every form that changes something sends the session's CSRF token back;
+a cookie alone (which a browser attaches to a cross-site request) is never enough to change anything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from champion.api.deps import ContextDep, SessionDep
-from champion.users import service as users
+from champion.users import browser_sessions
 from champion.users.service import Actor
 
 COOKIE = "champion_session"
@@ -49,6 +50,8 @@ class CSRFRefused(Exception):
 class UISession:
     actor: Actor
     csrf: str
+    id: str
+    """The server-side session (`users.browser_sessions`) the cookie names; signing out ends it."""
 
 
 def _serializer(key: str, salt: str) -> URLSafeTimedSerializer:
@@ -59,16 +62,15 @@ def _serializer(key: str, salt: str) -> URLSafeTimedSerializer:
 class Cookie:
     """What a session cookie carries."""
 
-    user_id: str
-    key_id: str
-    """The API key signed in with: the session lasts only while that key is live."""
+    session_id: str
+    """The server-side session: it names the user and the API key signed in with."""
     csrf: str
 
 
-def issue(key: str, user_id: str, key_id: str) -> tuple[str, str]:
-    """A new session cookie value for the user signed in with API key `key_id`, and its CSRF token."""
+def issue(key: str, session_id: str) -> tuple[str, str]:
+    """A new cookie value for the server-side session `session_id`, and its CSRF token."""
     csrf = secrets.token_urlsafe(32)
-    return _serializer(key, _SALT).dumps({"u": user_id, "k": key_id, "c": csrf}), csrf
+    return _serializer(key, _SALT).dumps({"s": session_id, "c": csrf}), csrf
 
 
 def read(key: str, value: str, *, max_age: int) -> Cookie:
@@ -79,9 +81,9 @@ def read(key: str, value: str, *, max_age: int) -> Cookie:
         raise SignInRequired("Your session has expired. Please sign in again.") from None
     except BadSignature:
         raise SignInRequired(None) from None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("u", "k", "c")):
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("s", "c")):
         raise SignInRequired(None)
-    return Cookie(user_id=data["u"], key_id=data["k"], csrf=data["c"])
+    return Cookie(session_id=data["s"], csrf=data["c"])
 
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int, secure: bool) -> None:
@@ -106,15 +108,16 @@ def check_sign_in_nonce(key: str, cookie: str | None, submitted: str | None, *, 
 
 
 def current_session(request: Request, session: SessionDep, context: ContextDep) -> UISession:
-    """The signed-in user, or SignInRequired (their key may have been revoked, or they deleted, since)."""
+    """The signed-in user, or SignInRequired (they may have signed out, their key been revoked, or
+    they been deleted, since)."""
     value = request.cookies.get(COOKIE)
     if not value:
         raise SignInRequired(None)
     cookie = read(context.signing_key, value, max_age=context.settings.token_ttl_seconds)
-    actor = users.live_key_holder(session, key_id=cookie.key_id, user_id=cookie.user_id)
+    actor = browser_sessions.holder(session, session_id=cookie.session_id)
     if actor is None:
         raise SignInRequired(None)
-    return UISession(actor, cookie.csrf)
+    return UISession(actor, cookie.csrf, cookie.session_id)
 
 
 async def checked_session(request: Request, ui: Annotated[UISession, Depends(current_session)]) -> UISession:

@@ -12,6 +12,7 @@ from champion.api.deps import ContextDep, SessionDep
 from champion.errors import NotFound
 from champion.ui import session as sessions
 from champion.ui.render import HERE, UIRoute, page
+from champion.users import browser_sessions
 from champion.users import service as users
 
 router = APIRouter(route_class=UIRoute)
@@ -79,17 +80,20 @@ def sign_in(
         # One message for an unknown user and a wrong key: the form must not reveal which names exist.
         message = "The user name and API key do not match an active key."
         return _sign_in_page(request, context, error=message, user_name=user_name, status=401)
-    value, _ = sessions.issue(context.signing_key, holder.actor.user_id, holder.key_id)
+    ttl = context.settings.token_ttl_seconds
+    opened = browser_sessions.start(session, user_id=holder.actor.user_id, key_id=holder.key_id, lifetime_seconds=ttl)
+    value, _ = sessions.issue(context.signing_key, opened)
     response = RedirectResponse(_safe_next(next), status_code=303)
     secure = request.url.scheme == "https"
-    ttl = context.settings.token_ttl_seconds
     sessions.set_cookie(response, sessions.COOKIE, value, max_age=ttl, secure=secure)
     response.delete_cookie(sessions.SIGN_IN_COOKIE, path="/")
     return response
 
 
 @router.post("/ui/sign-out")
-def sign_out(ui: sessions.ChangingSession) -> Response:
+def sign_out(ui: sessions.ChangingSession, session: SessionDep) -> Response:
+    # Ended on the server, not only forgotten by this browser: a copy of the cookie is no session.
+    browser_sessions.end(session, session_id=ui.id)
     response = RedirectResponse(sessions.SIGN_IN_PATH, status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response

@@ -116,11 +116,16 @@ def test_a_deleted_user_has_no_session(tmp_path: Path) -> None:
         assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 303
 
 
-def test_a_cookie_without_its_key_is_no_session(server: Server) -> None:
-    # A cookie of the older shape, signed with the server's own key but naming no API key.
-    old = URLSafeTimedSerializer(server.context.signing_key, salt="champion.ui.session").dumps(
-        {"u": server.ids["alice"], "c": "x"}
+@pytest.mark.parametrize("shape", ["no key", "no server session"])
+def test_a_cookie_of_an_older_shape_is_no_session(server: Server, shape: str) -> None:
+    # Signed with the server's own key, but naming no API key (first shape) or, naming the user and
+    # key itself, no server-side session (second shape): sign-out could not have ended either.
+    with server.context.sessions() as db:
+        key_id = users.list_keys(db, user_id=server.ids["alice"])[0].id
+    data = (
+        {"u": server.ids["alice"], "c": "x"} if shape == "no key" else {"u": server.ids["alice"], "k": key_id, "c": "x"}
     )
+    old = URLSafeTimedSerializer(server.context.signing_key, salt="champion.ui.session").dumps(data)
     server.client.cookies.clear()
     server.client.cookies.set(sessions.COOKIE, old)
     assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 303
@@ -157,12 +162,37 @@ def test_a_change_with_the_token_goes_through_the_patch_service(server: Server, 
     assert (metadata["name"], metadata["description"], metadata["tags"]) == ("churn-ui", "from the UI", ["a", "b", "c"])
 
 
-def test_sign_out_ends_the_session(server: Server) -> None:
-    sign_in(server, "alice")
+def sign_out(server: Server) -> None:
     token = csrf_of(server, "/ui/spaces")
     response = server.client.post("/ui/sign-out", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303
+
+
+def test_sign_out_ends_the_session(server: Server) -> None:
+    sign_in(server, "alice")
+    sign_out(server)
     assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_kept_from_before_sign_out_opens_nothing(server: Server) -> None:
+    """Sign-out ends the session on the server: replaying the old cookie sends back to sign-in."""
+    sign_in(server, "alice")
+    kept = server.client.cookies[sessions.COOKIE]
+    sign_out(server)
+    server.client.cookies.set(sessions.COOKIE, kept)
+    response = server.client.get("/ui/spaces", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].split("?")[0] == "/"
+    changed = server.client.post("/ui/sign-out", headers={"x-csrf-token": "x"}, follow_redirects=False)
+    assert changed.status_code == 303 and changed.headers["location"].split("?")[0] == "/"
+
+
+def test_signing_out_ends_only_that_session(server: Server) -> None:
+    sign_in(server, "alice")
+    other_browser = server.client.cookies[sessions.COOKIE]
+    sign_in(server, "alice")
+    sign_out(server)
+    server.client.cookies.set(sessions.COOKIE, other_browser)
+    assert server.client.get("/ui/spaces", follow_redirects=False).status_code == 200
 
 
 def test_a_non_member_gets_404(server: Server, live: dict[str, str]) -> None:
