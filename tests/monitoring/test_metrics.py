@@ -1,4 +1,4 @@
-"""Prometheus meters at /metrics: scoring counted per deployment, errors by kind, scrapes signed in."""
+"""Prometheus meters at /metrics: scoring counted per deployment, errors by kind, who may scrape."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from champion.app import create_app
 from champion.config import Settings
@@ -23,13 +24,18 @@ from tests.api.test_wml_deployments import V, deploy, score, upload_model, wait_
 from tests.api.test_wml_routes import Server, assert_wml_error
 from tests.model_files import FEATURES, ModelFiles, training_data
 
+SCRAPE_KEY = "scrape-0123456789abcdef"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    context = open_context(Settings(home=tmp_path_factory.mktemp("metrics-home")))
+    """alice is a server admin; eve an ordinary user, a member of no space."""
+    context = open_context(Settings(home=tmp_path_factory.mktemp("metrics-home"), metrics_key=SCRAPE_KEY))
+    keys, ids = {}, {}
     with context.sessions() as session:
-        user = users.create_user(session, name="alice")
-        keys, ids = {"alice": users.issue_key(session, user_id=user.id).secret}, {"alice": user.id}
+        for name, admin in (("alice", True), ("eve", False)):
+            user = users.create_user(session, name=name, is_admin=admin)
+            keys[name], ids[name] = users.issue_key(session, user_id=user.id).secret, user.id
     with TestClient(create_app(context=context)) as client:
         yield Server(client, context, keys, ids)
     context.close()
@@ -96,6 +102,39 @@ def test_metrics_need_a_credential(server: Server) -> None:
     assert_wml_error(server.call("GET", "/metrics", who=None), 401)
     bad = {"Authorization": "Bearer chp_nope.nope"}
     assert_wml_error(server.call("GET", "/metrics", who=None, headers=bad), 401)
+
+
+def test_a_user_who_is_no_admin_may_not_read_every_spaces_meters(server: Server, space: str) -> None:
+    """The meters name every deployment and model on the server: eve, a member of no space, is refused."""
+    message = assert_wml_error(server.call("GET", "/metrics", who="eve"), 403)
+    assert "server admin" in message
+    # A member of a space is no better: the meters cover the spaces they are not in too.
+    members = {"members": [{"id": server.ids["eve"], "type": "user", "role": "editor"}]}
+    assert server.call("POST", f"/v2/spaces/{space}/members", json=members).status_code == 200
+    assert_wml_error(server.call("GET", "/metrics", who="eve"), 403)
+
+
+def test_an_admins_key_or_token_reads_the_meters(server: Server) -> None:
+    assert server.call("GET", "/metrics", who="alice").status_code == 200
+    authorized = server.call(
+        "POST", "/icp4d-api/v1/authorize", who=None, json={"username": "alice", "api_key": server.keys["alice"]}
+    )
+    token = authorized.json()["token"]
+    assert server.call("GET", "/metrics", who=None, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_the_scrape_key_reads_the_meters_and_nothing_else(server: Server) -> None:
+    scrape_key = {"Authorization": f"Bearer {SCRAPE_KEY}"}
+    response = server.call("GET", "/metrics", who=None, headers=scrape_key)
+    assert response.status_code == 200 and "champion_models_loaded" in response.text
+    assert_wml_error(server.call("GET", "/v2/spaces", who=None, headers=scrape_key), 401)
+    near_miss = {"Authorization": f"Bearer {SCRAPE_KEY[:-1]}x"}
+    assert_wml_error(server.call("GET", "/metrics", who=None, headers=near_miss), 401)
+
+
+def test_a_short_scrape_key_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="CHAMPION_METRICS_KEY must be at least 16 characters"):
+        Settings(metrics_key="short")
 
 
 def test_each_app_has_its_own_registry() -> None:
