@@ -7,14 +7,14 @@ import hmac
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from champion import blob_references
 from champion.artifacts import ArtifactStore
 from champion.db import new_id, utcnow
 from champion.errors import InvalidInput, PermissionDenied
-from champion.jobs.errors import DataAssetNotFound
+from champion.jobs.errors import DataAssetNotFound, UploadUrlUsed
 from champion.jobs.schemas import NewDataAsset
 from champion.jobs.tables import DataAsset
 from champion.spaces import service as spaces
@@ -86,23 +86,41 @@ def open_attachment(
 
 
 def check_upload(session: Session, *, asset_id: str, attachment_id: str, secret: str) -> DataAsset:
-    """The asset an upload URL is for, if its secret holds (checked before the body is read, and again after)."""
-    asset = session.get(DataAsset, asset_id)
+    """The asset an upload URL is for, if its secret holds (checked before the body is read, and again after).
+
+    Read afresh each time: the body may take minutes to arrive, and the URL may have been used meanwhile.
+    """
+    asset = session.get(DataAsset, asset_id, populate_existing=True)
     if asset is None or asset.attachment_id != attachment_id:
         raise DataAssetNotFound(f"no attachment {attachment_id!r} on data asset {asset_id!r}")
-    if asset.upload_digest is None or not hmac.compare_digest(asset.upload_digest, _digest(secret)):
-        raise PermissionDenied("this upload URL is not valid, or was used already")
+    if asset.upload_digest is None:  # open_attachment set it with the attachment; an upload spent it
+        raise _used()
+    if not hmac.compare_digest(asset.upload_digest, _digest(secret)):
+        raise PermissionDenied("this upload URL is not valid")
     return asset
 
 
 def receive_content(
     session: Session, store: ArtifactStore, *, asset_id: str, attachment_id: str, secret: str, upload: Path
 ) -> DataAsset:
-    """Keep an uploaded file as the asset's content; the upload URL's secret works once."""
+    """Keep an uploaded file as the asset's content; the upload URL's secret works once.
+
+    The secret is spent by a conditional UPDATE (only while the row still holds its digest), so of
+    two uploads racing through one URL, each of which passed `check_upload`, one is kept and the
+    other refused as a used URL.
+    """
     asset = check_upload(session, asset_id=asset_id, attachment_id=attachment_id, secret=secret)
+    previous, digest = asset.sha256, asset.upload_digest
     staged = store.stage(upload)
-    previous = asset.sha256
-    asset.sha256, asset.size, asset.upload_digest, asset.modified_at = staged.sha256, staged.size, None, utcnow()
+    spent = session.execute(
+        update(DataAsset)
+        .where(DataAsset.id == asset_id, DataAsset.attachment_id == attachment_id, DataAsset.upload_digest == digest)
+        .values(sha256=staged.sha256, size=staged.size, upload_digest=None, modified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise _used()
     store.keep(staged)
     try:
         session.commit()
@@ -112,6 +130,7 @@ def receive_content(
         raise
     if previous is not None and previous != staged.sha256:
         blob_references.forget_unused(session, store, {previous})
+    session.refresh(asset)  # here in the worker thread, not when the face renders it
     return asset
 
 
@@ -132,6 +151,10 @@ def delete(session: Session, actor: Actor, store: ArtifactStore, *, asset_id: st
     session.commit()
     if digest is not None:
         blob_references.forget_unused(session, store, {digest})
+
+
+def _used() -> UploadUrlUsed:
+    return UploadUrlUsed("this upload URL was used already: ask for a new attachment to upload again")
 
 
 def _digest(secret: str) -> str:

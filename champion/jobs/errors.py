@@ -1,6 +1,6 @@
 """Errors of the jobs domain."""
 
-from champion.errors import Conflict, NotFound
+from champion.errors import Conflict, NotFound, Unauthenticated
 
 
 class JobNotFound(NotFound):
@@ -13,3 +13,7 @@ class DataAssetNotFound(NotFound):
 
 class DeploymentNotReady(Conflict):
     """The batch deployment cannot score yet (initializing) or any more (failed)."""
+
+
+class UploadUrlUsed(Unauthenticated):
+    """An upload URL's one-time secret was spent by an upload that succeeded: the URL opens nothing any more."""

@@ -24,7 +24,7 @@ from champion.deployments.types import Kind
 from champion.errors import InvalidInput, NotFound, PermissionDenied
 from champion.jobs import assets, runs
 from champion.jobs import service as jobs
-from champion.jobs.errors import DeploymentNotReady, JobNotFound
+from champion.jobs.errors import DeploymentNotReady, JobNotFound, UploadUrlUsed
 from champion.jobs.schemas import InputBlock, NewDataAsset, NewJob
 from champion.jobs.scoring_job import BatchJobHandler
 from champion.jobs.tables import BatchJob
@@ -178,7 +178,7 @@ def test_data_assets_are_matched_by_column_name_and_a_missing_one_fails(
         assets.receive_content(
             session, context.store, asset_id=asset.id, attachment_id=asset.attachment_id, secret=secret, upload=upload
         )
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(UploadUrlUsed):
             assets.check_upload(session, asset_id=asset.id, attachment_id=asset.attachment_id, secret=secret)
         digest = asset.sha256
         assert digest is not None and context.store.exists(digest)

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from champion.api.deps import ActorDep, ContextDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import catalogue, render
@@ -63,6 +63,29 @@ class NewAttachmentBody(_Loose):
     mime: str | None = None
 
 
+WIRE_FIELDS = {
+    "name": "metadata.name",
+    "description": "metadata.description",
+    "mime_type": "entity.data_asset.mime_type",
+}
+"""Where each field of the jobs domain's NewDataAsset is in the body the client sends."""
+
+
+def _new_asset(body: NewAssetBody) -> NewDataAsset:
+    """The jobs domain's document, which holds the rules (a name is 1 to 255 characters); errors named as sent."""
+    values = {
+        "name": body.metadata.name,
+        "description": body.metadata.description,
+        "mime_type": body.entity.data_asset.mime_type,
+    }
+    try:
+        return NewDataAsset.model_validate(values)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        raise InvalidInput(problem["msg"], field=WIRE_FIELDS.get(field, field)) from None
+
+
 def _space(space_id: str | None) -> str:
     if not space_id:
         raise InvalidInput("is required", field="space_id")
@@ -73,9 +96,7 @@ def _space(space_id: str | None) -> str:
 def create_asset(body: NewAssetBody, session: SessionDep, actor: ActorDep, space_id: str | None = None) -> Any:
     if body.metadata.asset_type != "data_asset":
         raise InvalidInput("only data assets are created here", field="metadata.asset_type")
-    new = NewDataAsset(
-        name=body.metadata.name, description=body.metadata.description, mime_type=body.entity.data_asset.mime_type
-    )
+    new = _new_asset(body)
     return render.data_asset(assets.create(session, actor, space_id=_space(space_id), new=new))
 
 
@@ -159,7 +180,10 @@ async def _file_part(request: Request, body: Path, target: Path) -> Path:
             while chunk := handle.read(1 << 20):
                 yield chunk
 
-    form = await MultiPartParser(request.headers, chunks(), max_files=1, max_fields=10).parse()
+    try:
+        form = await MultiPartParser(request.headers, chunks(), max_files=1, max_fields=10).parse()
+    except MultiPartException as exc:
+        raise InvalidInput(f"the body is not valid multipart/form-data: {exc.message}", field="file") from exc
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):
