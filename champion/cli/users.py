@@ -84,7 +84,8 @@ def list_keys(user: str) -> None:
 
 @keys_app.command("revoke")
 def revoke_key(key_id: str) -> None:
-    """Revoke a key by its id; it stops working at once."""
+    """Revoke a key by its id; it, the access tokens issued for it and the web UI sessions signed in
+    with it stop working at once."""
     with database() as session:
         users.revoke_key(session, key_id=key_id)
         console.print(f"revoked {key_id}")
