@@ -8,6 +8,7 @@ cryptography) nor the memory the migrations touched stays resident beside the mo
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvicorn.config
 
 # prometheus_client's name for the directory its multiprocess mode keeps meters in. Spelled out
 # rather than imported from champion.monitoring: that import would bring in prometheus_client,
@@ -53,11 +55,26 @@ def run(options: dict[str, Any]) -> None:
             log_level="info",
             # An idle TLS keep-alive connection otherwise holds shutdown for 30 s.
             timeout_graceful_shutdown=10,
+            log_config=log_config(),
             **options,
         )
     finally:
         if metrics_directory is not None:
             shutil.rmtree(metrics_directory, ignore_errors=True)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's own logging, each of its handlers taking credentials out of the lines it writes.
+
+    Given as configuration rather than added to the loggers here, because uvicorn applies it in
+    every worker process it spawns (which would not inherit a filter added in this one). The filter
+    is named by its path, so importing it is left to the logging configuration.
+    """
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"redact_secrets": {"()": "champion.logredact.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact_secrets"]
+    return config
 
 
 _METRICS_PREFIX = "champion-metrics-"

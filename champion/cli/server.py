@@ -64,12 +64,19 @@ def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: boo
     console.print(
         f"champion is serving at [bold]{url}[/bold]  (data folder: {settings.home.resolve()})", soft_wrap=True
     )
+    # A key the operator chose is in their environment already, and this output may end up in a
+    # log; only a generated key, which nobody has yet, is shown (once).
+    given = settings.admin_api_key is not None
     if admin_key:
         console.print(f"First start: created the admin user [bold]{settings.admin_user}[/bold].")
-        console.print(
-            f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
-        )
+        if given:
+            console.print("Its API key is the one in CHAMPION_ADMIN_API_KEY (not shown).")
+        else:
+            console.print(
+                f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
+            )
+    shown = "$CHAMPION_ADMIN_API_KEY" if given else admin_key or "<api key>"
     curl = "curl -k" if insecure else "curl"
     console.print("Next, list your spaces:")
-    console.print(f'  {curl} -H "Authorization: Bearer {admin_key or "<api key>"}" {url}/v2/spaces', soft_wrap=True)
+    console.print(f'  {curl} -H "Authorization: Bearer {shown}" {url}/v2/spaces', soft_wrap=True)
     console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with that key.", soft_wrap=True)
