@@ -99,8 +99,8 @@ def test_a_member_named_after_a_server_file_leaves_it_where_it_is(
 # 3. and 4. The data asset upload path.
 
 
-def new_asset(server: Server, space: str, name: str = "data.csv") -> Any:
-    body = {"metadata": {"name": name, "asset_type": "data_asset"}, "entity": {"data_asset": {"mime_type": "text/csv"}}}
+def new_asset(server: Server, space: str, name: str = "data.csv", mime_type: str = "text/csv") -> Any:
+    body = {"metadata": {"name": name, "asset_type": "data_asset"}, "entity": {"data_asset": {"mime_type": mime_type}}}
     return server.call("POST", "/v2/assets", params={**V, "space_id": space}, json=body)
 
 
@@ -161,9 +161,21 @@ def test_a_multipart_body_without_its_boundary_is_a_400(server: Server, space: s
     assert stored(server, asset_id)[0] is None
 
 
-def test_an_empty_data_asset_name_is_a_400_naming_it(server: Server, space: str) -> None:
-    before = server.call("POST", "/v2/asset_types/data_asset/search", params={**V, "space_id": space}, json={})
-    message = assert_wml_error(new_asset(server, space, name=""), 400, "metadata.name")
-    assert "at least 1 character" in message
-    after = server.call("POST", "/v2/asset_types/data_asset/search", params={**V, "space_id": space}, json={})
-    assert after.json()["total_rows"] == before.json()["total_rows"]
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"name": ""}, "metadata.name", "at least 1 character"),
+        ({"name": "n" * 256}, "metadata.name", "at most 255 characters"),
+        ({"mime_type": "t" * 256}, "entity.data_asset.mime_type", "at most 255 characters"),
+    ],
+)
+def test_a_data_asset_the_jobs_domain_refuses_is_a_400_naming_the_field(
+    server: Server, space: str, fields: dict[str, str], field: str, words: str
+) -> None:
+    def count() -> int:
+        found = server.call("POST", "/v2/asset_types/data_asset/search", params={**V, "space_id": space}, json={})
+        return int(found.json()["total_rows"])
+
+    before = count()
+    assert words in assert_wml_error(new_asset(server, space, **fields), 400, field)
+    assert count() == before
