@@ -1,7 +1,7 @@
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from champion import patch
 from champion.errors import InvalidInput, PreconditionFailed
@@ -92,3 +92,72 @@ def test_malformed_patches_name_the_problem(body: Any, field: str) -> None:
 
 def test_an_empty_patch_changes_nothing() -> None:
     assert patch.apply_to(CURRENT, [], allowed=ALLOWED) == CURRENT
+
+
+LIMIT = patch.JSON_INTEGER_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "problem"),
+    [
+        (LIMIT + 1, "/custom/a", "2^53"),
+        (-LIMIT - 1, "/custom/a", "2^53"),
+        (10**30, "/custom/a", "2^53"),
+        (float("nan"), "/custom/a", "finite"),
+        (float("-inf"), "/custom/a", "finite"),
+        ({"b": [0, {"c": float("inf")}]}, "/custom/a/b/1/c", "finite"),
+        ("a\x00b", "/custom/a", "NUL"),
+        ("\ud800", "/custom/a", "surrogate"),
+        ({"\udfff": 1}, "/custom/a/\\udfff", "the key contains a lone surrogate"),
+    ],
+)
+def test_values_json_cannot_give_back_are_refused_naming_their_path(value: Any, field: str, problem: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": "add", "path": "/custom/a", "value": value}], allowed=ALLOWED)
+    assert error.value.field == field
+    assert problem in error.value.message
+
+
+def test_values_json_carries_exactly_are_kept() -> None:
+    value = {"big": LIMIT, "small": -LIMIT, "x": 1e308, "t": True, "n": None, "s": "ünïcødé 🙂", "l": [0.5, []]}
+    result = patch.apply_to(CURRENT, [{"op": "add", "path": "/custom/a", "value": value}], allowed=ALLOWED)
+    assert result.custom["a"] == value
+
+
+def test_text_anywhere_in_a_document_is_checked() -> None:
+    with pytest.raises(InvalidInput) as error:
+        patch.validated(Details, {"name": "a", "tags": ["ok", "\ud83d"]})
+    assert error.value.field == "tags.1"
+    with pytest.raises(InvalidInput) as error:
+        patch.validated(Details, {"name": "a\x00"})
+    assert error.value.field == "name"
+
+
+def test_nesting_past_the_limit_is_refused() -> None:
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    # The document is level 0, `custom` level 1, so the value has the rest but one (its innermost 1).
+    inside = nested(patch.JSON_DEPTH_LIMIT - 2)
+    assert patch.apply_to(CURRENT, [{"op": "add", "path": "/custom/a", "value": inside}], allowed=ALLOWED)
+    with pytest.raises(InvalidInput) as error:
+        patch.apply_to(CURRENT, [{"op": "add", "path": "/custom/a", "value": nested(100_000)}], allowed=ALLOWED)
+    assert "deeper than" in error.value.message
+    assert error.value.field == "/custom/a" + "/0" * patch.JSON_DEPTH_LIMIT
+
+
+class Imported(BaseModel):
+    custom: patch.JsonObject = Field(default_factory=dict)
+
+
+def test_a_free_form_member_refuses_unportable_values_however_the_document_is_built() -> None:
+    """An import builds documents with model_validate, not `validated`: the member type still refuses."""
+    with pytest.raises(ValidationError) as error:
+        Imported.model_validate({"custom": {"a": {"b": 2**60}}})
+    (problem,) = error.value.errors()
+    assert problem["loc"] == ("custom",)
+    assert problem["msg"].startswith("a/b: an integer beyond")
+    assert Imported.model_validate({"custom": {"a": 2**53 - 1}}).custom == {"a": 2**53 - 1}

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from champion.errors import InvalidInput, PermissionDenied
+from champion.models.revisions import RevisionText
+from champion.patch import JsonObject
 from champion.spaces.types import Role
 
 DETAIL_PATHS = ("/name", "/description", "/tags", "/custom", "/hardware_spec", "/online/parameters")
@@ -44,7 +46,8 @@ class Asset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
-    rev: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    rev: RevisionText | None = None
+    """Within the range of revision numbers, so `int(rev)` is safe to look up."""
     href: str | None = None
 
 
@@ -56,8 +59,8 @@ class DeploymentDocument(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
-    custom: dict[str, Any] = Field(default_factory=dict)
-    hardware_spec: dict[str, Any] = Field(default_factory=dict)
+    custom: JsonObject = Field(default_factory=dict)
+    hardware_spec: JsonObject = Field(default_factory=dict)
     online: Online | None = None
     metadata: Owner
     asset: Asset

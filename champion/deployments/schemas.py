@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from champion.deployments.types import Kind
+from champion.patch import JsonObject
 
 
 class NewDeployment(BaseModel):
@@ -19,6 +18,6 @@ class NewDeployment(BaseModel):
     """The model version to serve; the newest when omitted."""
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: JsonObject = Field(default_factory=dict)
     serving_name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,36}$")
-    hardware_spec: dict[str, Any] = Field(default_factory=dict)
+    hardware_spec: JsonObject = Field(default_factory=dict)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from champion.models.signature import DeclaredField
+from champion.patch import JsonObject
 
 
 class ModelDetails(BaseModel):
@@ -18,7 +17,7 @@ class ModelDetails(BaseModel):
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
     software_spec: dict[str, str]
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: JsonObject = Field(default_factory=dict)
 
 
 class NewModel(BaseModel):
@@ -31,4 +30,4 @@ class NewModel(BaseModel):
     tags: list[str] = Field(default_factory=list)
     label_column: str | None = None
     declared_input: list[DeclaredField] | None = None
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: JsonObject = Field(default_factory=dict)

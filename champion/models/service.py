@@ -9,14 +9,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from champion import blob_references, patch, runtimes
 from champion.artifacts import ArtifactStore
 from champion.db import utcnow
 from champion.deployments.tables import Deployment
 from champion.errors import InvalidInput
+from champion.models import revisions, software_specs
 from champion.models import signature as signatures
-from champion.models import software_specs
 from champion.models.errors import ModelInUse, ModelNotFound, NoContent, NotAModel, VersionNotFound
 from champion.models.mlflow import LoggedModel
 from champion.models.runtime_parameters import parse_definitions
@@ -137,12 +138,18 @@ def add_version(
             label_column=model.label_column,
         )
         staged = store.stage(path)
-        number = (
-            session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)) or 0
-        ) + 1
+        # Touching the model's row first takes its write lock (a row lock on PostgreSQL, the database's
+        # on SQLite) until the commit: concurrent uploads to one model number their versions in turn,
+        # each reading the newest number the one before it committed.
+        model.modified_at = utcnow()
+        try:
+            session.flush()
+        except StaleDataError:  # the model was deleted while the upload was read and checked
+            session.rollback()
+            raise ModelNotFound(f"no model with id {model_id!r}") from None
         version = ModelVersion(
             model_id=model.id,
-            number=number,
+            number=_next_number(session, model_id=model.id),
             framework=framework.value,
             sha256=staged.sha256,
             size=staged.size,
@@ -152,14 +159,17 @@ def add_version(
             created_by=actor.user_id,
         )
         session.add(version)
-        model.modified_at = utcnow()
         session.flush()
+        created = not store.exists(staged.sha256)
         store.keep(staged)
         try:
             session.commit()
         except Exception:
             session.rollback()
-            blob_references.forget_unused(session, store, {staged.sha256})
+            # Only a blob this upload brought in may go: one that was there already is another
+            # version's (or another upload's, committing now), and no version may lose its blob.
+            if created:
+                blob_references.forget_unused(session, store, {staged.sha256})
             raise
         return version
     finally:
@@ -207,6 +217,11 @@ def _inspect(
         raise NotAModel(str(exc), field="content") from exc
 
 
+def _next_number(session: Session, *, model_id: str) -> int:
+    """The number the model's next version takes; call it holding the model row's lock (see add_version)."""
+    return (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model_id)) or 0) + 1
+
+
 def latest_version(session: Session, *, model_id: str) -> ModelVersion | None:
     query = select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number.desc()).limit(1)
     return session.scalar(query)
@@ -214,8 +229,11 @@ def latest_version(session: Session, *, model_id: str) -> ModelVersion | None:
 
 def get_version(session: Session, actor: Actor, *, model_id: str, number: int) -> ModelVersion:
     get_model(session, actor, model_id=model_id)
-    version = session.scalar(
-        select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == number)
+    # A number no revision can have is missing without asking: SQLite cannot bind one beyond 64 bits.
+    version = (
+        session.scalar(select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == number))
+        if revisions.in_range(number)
+        else None
     )
     if version is None:
         raise VersionNotFound(f"model {model_id!r} has no revision {number}")

@@ -181,6 +181,46 @@ def test_bad_model_bodies_name_the_field(server: Server, space: str, body: dict[
     assert_wml_error(new_model(server, space, **body), 400, field)
 
 
+def models_named(server: Server, space: str, name: str) -> list[Any]:
+    listed = server.call("GET", "/ml/v4/models", params={**V, "space_id": space}).json()["resources"]
+    return [m for m in listed if m["metadata"]["name"] == name]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        # Fields the domain document refuses, not the WML body: each once answered 500.
+        ('{"name": "", "type": "", "software_spec": {}}', "name"),
+        ('{"name": "m", "type": "x", "software_spec": {}}', "type"),
+        ('{"name": "bad", "software_spec": {"id": "%s"}, "type": "scikit-learn_1.3", "tags": ["\\ud800"]}', "tags.0"),
+        (
+            '{"name": "bad", "software_spec": {"id": "%s"}, "type": "scikit-learn_1.3", "custom": {"a": 1e400}}',
+            "custom.a",
+        ),
+        (
+            '{"name": "bad", "software_spec": {"id": "%s"}, "type": "scikit-learn_1.3",'
+            ' "custom": {"a": {"b": [1, 10000000000000000000000000000000]}}}',
+            "custom.a.b.1",
+        ),
+        (
+            '{"name": "bad", "software_spec": {"id": "%s"}, "type": "scikit-learn_1.3",'
+            ' "schemas": {"input": [{"fields": [{"name": "x\\u0000", "type": "double"}]}]}}',
+            "schemas.input[0].fields[0].name",
+        ),
+    ],
+)
+def test_model_documents_the_domain_refuses_name_the_field(server: Server, space: str, body: str, field: str) -> None:
+    response = server.call(
+        "POST",
+        "/ml/v4/models",
+        params={**V, "space_id": space},
+        content=body.replace("%s", CATALOGUE[0].id),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_wml_error(response, 400, field)
+    assert models_named(server, space, "bad") == []
+
+
 def test_a_model_needs_a_space(server: Server) -> None:
     response = server.call(
         "POST",
@@ -212,6 +252,11 @@ def test_upload_and_revisions(server: Server, space: str, model_files: ModelFile
     by_rev = server.call("GET", f"/ml/v4/models/{model_id}", params={**V, "space_id": space, "rev": "1"})
     assert by_rev.status_code == 200
     assert_wml_error(server.call("GET", f"/ml/v4/models/{model_id}", params={"space_id": space, "rev": "9"}), 404)
+
+    # A number no revision can have is a bad request, not a lookup: SQLite cannot even bind one past 64 bits.
+    for rev in ("99999999999999999999999", "2147483648", "0", "-1"):
+        by_rev = server.call("GET", f"/ml/v4/models/{model_id}", params={"space_id": space, "rev": rev})
+        assert "revision number" in assert_wml_error(by_rev, 400, "rev")
 
 
 def test_garbage_upload_is_refused_naming_content(server: Server, space: str, model_files: ModelFiles) -> None:
@@ -246,6 +291,31 @@ def test_model_patch_rules(server: Server, space: str) -> None:
         "PATCH", url, params={"space_id": space}, json=[{"op": "move", "from": "/name", "path": "/description"}]
     )
     assert_wml_error(bad_op, 400, "[0].op")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1000000000000000000000000000000",
+        "9007199254740992",
+        "-9007199254740992",
+        "NaN",
+        "1e400",
+        '"\\ud800"',
+        '"a\\u0000"',
+    ],
+)
+def test_a_model_patch_refuses_values_json_cannot_give_back(server: Server, space: str, value: str) -> None:
+    """Once answered 200 and stored: values some readers get back altered (or that break rendering) are refused."""
+    model_id = new_model(server, space, name="custom", custom={"kept": 1}).json()["metadata"]["id"]
+    url = f"/ml/v4/models/{model_id}"
+    body = f'[{{"op": "add", "path": "/custom/a", "value": {value}}}]'
+    response = server.call(
+        "PATCH", url, params={"space_id": space}, content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_wml_error(response, 400, "/custom/a")
+    after = server.call("GET", url, params={"space_id": space})
+    assert after.status_code == 200 and after.json()["entity"]["custom"] == {"kept": 1}
 
 
 def test_assets_route_shows_and_deletes_models(server: Server, space: str) -> None:

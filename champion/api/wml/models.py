@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from champion import patch
 from champion.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
@@ -16,11 +18,14 @@ from champion.artifacts.store import receive
 from champion.errors import InvalidInput
 from champion.models import service as models
 from champion.models import software_specs
+from champion.models.revisions import Revision
 from champion.models.schemas import NewModel as DomainNewModel
-from champion.models.signature import DeclaredField
 from champion.models.tables import RegisteredModel
 
 router = APIRouter(route_class=WMLRoute)
+
+# The domain's names for what the WML body spells otherwise, so a refusal names the field the client sent.
+WML_FIELDS = {"software_spec_id": "software_spec.id", "declared_input": "schemas.input[0].fields"}
 
 
 def _render(session: SessionDep, row: RegisteredModel) -> dict[str, Any]:
@@ -43,18 +48,33 @@ def create_model(body: NewModel, session: SessionDep, actor: ActorDep, space_id:
         spec_id = spec.id if spec else body.software_spec.name
     declared = None
     if body.schemas and body.schemas.input:
-        declared = [DeclaredField(name=f.name, type=f.type) for f in body.schemas.input[0].fields]
-    new = DomainNewModel(
-        name=body.name,
-        type=body.type,
-        software_spec_id=spec_id or "",
-        description=body.description,
-        tags=body.tags,
-        label_column=body.label_column,
-        declared_input=declared,
-        custom=body.custom,
-    )
+        declared = [{"name": f.name, "type": f.type} for f in body.schemas.input[0].fields]
+    fields = {
+        "name": body.name,
+        "type": body.type,
+        "software_spec_id": spec_id or "",
+        "description": body.description,
+        "tags": body.tags,
+        "label_column": body.label_column,
+        "declared_input": declared,
+        "custom": body.custom,
+    }
+    try:
+        new = patch.validated(DomainNewModel, fields)
+    except InvalidInput as error:
+        raise _in_wml_terms(error) from None
     return _render(session, models.create_model(session, actor, space_id=space, new=new))
+
+
+def _in_wml_terms(error: InvalidInput) -> InvalidInput:
+    """The error with the domain's field name put back into the WML body's terms (`declared_input.0.type`
+    is `schemas.input[0].fields[0].type`)."""
+    field = error.field or ""
+    for domain, wml in WML_FIELDS.items():
+        if field == domain or field.startswith(domain + "."):
+            rest = re.sub(r"\.(\d+)", r"[\1]", field.removeprefix(domain))
+            return InvalidInput(error.message.removeprefix(f"{field}: "), field=wml + rest)
+    return error
 
 
 @router.get("/ml/v4/models")
@@ -67,7 +87,7 @@ def list_models(
 
 @router.get("/ml/v4/models/{model_id}")
 def get_model(
-    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, rev: int | None = None
+    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, rev: Revision | None = None
 ) -> dict[str, Any]:
     row = models.get_model(session, actor, model_id=model_id, space_id=space_id)
     if rev is None:

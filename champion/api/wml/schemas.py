@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from champion.models.revisions import RevisionText
 from champion.replacement.types import Reason
 
 
@@ -88,7 +89,7 @@ class NewRevision(Strict):
 
 class AssetRef(Strict):
     id: str
-    rev: str | None = None
+    rev: RevisionText | None = None
     href: str | None = None
 
 
