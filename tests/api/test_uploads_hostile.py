@@ -167,6 +167,7 @@ def test_a_multipart_body_without_its_boundary_is_a_400(server: Server, space: s
         ({"name": ""}, "metadata.name", "at least 1 character"),
         ({"name": "n" * 256}, "metadata.name", "at most 255 characters"),
         ({"mime_type": "t" * 256}, "entity.data_asset.mime_type", "at most 255 characters"),
+        ({"name": "a\u0000b"}, "metadata.name", "NUL"),
     ],
 )
 def test_a_data_asset_the_jobs_domain_refuses_is_a_400_naming_the_field(

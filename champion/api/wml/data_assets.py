@@ -14,10 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from champion import patch
 from champion.api.deps import ActorDep, ContextDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import catalogue, render
 from champion.api.wml.errors import WMLRoute
@@ -79,11 +80,10 @@ def _new_asset(body: NewAssetBody) -> NewDataAsset:
         "mime_type": body.entity.data_asset.mime_type,
     }
     try:
-        return NewDataAsset.model_validate(values)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"])
-        raise InvalidInput(problem["msg"], field=WIRE_FIELDS.get(field, field)) from None
+        return patch.validated(NewDataAsset, values)
+    except InvalidInput as error:
+        field = error.field or ""
+        raise InvalidInput(error.message.removeprefix(f"{field}: "), field=WIRE_FIELDS.get(field, field)) from None
 
 
 def _space(space_id: str | None) -> str:
