@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         runner = OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names)
         app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
         await follower.start()
+        app.state.follower = follower  # the readiness probe: every served model is loaded now
         # Everything alive now (libraries, loaded models) lives as long as the process: moving it
         # out of the collector's reach keeps full collections short on the prediction path.
         gc.freeze()

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from champion import changes
 from champion.artifacts import ArtifactStore
 from champion.cluster import service as cluster
+from champion.deployments import lifecycle, settings
 from champion.deployments import service as deployments
-from champion.deployments import settings
 from champion.deployments.rollout import version_ref
 from champion.deployments.types import State
 from champion.models.tables import ModelVersion
@@ -53,6 +53,8 @@ class Follower:
         self._seen: dict[changes.Topic, int] = {}
         self._loading: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._errors: dict[str, dict[str, str]] = {}
+        self._lost: frozenset[str] = frozenset()
+        """Deployments failed because their champion, served before, can no longer be loaded."""
         self._published: cluster.Report | None = None
         self._published_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -84,11 +86,12 @@ class Follower:
         if counters.get(changes.Topic.AUTH) != self._seen.get(changes.Topic.AUTH):
             await asyncio.to_thread(self._reload_access)
         if counters.get(changes.Topic.DEPLOYMENTS) != self._seen.get(changes.Topic.DEPLOYMENTS):
-            views = await asyncio.to_thread(self._views)
+            views, self._lost = await asyncio.to_thread(self._views)
             self._forget_old_errors(views)
             plan = self._engine.follow(views)
             for view in plan.load:
-                self._start(view.id, view.champion, prepare=False)
+                # A ready deployment's champion served before: failing to load it now is a loss to record.
+                self._start(view.id, view.champion, prepare=False, served_before=view.state == State.READY)
             for view in plan.prepare:
                 assert view.candidate is not None
                 self._start(view.id, view.candidate, prepare=True)
@@ -107,6 +110,12 @@ class Follower:
             await asyncio.to_thread(self._write, report)
             self._published, self._published_at = report, time.monotonic()
 
+    def _lose(self, deployment_id: str, ref: VersionRef, message: str) -> None:
+        with self._sessions() as session:
+            reason = f"the model (model {ref.model_id} rev {ref.number}) cannot be loaded on {self.process}: {message}"
+            if lifecycle.champion_lost(session, deployment_id=deployment_id, version_id=ref.version_id, message=reason):
+                session.commit()
+
     def _write(self, report: cluster.Report) -> None:
         with self._sessions() as session:
             cluster.publish(session, process=self.process, report=report)
@@ -123,13 +132,21 @@ class Follower:
         with self._sessions() as session:
             self._access.reload(session)
 
-    def _views(self) -> list[DeploymentView]:
+    def unavailable(self) -> int:
+        """How many deployments this process should serve and cannot: champions it failed to load,
+        and deployments failed because their model, served before, can no longer be loaded."""
+        failed_here = {d for d, error in self._errors.items() if error.get("champion")}
+        return len(failed_here | self._lost)
+
+    def _views(self) -> tuple[list[DeploymentView], frozenset[str]]:
         with self._sessions() as session:
             retired = replacement.retired_fields(session)
             humble = settings.humility_in_force(session)
-            views = []
+            views, lost = [], set()
             for d in deployments.serving_snapshot(session):
                 row = d.deployment
+                if row.state == State.FAILED and (row.failure or [{}])[0].get("code") == lifecycle.MODEL_UNAVAILABLE:
+                    lost.add(row.id)
                 candidate = session.get(ModelVersion, row.candidate_version_id) if row.candidate_version_id else None
                 champion = version_ref(d.version)
                 rules = humble.get(row.id)
@@ -152,20 +169,25 @@ class Follower:
                         humility=humility.compiled(rules.rules, champion.signature) if rules else None,
                     )
                 )
-            return views
+            return views, frozenset(lost)
 
     def _forget_old_errors(self, views: list[DeploymentView]) -> None:
-        """Keep load errors only while the deployment still asks for that version (a retry loads again)."""
-        wanted = {v.id: {v.champion.version_id, v.candidate.version_id if v.candidate else ""} for v in views}
+        """Keep load errors only while the deployment still asks for that version and has not failed
+        (a retry, such as activating the failed deployment, loads again)."""
+        wanted = {
+            v.id: {v.champion.version_id, v.candidate.version_id if v.candidate else ""} for v in views if not v.dropped
+        }
         self._errors = {d: e for d, e in self._errors.items() if e["version"] in wanted.get(d, set())}
 
-    def _start(self, deployment_id: str, ref: VersionRef, *, prepare: bool) -> None:
+    def _start(self, deployment_id: str, ref: VersionRef, *, prepare: bool, served_before: bool = False) -> None:
         key = (deployment_id, ref.version_id)
         if key in self._loading or self._errors.get(deployment_id, {}).get("version") == ref.version_id:
             return  # already loading, or already failed here: the operation will see the error
-        self._loading[key] = asyncio.get_running_loop().create_task(self._load(deployment_id, ref, prepare=prepare))
+        self._loading[key] = asyncio.get_running_loop().create_task(
+            self._load(deployment_id, ref, prepare=prepare, served_before=served_before)
+        )
 
-    async def _load(self, deployment_id: str, ref: VersionRef, *, prepare: bool) -> None:
+    async def _load(self, deployment_id: str, ref: VersionRef, *, prepare: bool, served_before: bool) -> None:
         try:
             loaded = await self._engine.load(ref, self._store.open_path(ref.sha256))
             if prepare:
@@ -175,7 +197,13 @@ class Follower:
             self._errors.pop(deployment_id, None)
         except Exception as exc:
             logger.warning("could not load model %s rev %s for %s: %s", ref.model_id, ref.number, deployment_id, exc)
-            self._errors[deployment_id] = {"version": ref.version_id, "message": _first_line(exc)}
+            message = _first_line(exc)
+            self._errors[deployment_id] = {"version": ref.version_id, "message": message}
+            if not prepare:
+                self._errors[deployment_id]["champion"] = "true"
+            if served_before:
+                # No operation is waiting on this load: the deployment itself must say it failed.
+                await asyncio.to_thread(self._lose, deployment_id, ref, message)
         finally:
             self._loading.pop((deployment_id, ref.version_id), None)
             # Look again at the next tick: the deployment may have moved on while this loaded.

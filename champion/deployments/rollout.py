@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from champion.cluster import service as cluster
-from champion.deployments import service as deployments
+from champion.deployments import lifecycle
+from champion.deployments.lifecycle import DeployPayload
 from champion.deployments.tables import Deployment
 from champion.models.tables import ModelVersion
 from champion.operations import service as operations
@@ -48,7 +49,7 @@ class DeployHandler:
     """Makes this process catch up with the database at once."""
 
     async def __call__(self, operation: Operation) -> None:
-        deployment_id, version_id = operation.target_id, operation.payload["version_id"]
+        deployment_id, version_id = operation.target_id, DeployPayload.model_validate(operation.payload).version_id
         if not await asyncio.to_thread(self._exists, deployment_id):
             await asyncio.to_thread(self._finish, operation, "the deployment was deleted")
             return
@@ -75,15 +76,13 @@ class DeployHandler:
 
     def _succeed(self, operation: Operation, version_id: str) -> None:
         with self.sessions() as session:
-            deployments.mark_ready(session, deployment_id=operation.target_id, version_id=version_id)
+            lifecycle.deployed(session, deployment_id=operation.target_id, version_id=version_id)
             operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED)
             session.commit()
 
     def _fail(self, operation: Operation, message: str) -> None:
         with self.sessions() as session:
-            deployments.mark_failed(
-                session, deployment_id=operation.target_id, code="deployment_failed", message=message
-            )
+            lifecycle.deploy_failed(session, deployment_id=operation.target_id, message=message)
             operations.finish(session, operation_id=operation.id, state=OperationState.FAILED, message=message)
             session.commit()
 

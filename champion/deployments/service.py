@@ -1,4 +1,7 @@
-"""Deployments: creating one starts a deploy operation; the serving engine follows the rows."""
+"""Deployments: create, read, edit details and settings, delete; states change in `lifecycle`.
+
+Creating one starts a deploy operation; the serving engine follows the rows.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from champion import changes, patch
 from champion.db import utcnow
+from champion.deployments import lifecycle, runtime_values
 from champion.deployments import patch as rules
-from champion.deployments import settings as deployment_settings  # imports this module too: used at call time only
-from champion.deployments.errors import DeploymentNotFound, NotReady, ServingNameTaken
+from champion.deployments import settings as deployment_settings
+from champion.deployments.errors import DeploymentNotFound, ServingNameTaken
+from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.schemas import NewDeployment
+from champion.deployments.settings import DeploymentSettings
 from champion.deployments.tables import Deployment
 from champion.deployments.types import Kind, State
-from champion.errors import InvalidInput, PreconditionFailed
+from champion.errors import Conflict, InvalidInput, PreconditionFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion
-from champion.operations import service as operations
 from champion.operations.tables import Operation
-from champion.operations.types import OperationKind
 from champion.runtimes import Signature
 from champion.spaces import service as spaces
 from champion.spaces.tables import SpaceMember
@@ -45,7 +50,8 @@ class Described:
 
     @property
     def etag(self) -> str:
-        """Changes whenever the deployment does; sent as ETag and checked against If-Match."""
+        """A quoted tag that changes whenever the deployment does: a caller who read it may ask for a
+        change only if the deployment is still as they read it (`expected_etag`; WML's If-Match)."""
         d = self.deployment
         digest = hashlib.sha256(f"{d.id}:{d.generation}:{d.modified_at.isoformat()}".encode()).hexdigest()
         return f'"{digest[:20]}"'
@@ -57,15 +63,15 @@ def create(
     *,
     space_id: str,
     new: NewDeployment,
-    runtime_parameter_values: Sequence[Mapping[str, Any]] | None = None,
+    runtime_parameter_values: Sequence[RuntimeValue] = (),
     settings: Mapping[str, Any] | None = None,
 ) -> tuple[Described, Operation]:
     """Record the deployment, its runtime parameter values and settings, and its deploy operation in one commit.
 
-    The runner does the rest. `runtime_parameter_values` (DataRobot's `[{"fieldName", "type", "value"}]`)
-    are merged with the served version's defaults (`settings.merge_runtime_values`): a parameter the
-    version requires (allowEmpty false, no default) left without a value is an InvalidInput naming
-    `runtimeParameterValues.<name>`, so no deployment is ever created unable to run its model.
+    The runner does the rest. `runtime_parameter_values` are merged with the served version's
+    defaults (`runtime_values.merge`): a parameter the version requires (allowEmpty false, no
+    default) left without a value is an InvalidInput naming `runtime_parameter_values.<name>`, so
+    no deployment is ever created unable to run its model.
     `settings` (a partial settings document, as `settings.update` takes) start the deployment with
     what an update could have given it; without them every setting is off. Nothing is written
     unless all of it holds.
@@ -80,9 +86,7 @@ def create(
         raise InvalidInput(exc.message, field="asset.rev" if new.rev is not None else "asset.id") from None
     if new.serving_name is not None and not serving_name_available(session, new.serving_name):
         raise ServingNameTaken(f"the serving name {new.serving_name!r} is taken")
-    runtime_values = deployment_settings.merge_runtime_values(
-        from_stored(version.runtime_parameters), {}, runtime_parameter_values or ()
-    )
+    values = runtime_values.merge(from_stored(version.runtime_parameters), {}, runtime_parameter_values)
     first_settings = (
         deployment_settings.checked(settings, signature=Signature.from_dict(version.signature))
         if settings is not None
@@ -100,23 +104,12 @@ def create(
         owner_id=actor.user_id,
         model_id=model.id,
         version_id=version.id,
-        state=State.INITIALIZING.value,
     )
-    session.add(deployment)
-    session.flush()
-    if runtime_values or first_settings is not None:  # no row means every default
+    operation = lifecycle.deploy_new(session, deployment, actor_id=actor.user_id)
+    if values or first_settings is not None:  # no row means every default
         deployment_settings.store_new(
-            session, deployment_id=deployment.id, settings=first_settings, runtime_values=runtime_values
+            session, deployment_id=deployment.id, settings=first_settings, runtime_values=values
         )
-    operation = operations.create(
-        session,
-        kind=OperationKind.DEPLOY,
-        space_id=space_id,
-        target_id=deployment.id,
-        created_by=actor.user_id,
-        payload={"version_id": version.id},
-    )
-    changes.bump(session, changes.Topic.DEPLOYMENTS)
     session.commit()
     return Described(deployment, version), operation
 
@@ -173,12 +166,14 @@ def update_details(
     deployment_id: str,
     operations: Any,
     space_id: str | None = None,
-    if_match: str | None = None,
+    expected_etag: str | None = None,
 ) -> Described:
-    """Apply a JSON Patch to a deployment's details: all of it, or none of it."""
+    """Apply a JSON Patch to a deployment's details: all of it, or none of it.
+
+    With `expected_etag`, only if the deployment is still as the caller read it.
+    """
     described = get(session, actor, deployment_id=deployment_id, space_id=space_id)
-    if if_match is not None and if_match.strip() not in ("*", described.etag, f"W/{described.etag}"):
-        raise PreconditionFailed("the deployment changed since you read it (If-Match does not match its ETag)")
+    check_unchanged(described, expected_etag)
     deployment = described.deployment
     parsed = patch.parse_operations(operations)
     patch.check_paths(parsed, rules.PATCHABLE)
@@ -198,13 +193,19 @@ def update_details(
         if serving_name is not None and not serving_name_available(session, serving_name):
             raise ServingNameTaken(f"the serving name {serving_name!r} is taken")
         deployment.serving_name = serving_name
-        touch(session, deployment)
+        lifecycle.touch(session, deployment)
     deployment.name, deployment.description, deployment.tags = changed.name, changed.description, changed.tags
     deployment.custom, deployment.hardware_spec = changed.custom, changed.hardware_spec
     deployment.owner_id = changed.metadata.owner
     deployment.modified_at = utcnow()
     session.commit()
     return _describe(session, deployment)
+
+
+def check_unchanged(described: Described, expected_etag: str | None) -> None:
+    """PreconditionFailed unless the deployment still has the tag the caller read (None: no condition)."""
+    if expected_etag is not None and expected_etag != described.etag:
+        raise PreconditionFailed("the deployment changed since you read it (its ETag is no longer the one given)")
 
 
 def document(described: Described) -> rules.DeploymentDocument:
@@ -255,9 +256,8 @@ def deactivate(session: Session, actor: Actor, *, deployment_id: str) -> Describ
     spaces.require(session, actor, deployment.space_id, Role.EDITOR)
     if deployment.state == State.INACTIVE:
         return described
-    _move(session, deployment, State.READY, State.INACTIVE)
+    lifecycle.deactivate(session, deployment)
     session.commit()
-    session.refresh(deployment)
     return _describe(session, deployment)
 
 
@@ -266,64 +266,60 @@ def activate(session: Session, actor: Actor, *, deployment_id: str) -> tuple[Des
 
     Activation is a deploy of the champion: the deployment turns `initializing`, and the deploy
     operation makes it `ready` once every server process serves it again (a process started
-    while it was inactive has not loaded it), or `failed` if one cannot.
+    while it was inactive has not loaded it), or `failed` if one cannot. A failed deployment is
+    activated the same way: a retry, once what made it fail (a missing model file) is repaired.
     """
     described = get(session, actor, deployment_id=deployment_id)
     deployment = described.deployment
     spaces.require(session, actor, deployment.space_id, Role.EDITOR)
     if deployment.state in (State.READY, State.UPDATING):
         return described, None
-    _move(session, deployment, State.INACTIVE, State.INITIALIZING)
-    operation = operations.create(
-        session,
-        kind=OperationKind.DEPLOY,
-        space_id=deployment.space_id,
-        target_id=deployment.id,
-        created_by=actor.user_id,
-        payload={"version_id": deployment.version_id},
-    )
+    operation = lifecycle.activate(session, deployment, actor_id=actor.user_id)
     session.commit()
     session.refresh(deployment)
     return _describe(session, deployment), operation
 
 
-def _move(session: Session, deployment: Deployment, from_state: State, to_state: State) -> None:
-    """Change the state only if it is still `from_state`: a replacement starting meanwhile wins."""
-    moved = session.execute(
-        update(Deployment)
-        .where(Deployment.id == deployment.id, Deployment.state == from_state.value)
-        .values(state=to_state.value, generation=Deployment.generation + 1, modified_at=utcnow())
+# --- settings and runtime parameter values --------------------------------------------------------
+
+
+def get_settings(session: Session, actor: Actor, *, deployment_id: str) -> DeploymentSettings:
+    """The settings of a deployment the caller can see."""
+    described = get(session, actor, deployment_id=deployment_id)
+    return deployment_settings.stored(session, deployment_id=described.deployment.id)
+
+
+def update_settings(
+    session: Session, actor: Actor, *, deployment_id: str, changes: Mapping[str, Any]
+) -> DeploymentSettings:
+    """Merge `changes` (a partial settings document) into the stored settings; all of it, or none.
+
+    Objects merge key by key; lists (percentiles, attributes, rules) are replaced whole. The result
+    must hold for the current champion: tracked attributes and rule features are features it takes,
+    and intervals need a regression model.
+    """
+    described = get(session, actor, deployment_id=deployment_id)
+    deployment = described.deployment
+    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
+    current = deployment_settings.current(session, deployment_id=deployment.id)
+    changed = deployment_settings.checked(
+        changes, signature=Signature.from_dict(described.version.signature), current=current
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    deployment_settings.keep(session, deployment_id=deployment.id, settings=changed)
+    try:
+        session.commit()
+    except IntegrityError:  # another first edit inserted the row meanwhile
         session.rollback()
-        raise NotReady(
-            f"the deployment is {deployment.state}, not {from_state.value}: it cannot become {to_state.value}"
-        )
-    changes.bump(session, changes.Topic.DEPLOYMENTS)
+        raise Conflict("the settings changed while you edited them; read them again and retry") from None
+    return changed
 
 
-def mark_ready(session: Session, *, deployment_id: str, version_id: str) -> None:
-    """The champion is loaded and warm: serve it (a deploy operation's last step)."""
-    deployment = session.get(Deployment, deployment_id)
-    if deployment is None:
-        return  # deleted meanwhile: nothing to mark
-    deployment.state, deployment.version_id, deployment.failure = State.READY.value, version_id, None
-    touch(session, deployment)
-
-
-def mark_failed(session: Session, *, deployment_id: str, code: str, message: str) -> None:
-    deployment = session.get(Deployment, deployment_id)
-    if deployment is None:
-        return
-    deployment.state, deployment.failure = State.FAILED.value, [{"code": code, "message": message}]
-    touch(session, deployment)
-
-
-def touch(session: Session, deployment: Deployment) -> None:
-    """Record a change the serving engine must follow (champion, state or serving name)."""
-    deployment.generation += 1
-    deployment.modified_at = utcnow()
-    changes.bump(session, changes.Topic.DEPLOYMENTS)
+def runtime_values_of(session: Session, actor: Actor, *, deployment_id: str) -> dict[str, Any]:
+    """The champion's runtime parameter values by name: the stored ones, its defaults for the rest."""
+    described = get(session, actor, deployment_id=deployment_id)
+    values = deployment_settings.stored_runtime_values(session, deployment_id=described.deployment.id)
+    definitions = from_stored(described.version.runtime_parameters)
+    return {d.field_name: values.get(d.field_name, d.default_value) for d in definitions}
 
 
 def serving_snapshot(session: Session) -> list[Described]:

@@ -10,34 +10,28 @@ drift or segments yet: those settings record intent, and each check's message sa
 
 Runtime parameter values belong to the champion: its version declares them
 (`models/runtime_parameters.py`); `deployments.create` stores the first ones with the new deployment,
-and a replacement sets them for the candidate (`merge_runtime_values` both times), stored only when
+and a replacement sets them for the candidate (`runtime_values.merge` both times), stored only when
 the swap succeeds (`replacement/handler.py`).
 
-`deployments.service` and this module import each other (create keeps a new deployment's settings;
-the functions here find deployments through the service); each only calls the other at run time.
+This module knows what settings are and how they are kept; reading and changing them as a caller
+(`get_settings`, `update_settings`, `runtime_values`) is `deployments.service`'s, which checks access.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from champion import patch
 from champion.changes import Topic, bump
 from champion.db import utcnow
-from champion.deployments import service as deployments
 from champion.deployments.tables import DeploymentSettingsRow
-from champion.errors import Conflict, InvalidInput
-from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored
+from champion.errors import InvalidInput
 from champion.runtimes import Signature, TargetType
-from champion.spaces import service as spaces
-from champion.spaces.types import Role
-from champion.users.service import Actor
 
 
 class _Setting(BaseModel):
@@ -149,39 +143,7 @@ class DeploymentSettings(_Setting):
     humility: Humility = Field(default_factory=Humility)
 
 
-# --- reading and changing settings ---------------------------------------------------------------
-
-
-def get(session: Session, actor: Actor, *, deployment_id: str) -> DeploymentSettings:
-    """The settings of a deployment the caller can see."""
-    described = deployments.get(session, actor, deployment_id=deployment_id)
-    return stored(session, deployment_id=described.deployment.id)
-
-
-def update(session: Session, actor: Actor, *, deployment_id: str, changes: Mapping[str, Any]) -> DeploymentSettings:
-    """Merge `changes` (a partial settings document) into the stored settings; all of it, or none.
-
-    Objects merge key by key; lists (percentiles, attributes, rules) are replaced whole. The result
-    must hold for the current champion: tracked attributes and rule features are features it takes,
-    and intervals need a regression model.
-    """
-    described = deployments.get(session, actor, deployment_id=deployment_id)
-    deployment = described.deployment
-    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
-    row = session.get(DeploymentSettingsRow, deployment.id, with_for_update=True)
-    changed = checked(changes, signature=Signature.from_dict(described.version.signature), current=_settings_of(row))
-    if row is None:
-        row = DeploymentSettingsRow(deployment_id=deployment.id, runtime_values={})
-        session.add(row)
-    row.settings, row.modified_at = changed.model_dump(mode="json"), utcnow()
-    # Humility rules act on predictions: every process's follower rebuilds its views to pick them up.
-    bump(session, Topic.DEPLOYMENTS)
-    try:
-        session.commit()
-    except IntegrityError:  # another first edit inserted the row meanwhile
-        session.rollback()
-        raise Conflict("the settings changed while you edited them; read them again and retry") from None
-    return changed
+# --- checking and keeping settings ---------------------------------------------------------------
 
 
 def checked(
@@ -209,6 +171,25 @@ def as_document(changes: Mapping[str, Any]) -> dict[str, Any]:
 def stored(session: Session, *, deployment_id: str) -> DeploymentSettings:
     """The settings as stored, without an access check (the replacement checks read them)."""
     return _settings_of(session.get(DeploymentSettingsRow, deployment_id))
+
+
+def current(session: Session, *, deployment_id: str) -> DeploymentSettings:
+    """The stored settings, the row locked until the caller's commit (an update reads, then writes)."""
+    return _settings_of(session.get(DeploymentSettingsRow, deployment_id, with_for_update=True))
+
+
+def keep(session: Session, *, deployment_id: str, settings: DeploymentSettings) -> None:
+    """Store `settings` (`checked` already) in the caller's transaction.
+
+    Humility rules act on predictions: the `deployments` counter moves, so every process's
+    follower rebuilds its views to pick them up.
+    """
+    row = session.get(DeploymentSettingsRow, deployment_id)
+    if row is None:
+        row = DeploymentSettingsRow(deployment_id=deployment_id, runtime_values={})
+        session.add(row)
+    row.settings, row.modified_at = settings.model_dump(mode="json"), utcnow()
+    bump(session, Topic.DEPLOYMENTS)
 
 
 def humility_in_force(session: Session) -> dict[str, Humility]:
@@ -269,14 +250,6 @@ def _check_champion(settings: DeploymentSettings, signature: Signature) -> None:
 # --- runtime parameter values ------------------------------------------------------------------
 
 
-def runtime_values(session: Session, actor: Actor, *, deployment_id: str) -> dict[str, Any]:
-    """The champion's runtime parameter values by name: the stored ones, its defaults for the rest."""
-    described = deployments.get(session, actor, deployment_id=deployment_id)
-    values = stored_runtime_values(session, deployment_id=described.deployment.id)
-    definitions = from_stored(described.version.runtime_parameters)
-    return {d.field_name: values.get(d.field_name, d.default_value) for d in definitions}
-
-
 def stored_runtime_values(session: Session, *, deployment_id: str) -> dict[str, Any]:
     row = session.get(DeploymentSettingsRow, deployment_id)
     return dict(row.runtime_values) if row is not None else {}
@@ -302,55 +275,3 @@ def store_runtime_values(session: Session, *, deployment_id: str, values: Mappin
         row = DeploymentSettingsRow(deployment_id=deployment_id, settings=DeploymentSettings().model_dump(mode="json"))
         session.add(row)
     row.runtime_values, row.modified_at = dict(values), utcnow()
-
-
-def merge_runtime_values(
-    definitions: Sequence[RuntimeParameterDefinition],
-    existing: Mapping[str, Any],
-    given: Sequence[Mapping[str, Any]],
-) -> dict[str, Any]:
-    """The values a model with `definitions` will run with, from DataRobot's `runtimeParameterValues`.
-
-    `given` entries (`{"fieldName", "type", "value"}`) win; then the deployment's `existing` value,
-    for a parameter the model still declares; then the declared default. A given name the model
-    does not declare, a value of the wrong type or out of range, or no value where one is required
-    is an InvalidInput naming `runtimeParameterValues.<name>`.
-    """
-    declared = {d.field_name: d for d in definitions}
-    chosen: dict[str, Any] = {}
-    for index, item in enumerate(given):
-        name = item.get("fieldName") if isinstance(item, Mapping) else None
-        if not isinstance(name, str):
-            raise InvalidInput("each value needs its fieldName", field=f"runtimeParameterValues.{index}")
-        field = f"runtimeParameterValues.{name}"
-        definition = declared.get(name)
-        if definition is None:
-            names = ", ".join(declared) or "none"
-            raise InvalidInput(f"the model declares no runtime parameter {name!r} (it declares: {names})", field=field)
-        if name in chosen:
-            raise InvalidInput("the parameter is given twice", field=field)
-        if "type" in item and item["type"] != definition.type:
-            raise InvalidInput(f"the parameter is {definition.type}, not {item['type']}", field=field)
-        if "value" not in item:
-            raise InvalidInput("no value given", field=field)
-        if problem := definition.problem_with(item["value"]):
-            raise InvalidInput(problem, field=field)
-        chosen[name] = item["value"]
-    merged: dict[str, Any] = {}
-    for name, definition in declared.items():
-        if name in chosen:
-            merged[name] = chosen[name]
-        elif existing.get(name) is not None:
-            if problem := definition.problem_with(existing[name]):
-                raise InvalidInput(
-                    f"the deployment's value {existing[name]!r} does not fit the new model ({problem}); give a value",
-                    field=f"runtimeParameterValues.{name}",
-                )
-            merged[name] = existing[name]
-        elif definition.default_value is None and not definition.allow_empty:
-            raise InvalidInput(
-                "the model requires a value and declares no default", field=f"runtimeParameterValues.{name}"
-            )
-        else:
-            merged[name] = definition.default_value
-    return merged

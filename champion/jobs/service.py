@@ -68,7 +68,6 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewJob) -> tup
         space_id=space_id,
         target_id=job.id,
         created_by=actor.user_id,
-        payload={},
     )
     session.commit()
     return job, operation

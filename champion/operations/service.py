@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection
-from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,16 +22,26 @@ GRACE = dt.timedelta(seconds=10)
 
 
 def create(
-    session: Session, *, kind: OperationKind, space_id: str, target_id: str, created_by: str, payload: dict[str, Any]
+    session: Session,
+    *,
+    kind: OperationKind,
+    space_id: str,
+    target_id: str,
+    created_by: str,
+    payload: BaseModel | None = None,
 ) -> Operation:
-    """Add a pending operation to the caller's transaction; it is durable once they commit."""
+    """Add a pending operation to the caller's transaction; it is durable once they commit.
+
+    `payload` is the kind's own typed document (a deploy's `DeployPayload`, a replacement's
+    `ReplacePayload`); its handler reads it back with the same model, never by string keys.
+    """
     operation = Operation(
         kind=kind.value,
         state=OperationState.PENDING.value,
         space_id=space_id,
         target_id=target_id,
         created_by=created_by,
-        payload=payload,
+        payload=payload.model_dump(mode="json") if payload is not None else {},
     )
     session.add(operation)
     return operation

@@ -1,6 +1,8 @@
 """Errors of model replacement."""
 
-from champion.errors import Conflict, NotFound
+from typing import Any
+
+from champion.errors import Conflict, NotFound, PermissionDenied
 
 
 class ReplacementInProgress(Conflict):
@@ -9,3 +11,11 @@ class ReplacementInProgress(Conflict):
 
 class NothingToRollBack(NotFound):
     """The deployment has no earlier champion to return to."""
+
+
+class ReplacementForbidden(PermissionDenied):
+    """The caller's role does not allow replacing the model; `report` holds the checks that said so."""
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,31 +1,34 @@
 """Replacing a deployment's champion: validate, record, and hand the swap to an operation.
 
 Every entry point (the WML asset patch, DataRobot's replace and validate, the UI, rollback)
-goes through `validate` here, so they can never disagree (invariant 3). Nothing is written
-unless the checks pass; once they do, the deployment turns `updating`, and a replace
+goes through `validate` here, so they can never disagree (invariant 3). The validation report
+is the one gate: `check` shows it, and `start` refuses exactly when it fails — with the error
+kind its failing checks call for (`refusal`). Nothing is written unless the checks pass; once
+they do, the deployment turns `updating` (`lifecycle.begin_replacement`), and a replace
 operation plus a running record are committed together.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from champion import changes, patch
+from champion import patch
 from champion.artifacts import ArtifactStore
-from champion.db import new_id, utcnow
+from champion.db import new_id
+from champion.deployments import lifecycle, runtime_values, settings
 from champion.deployments import patch as rules
 from champion.deployments import service as deployments
-from champion.deployments import settings
+from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.service import Described
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
-from champion.errors import InvalidInput, PreconditionFailed, ValidationFailed
+from champion.errors import ChampionError, InvalidInput, ValidationFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
@@ -33,11 +36,11 @@ from champion.models.tables import ModelVersion, RegisteredModel
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
-from champion.replacement.checks import CheckStatus, ValidationReport, validate
-from champion.replacement.errors import NothingToRollBack, ReplacementInProgress
+from champion.replacement.checks import ValidationReport, validate
+from champion.replacement.errors import NothingToRollBack, ReplacementForbidden, ReplacementInProgress
 from champion.replacement.facts import ModelFacts, ReplacementFacts, TimeSeries
 from champion.replacement.tables import ReplacementRecord
-from champion.replacement.types import Kind, Outcome, Reason
+from champion.replacement.types import Kind, Outcome, Reason, ReplacePayload
 from champion.runtimes import Framework, Signature
 from champion.spaces import service as spaces
 from champion.spaces.types import Role
@@ -72,42 +75,28 @@ def start(
     reason: Reason = Reason.OTHER,
     kind: Kind = Kind.REPLACE,
     space_id: str | None = None,
-    runtime_parameter_values: Sequence[Mapping[str, Any]] | None = None,
+    runtime_parameter_values: Sequence[RuntimeValue] = (),
 ) -> Started:
     """Validate, then record the replacement and its operation; the runner does the swap.
 
-    `runtime_parameter_values` (DataRobot's `[{"fieldName", "type", "value"}]`) are checked against
-    the candidate's declared parameters and merged with the deployment's current values; the
-    operation carries the result, and the handler stores it with the swap, so a failed swap keeps
-    the old values.
+    `runtime_parameter_values` are checked against the candidate's declared parameters and merged
+    with the deployment's current values; the operation carries the result, and the handler stores
+    it with the swap, so a failed swap keeps the old values.
     """
     described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     deployment = described.deployment
-    spaces.require(session, actor, deployment.space_id, Role.EDITOR)
-    if deployment.state in (State.UPDATING, State.INITIALIZING):
-        raise ReplacementInProgress(f"the deployment is {deployment.state}: wait for it to finish, then retry")
     candidate = _candidate(session, actor, deployment, model_id=model_id, rev=rev)
-    runtime_values = settings.merge_runtime_values(
+    facts = _facts(session, actor, store, described, candidate)
+    report = validate(facts)
+    if (refused := refusal(report, deployment_state=facts.deployment_state)) is not None:
+        raise refused
+    values = runtime_values.merge(
         from_stored(candidate.runtime_parameters),
         settings.stored_runtime_values(session, deployment_id=deployment.id),
-        runtime_parameter_values or (),
+        runtime_parameter_values,
     )
-    report = validate(_facts(session, actor, store, described, candidate))
-    if report.status is CheckStatus.FAILING:
-        raise ValidationFailed(f"the replacement was refused. {report.message}", report=report)
-    previous_state = deployment.state
-    # Only one request can move the deployment to `updating`: the second finds it changed.
-    claimed = session.execute(
-        update(Deployment)
-        .where(Deployment.id == deployment.id, Deployment.state == previous_state)
-        .values(
-            state=State.UPDATING.value,
-            candidate_version_id=candidate.id,
-            modified_at=utcnow(),
-            generation=Deployment.generation + 1,
-        )
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    previous = lifecycle.begin_replacement(session, deployment, candidate_version_id=candidate.id)
+    if previous is None:
         session.rollback()
         raise ReplacementInProgress("another replacement of this deployment has just started")
     record_id = new_id()
@@ -117,12 +106,9 @@ def start(
         space_id=deployment.space_id,
         target_id=deployment.id,
         created_by=actor.user_id,
-        payload={
-            "to_version_id": candidate.id,
-            "previous_state": previous_state,
-            "record_id": record_id,
-            "runtime_values": runtime_values,
-        },
+        payload=ReplacePayload(
+            to_version_id=candidate.id, previous_state=previous, record_id=record_id, runtime_values=values
+        ),
     )
     session.flush()
     record = ReplacementRecord(
@@ -138,10 +124,26 @@ def start(
         report=report.to_dict(),
     )
     session.add(record)
-    changes.bump(session, changes.Topic.DEPLOYMENTS)
     session.commit()
     session.refresh(deployment)
     return Started(deployments.get(session, actor, deployment_id=deployment.id), operation, record, report)
+
+
+def refusal(report: ValidationReport, *, deployment_state: str) -> ChampionError | None:
+    """The error that refuses a replacement whose report fails, or None when it may start.
+
+    The report decides; this only picks the kind a caller expects: a role that may not replace is
+    a permission matter, a deployment still starting or being replaced is a conflict worth
+    retrying, anything else is a candidate that failed its checks.
+    """
+    failing = {check.name: check for check in report.failing()}
+    if not failing:
+        return None
+    if "permission" in failing:
+        return ReplacementForbidden(failing["permission"].message, report=report)
+    if "predictionReady" in failing and deployment_state in (State.UPDATING, State.INITIALIZING):
+        return ReplacementInProgress(f"the deployment is {deployment_state}: wait for it to finish, then retry")
+    return ValidationFailed(f"the replacement was refused. {report.message}", report=report)
 
 
 def rollback(
@@ -224,23 +226,31 @@ def apply_patch(
     deployment_id: str,
     operations_body: Any,
     space_id: str | None = None,
-    if_match: str | None = None,
+    expected_etag: str | None = None,
     reason: Reason = Reason.OTHER,
 ) -> Patched:
-    """A JSON Patch on a deployment: `/asset` starts a replacement, anything else edits details."""
+    """A JSON Patch on a deployment: `/asset` starts a replacement, anything else edits details.
+
+    With `expected_etag`, only if the deployment is still as the caller read it.
+    """
     parsed = patch.parse_operations(operations_body)
     if not rules.touches(parsed, rules.ASSET_PATH):
         described = deployments.update_details(
-            session, actor, deployment_id=deployment_id, operations=parsed, space_id=space_id, if_match=if_match
+            session,
+            actor,
+            deployment_id=deployment_id,
+            operations=parsed,
+            space_id=space_id,
+            expected_etag=expected_etag,
         )
         return Patched(described, None)
     described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
-    if if_match is not None and if_match.strip() not in ("*", described.etag, f"W/{described.etag}"):
-        raise PreconditionFailed("the deployment changed since you read it (If-Match does not match its ETag)")
+    deployments.check_unchanged(described, expected_etag)
     patch.check_paths(parsed, rules.PATCHABLE)
     rules.check_rules(parsed, role=spaces.role_of(session, actor, described.deployment.space_id))
     current = deployments.document(described).model_dump(mode="json")
-    asset = patch.validated(rules.Asset, patch.apply(current, parsed)["asset"], prefix="/asset/", separator="/")
+    # The whole document is validated, so a patch that removes `/asset` is refused naming it.
+    asset = patch.validated(rules.DeploymentDocument, patch.apply(current, parsed), prefix="/", separator="/").asset
     started = start(
         session,
         actor,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from champion.deployments.types import State
 
 
 class Reason(enum.StrEnum):
@@ -28,3 +33,16 @@ class Outcome(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class ReplacePayload(BaseModel):
+    """What a replace operation swaps in, and what to return to if it cannot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    to_version_id: str
+    previous_state: State = State.READY
+    """The deployment's state before it turned `updating`: a failed replacement restores it."""
+    record_id: str
+    runtime_values: dict[str, Any] | None = None
+    """The candidate's runtime parameter values, stored with the swap (operations older than them carry none)."""

@@ -209,7 +209,7 @@ def _own(session: Session, actor: Actor, entry: DeploymentEntry, deployment_id: 
     ).model_dump(mode="json"):
         differing.append("settings")
     if entry.runtime_parameter_values is not None and entry.runtime_parameter_values != (
-        deployment_settings.runtime_values(session, actor, deployment_id=deployment_id)
+        deployments.runtime_values_of(session, actor, deployment_id=deployment_id)
     ):
         differing.append("runtime parameter values")
     return " and ".join(differing)

@@ -32,8 +32,10 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from champion.deployments import runtime_values
 from champion.deployments import service as deployments
 from champion.deployments import settings as deployment_settings
+from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.service import Described
 from champion.errors import InvalidInput
@@ -380,15 +382,15 @@ def _check_settings(
                 prefix + _bare(exc), field=".".join(filter(None, (where, "settings", exc.field)))
             ) from None
     try:
-        deployment_settings.merge_runtime_values(definitions, {}, runtime_entries(entry))
+        runtime_values.merge(definitions, {}, runtime_entries(entry))
     except InvalidInput as exc:
-        name = (exc.field or "").removeprefix("runtimeParameterValues.")
+        name = (exc.field or "").removeprefix(f"{runtime_values.FIELD}.")
         raise BadArchive(prefix + _bare(exc), field=f"{where}.runtime_parameter_values.{name}") from None
 
 
-def runtime_entries(entry: DeploymentEntry) -> list[dict[str, Any]]:
-    """The archive's values by name as the `[{"fieldName", "value"}]` that `deployments.create` takes."""
-    return [{"fieldName": name, "value": value} for name, value in (entry.runtime_parameter_values or {}).items()]
+def runtime_entries(entry: DeploymentEntry) -> list[RuntimeValue]:
+    """The archive's values by name, as `deployments.create` takes them."""
+    return [RuntimeValue(name, value) for name, value in (entry.runtime_parameter_values or {}).items()]
 
 
 def _served_file(manifest: Manifest, entry: DeploymentEntry, *, where: str) -> str:

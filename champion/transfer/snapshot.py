@@ -97,7 +97,7 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
                 ),
                 settings=deployment_settings.stored(session, deployment_id=d.id).model_dump(mode="json"),
                 # What the champion runs with (stored values, declared defaults for the rest), not only what was set.
-                runtime_parameter_values=deployment_settings.runtime_values(session, actor, deployment_id=d.id),
+                runtime_parameter_values=deployments.runtime_values_of(session, actor, deployment_id=d.id),
             )
         )
     asset_entries = []

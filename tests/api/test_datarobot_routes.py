@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from champion.api.datarobot import operations as status_route
-from champion.deployments import settings
+from champion.deployments import service as deployments
 from champion.models import service as models
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
@@ -516,6 +516,8 @@ def test_runtime_parameter_values_go_with_the_replacement(
         ('[{"fieldName": "NOPE", "value": 1}]', "runtimeParameterValues.NOPE"),
         ("{not json", "runtimeParameterValues"),
         ('{"fieldName": "THRESHOLD"}', "runtimeParameterValues"),
+        ('[{"value": 0.7}]', "runtimeParameterValues.0"),
+        ('[{"fieldName": "THRESHOLD"}]', "runtimeParameterValues.THRESHOLD"),
     ]:
         body = {"modelPackageId": candidate, "reason": "OTHER", "runtimeParameterValues": given}
         response = dr(server, "PATCH", path, json=body)
@@ -527,4 +529,4 @@ def test_runtime_parameter_values_go_with_the_replacement(
     )
     assert response.status_code == 202 and follow(server, response) == deployment_id
     with server.context.sessions() as session:
-        assert settings.runtime_values(session, alice, deployment_id=deployment_id) == {"THRESHOLD": 0.7}
+        assert deployments.runtime_values_of(session, alice, deployment_id=deployment_id) == {"THRESHOLD": 0.7}

@@ -45,11 +45,11 @@ def team(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFil
 
 
 def update(
-    context: ServerContext, actor: Actor, team: dict[str, Any], body: Any, if_match: str | None = None
+    context: ServerContext, actor: Actor, team: dict[str, Any], body: Any, expected_etag: str | None = None
 ) -> deployments.Described:
     with context.sessions() as session:
         return deployments.update_details(
-            session, actor, deployment_id=team["deployment"], operations=body, if_match=if_match
+            session, actor, deployment_id=team["deployment"], operations=body, expected_etag=expected_etag
         )
 
 
@@ -127,12 +127,12 @@ def test_test_op_is_a_precondition(context: ServerContext, alice: Actor, team: d
     assert result.deployment.name == "x"
 
 
-def test_a_stale_if_match_is_refused(context: ServerContext, alice: Actor, team: dict[str, Any]) -> None:
+def test_a_stale_etag_is_refused(context: ServerContext, alice: Actor, team: dict[str, Any]) -> None:
     etag = current(context, alice, team).etag
-    fresh = update(context, alice, team, [{"op": "replace", "path": "/name", "value": "one"}], if_match=etag)
+    fresh = update(context, alice, team, [{"op": "replace", "path": "/name", "value": "one"}], expected_etag=etag)
     assert fresh.etag != etag
     with pytest.raises(PreconditionFailed):
-        update(context, alice, team, [{"op": "replace", "path": "/name", "value": "two"}], if_match=etag)
+        update(context, alice, team, [{"op": "replace", "path": "/name", "value": "two"}], expected_etag=etag)
     assert current(context, alice, team).deployment.name == "one"
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from champion import changes
 from champion.cluster import service as cluster
 from champion.context import ServerContext
+from champion.deployments import lifecycle, settings
 from champion.deployments import service as deployments
-from champion.deployments import settings
 from champion.deployments.errors import DeploymentNotFound
+from champion.deployments.runtime_values import RuntimeValue, merge
 from champion.deployments.schemas import NewDeployment
-from champion.deployments.settings import DeploymentSettings, merge_runtime_values
+from champion.deployments.settings import DeploymentSettings
 from champion.deployments.tables import Deployment, DeploymentSettingsRow
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput, PermissionDenied
@@ -29,6 +30,7 @@ from champion.models.software_specs import CATALOGUE
 from champion.operations.tables import Operation
 from champion.replacement import service as replacement
 from champion.replacement.handler import ReplaceHandler
+from champion.replacement.types import ReplacePayload
 from champion.serving.engine import ServingEngine
 from champion.spaces.access import AccessCache
 from champion.users.service import Actor
@@ -70,7 +72,7 @@ def deploy(context: ServerContext, actor: Actor, space_id: str, model_id: str) -
         described, _ = deployments.create(
             session, actor, space_id=space_id, new=NewDeployment(name="dep", kind=Kind.ONLINE, model_id=model_id)
         )
-        deployments.mark_ready(session, deployment_id=described.deployment.id, version_id=described.version.id)
+        lifecycle.deployed(session, deployment_id=described.deployment.id, version_id=described.version.id)
         session.commit()
         return described.deployment.id
 
@@ -86,12 +88,12 @@ def team(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFil
 
 def read(context: ServerContext, actor: Actor, team: dict[str, Any]) -> DeploymentSettings:
     with context.sessions() as session:
-        return settings.get(session, actor, deployment_id=team["deployment"])
+        return deployments.get_settings(session, actor, deployment_id=team["deployment"])
 
 
 def write(context: ServerContext, actor: Actor, team: dict[str, Any], changes: Any) -> DeploymentSettings:
     with context.sessions() as session:
-        return settings.update(session, actor, deployment_id=team["deployment"], changes=changes)
+        return deployments.update_settings(session, actor, deployment_id=team["deployment"], changes=changes)
 
 
 # --- get and update --------------------------------------------------------------------------
@@ -276,7 +278,7 @@ def test_a_version_keeps_the_runtime_parameters_it_declares(
             "minValue": 0,
             "maxValue": 1,
         }
-        assert settings.runtime_values(session, team["vic"], deployment_id=team["deployment"]) == {
+        assert deployments.runtime_values_of(session, team["vic"], deployment_id=team["deployment"]) == {
             "threshold": 0.5,
             "greeting": "hello",
             "verbose": False,
@@ -323,22 +325,27 @@ def test_bad_runtime_parameter_definitions_add_no_version(
         assert models.latest_version(session, model_id=team["model"]).number == 1  # type: ignore[union-attr]
 
 
+def as_values(items: list[dict[str, Any]] | None) -> list[RuntimeValue]:
+    """DataRobot-shaped entries as the domain takes them (the face parses `fieldName`, `type`, `value`)."""
+    return [RuntimeValue(item["fieldName"], item.get("value"), item.get("type")) for item in items or []]
+
+
 DEFINITIONS = parse_definitions([*PARAMETERS, {"fieldName": "token", "type": "string", "allowEmpty": False}])
 
 
 def test_merge_takes_given_values_then_existing_then_defaults() -> None:
-    merged = merge_runtime_values(
+    merged = merge(
         DEFINITIONS,
         {"greeting": "hi", "retired": 7, "token": "old"},
-        [{"fieldName": "threshold", "type": "numeric", "value": 0.9}],
+        as_values([{"fieldName": "threshold", "type": "numeric", "value": 0.9}]),
     )
     assert merged == {"threshold": 0.9, "greeting": "hi", "verbose": False, "token": "old"}
 
 
 def test_merge_without_anything_given_uses_the_defaults() -> None:
     definitions = parse_definitions(PARAMETERS)
-    assert merge_runtime_values(definitions, {}, []) == {"threshold": 0.5, "greeting": "hello", "verbose": False}
-    assert merge_runtime_values([], {"old": 1}, []) == {}
+    assert merge(definitions, {}, as_values([])) == {"threshold": 0.5, "greeting": "hello", "verbose": False}
+    assert merge([], {"old": 1}, as_values([])) == {}
 
 
 @pytest.mark.parametrize(
@@ -354,7 +361,6 @@ def test_merge_without_anything_given_uses_the_defaults() -> None:
         ([{"fieldName": "verbose", "value": None}], {}, "verbose", "a value is required"),
         ([{"fieldName": "greeting", "value": 3}], {}, "greeting", "expected a string"),
         ([{"fieldName": "greeting", "value": "a"}, {"fieldName": "greeting", "value": "b"}], {}, "greeting", "twice"),
-        ([{"fieldName": "greeting"}], {}, "greeting", "no value given"),
         ([{"fieldName": "token", "value": ""}], {}, "token", "a value is required"),
         ([], {"threshold": 0.1}, "token", "requires a value and declares no default"),
         ([], {"token": "t", "threshold": 3}, "threshold", "does not fit the new model"),
@@ -364,21 +370,15 @@ def test_merge_refuses_bad_values_naming_the_parameter(
     given: list[dict[str, Any]], existing: dict[str, Any], name: str, words: str
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        merge_runtime_values(DEFINITIONS, existing, given)
+        merge(DEFINITIONS, existing, as_values(given))
     assert words in error.value.message
-    assert error.value.field == f"runtimeParameterValues.{name}"
-
-
-def test_merge_refuses_an_entry_without_a_name() -> None:
-    with pytest.raises(InvalidInput) as error:
-        merge_runtime_values(DEFINITIONS, {}, [{"value": 1}])
-    assert error.value.field == "runtimeParameterValues.0"
+    assert error.value.field == f"runtime_parameter_values.{name}"
 
 
 def test_empty_values_are_allowed_unless_the_definition_says_otherwise() -> None:
     optional = RuntimeParameterDefinition(field_name="note", type="string")
-    assert merge_runtime_values([optional], {}, []) == {"note": None}
-    assert merge_runtime_values([optional], {}, [{"fieldName": "note", "value": ""}]) == {"note": ""}
+    assert merge([optional], {}, as_values([])) == {"note": None}
+    assert merge([optional], {}, as_values([{"fieldName": "note", "value": ""}])) == {"note": ""}
 
 
 # --- creating a deployment with runtime values and settings ------------------------------------
@@ -418,7 +418,7 @@ def test_given_values_and_settings_are_kept_with_the_new_deployment(
         context,
         bob,
         team,
-        runtime_parameter_values=[{"fieldName": "threshold", "type": "numeric", "value": 0.8}],
+        runtime_parameter_values=as_values([{"fieldName": "threshold", "type": "numeric", "value": 0.8}]),
         settings={"segment_analysis": {"enabled": True, "attributes": ["x2"]}},
     )
     with context.sessions() as session:  # a new session: all of it was committed
@@ -439,11 +439,13 @@ def test_a_required_runtime_parameter_without_a_value_creates_nothing(
     before = rows(context)
     for values in (None, [], [{"fieldName": "token", "value": ""}], [{"fieldName": "token", "value": None}]):
         with pytest.raises(InvalidInput) as error:
-            create(context, alice, team, rev=rev, runtime_parameter_values=values)
-        assert error.value.field == "runtimeParameterValues.token"
+            create(context, alice, team, rev=rev, runtime_parameter_values=as_values(values))
+        assert error.value.field == "runtime_parameter_values.token"
     assert rows(context) == before
 
-    described = create(context, alice, team, rev=rev, runtime_parameter_values=[{"fieldName": "token", "value": "t"}])
+    described = create(
+        context, alice, team, rev=rev, runtime_parameter_values=as_values([{"fieldName": "token", "value": "t"}])
+    )
     with context.sessions() as session:
         assert settings.stored_runtime_values(session, deployment_id=described.deployment.id)["token"] == "t"
 
@@ -451,8 +453,8 @@ def test_a_required_runtime_parameter_without_a_value_creates_nothing(
 @pytest.mark.parametrize(
     ("options", "field"),
     [
-        ({"runtime_parameter_values": [{"fieldName": "threshold", "value": 2}]}, "runtimeParameterValues.threshold"),
-        ({"runtime_parameter_values": [{"fieldName": "colour", "value": "red"}]}, "runtimeParameterValues.colour"),
+        ({"runtime_parameter_values": [RuntimeValue("threshold", 2)]}, "runtime_parameter_values.threshold"),
+        ({"runtime_parameter_values": [RuntimeValue("colour", "red")]}, "runtime_parameter_values.colour"),
         ({"settings": {"segment_analysis": {"enabled": True, "attributes": ["x9"]}}}, "segment_analysis.attributes"),
         ({"settings": {"prediction_intervals": {"enabled": True}}}, "prediction_intervals.enabled"),
         ({"settings": {"challengers": {"enabled": "yes"}}}, "challengers.enabled"),
@@ -517,13 +519,16 @@ def start_with_values(
             deployment_id=team["deployment"],
             model_id=team["model"],
             rev=2,
-            runtime_parameter_values=values,
+            runtime_parameter_values=as_values(values),
         )
 
 
 def run_swap(context: ServerContext, started: replacement.Started, *, fails: bool) -> None:
     """Run the replace handler as the only live process, which has prepared the candidate (or failed to)."""
-    deployment, candidate = started.described.deployment.id, started.operation.payload["to_version_id"]
+    deployment, candidate = (
+        started.described.deployment.id,
+        ReplacePayload.model_validate(started.operation.payload).to_version_id,
+    )
     report = (
         cluster.Report(errors={deployment: {"version": candidate, "message": "no memory left"}})
         if fails
@@ -541,7 +546,7 @@ def run_swap(context: ServerContext, started: replacement.Started, *, fails: boo
 
 def values_now(context: ServerContext, actor: Actor, team: dict[str, Any]) -> dict[str, Any]:
     with context.sessions() as session:
-        return settings.runtime_values(session, actor, deployment_id=team["deployment"])
+        return deployments.runtime_values_of(session, actor, deployment_id=team["deployment"])
 
 
 def test_bad_runtime_values_refuse_the_replacement_and_write_nothing(
@@ -555,7 +560,7 @@ def test_bad_runtime_values_refuse_the_replacement_and_write_nothing(
     ]:
         with pytest.raises(InvalidInput) as error:
             start_with_values(context, alice, team, values)
-        assert error.value.field == f"runtimeParameterValues.{name}"
+        assert error.value.field == f"runtime_parameter_values.{name}"
     with context.sessions() as session:
         described = deployments.get(session, alice, deployment_id=team["deployment"])
         assert described.deployment.state == "ready" and described.version.number == 1
@@ -573,7 +578,11 @@ def test_runtime_values_are_stored_with_a_successful_swap_only(
     failed = start_with_values(context, alice, team, given)
     # The greeting the deployment was created with (its first version's default, stored then) is the
     # deployment's value, so it wins over the candidate's default, as any value in force does.
-    assert failed.operation.payload["runtime_values"] == {"threshold": 0.7, "greeting": "hello", "mode": "fast"}
+    assert ReplacePayload.model_validate(failed.operation.payload).runtime_values == {
+        "threshold": 0.7,
+        "greeting": "hello",
+        "mode": "fast",
+    }
     assert values_now(context, alice, team) == before  # not before the swap
     run_swap(context, failed, fails=True)
     assert values_now(context, alice, team) == before  # nor after a failed one
@@ -592,4 +601,8 @@ def test_runtime_values_are_stored_with_a_successful_swap_only(
         third = replacement.start(
             session, alice, context.store, deployment_id=team["deployment"], model_id=team["model"], rev=3
         )
-    assert third.operation.payload["runtime_values"] == {"greeting": "hello", "mode": "fast", "verbose": False}
+    assert ReplacePayload.model_validate(third.operation.payload).runtime_values == {
+        "greeting": "hello",
+        "mode": "fast",
+        "verbose": False,
+    }

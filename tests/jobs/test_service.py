@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from champion import blob_references
 from champion.app import create_app
 from champion.context import ServerContext
+from champion.deployments import lifecycle
 from champion.deployments import service as deployments
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.types import Kind
@@ -61,7 +62,7 @@ def deployment(
             session, actor, space_id=space.id, new=NewDeployment(name="d", kind=kind, model_id=registered.id)
         )
         if ready:
-            deployments.mark_ready(session, deployment_id=described.deployment.id, version_id=version.id)
+            lifecycle.deployed(session, deployment_id=described.deployment.id, version_id=version.id)
             operations.finish(session, operation_id=operation.id, state=OperationState.SUCCEEDED)
             session.commit()
         return space.id, described.deployment.id

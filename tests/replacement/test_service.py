@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from champion.context import ServerContext
+from champion.deployments import lifecycle
 from champion.deployments import service as deployments
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.types import Kind
@@ -21,7 +22,7 @@ from champion.operations.tables import Operation
 from champion.replacement import service as replacement
 from champion.replacement.errors import NothingToRollBack, ReplacementInProgress
 from champion.replacement.tables import ReplacementRecord
-from champion.replacement.types import Outcome, Reason
+from champion.replacement.types import Outcome, Reason, ReplacePayload
 from champion.spaces import service as spaces
 from champion.spaces.schemas import SpaceDetails
 from champion.spaces.types import Role
@@ -58,7 +59,7 @@ def live(context: ServerContext, alice: Actor, bob: Actor, model_files: ModelFil
         described, _ = deployments.create(
             session, alice, space_id=space.id, new=NewDeployment(name="d", kind=Kind.ONLINE, model_id=model.id)
         )
-        deployments.mark_ready(session, deployment_id=described.deployment.id, version_id=described.version.id)
+        lifecycle.deployed(session, deployment_id=described.deployment.id, version_id=described.version.id)
         session.commit()
     return {"space": space.id, "model": model.id, "deployment": described.deployment.id}
 
@@ -90,7 +91,7 @@ def test_a_valid_replacement_records_everything_in_one_commit(
         assert record.report["status"] == "passing"
         operation = session.get(Operation, started.operation.id)
         assert operation is not None and operation.state == "pending" and operation.kind == "replace"
-        assert operation.payload["record_id"] == record.id
+        assert ReplacePayload.model_validate(operation.payload).record_id == record.id
 
 
 def test_a_second_replacement_while_updating_is_a_conflict(

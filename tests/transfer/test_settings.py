@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from champion.context import ServerContext
 from champion.deployments import service as deployments
 from champion.deployments import settings
+from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.settings import DeploymentSettings
 from champion.deployments.tables import DeploymentSettingsRow
@@ -34,9 +35,9 @@ PARAMETERS: list[dict[str, Any]] = [
     {"fieldName": "greeting", "type": "string", "defaultValue": "hello"},
     {"fieldName": "token", "type": "string", "allowEmpty": False},
 ]
-VALUES: list[dict[str, Any]] = [
-    {"fieldName": "threshold", "type": "numeric", "value": 0.8},
-    {"fieldName": "token", "type": "string", "value": "s3cret"},
+VALUES: list[RuntimeValue] = [
+    RuntimeValue("threshold", 0.8, "numeric"),
+    RuntimeValue("token", "s3cret", "string"),
 ]
 SETTINGS: dict[str, Any] = {
     "drift_tracking": {"feature_drift_enabled": True},
@@ -84,7 +85,7 @@ def tuned(context: ServerContext, alice: Actor, model_files: ModelFiles) -> Tune
         new = NewDeployment(name="tuned-online", kind=Kind.ONLINE, model_id=model_id)
         described, _ = deployments.create(session, alice, space_id=space_id, new=new, runtime_parameter_values=VALUES)
         deployment_id = described.deployment.id
-        settings.update(session, alice, deployment_id=deployment_id, changes=SETTINGS)
+        deployments.update_settings(session, alice, deployment_id=deployment_id, changes=SETTINGS)
     return Tuned(space_id, model_id, deployment_id)
 
 
@@ -164,7 +165,7 @@ def test_an_existing_deployment_keeps_its_own_settings_and_values(
     import_archive(context, alice, target, archive)
     with context.sessions() as session:
         (described,) = deployments.list_deployments(session, alice, space_id=target)
-        own = settings.update(
+        own = deployments.update_settings(
             session, alice, deployment_id=described.deployment.id, changes={"challengers": {"enabled": True}}
         )
     before = carried(context, alice, target)

@@ -15,22 +15,35 @@ from fastapi.responses import JSONResponse
 from champion import errors
 from champion.api.routing import FaceRoute, invalid_field
 from champion.api.status import status_of
+from champion.deployments import runtime_values
 
 
 def error_response(status: int, message: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     return JSONResponse({"message": message, **(extra or {})}, status_code=status)
 
 
+# The domain's field names that DataRobot spells otherwise, by prefix.
+FIELD_NAMES = {runtime_values.FIELD: "runtimeParameterValues"}
+
+
+def vendor_field(field: str) -> str:
+    head, dot, rest = field.partition(".")
+    return f"{FIELD_NAMES[head]}{dot}{rest}" if head in FIELD_NAMES else field
+
+
 def render_error(error: errors.ChampionError) -> JSONResponse:
     extra: dict[str, Any] = {}
+    message = error.message
     if isinstance(error, errors.InvalidInput) and error.field:
-        extra["errors"] = {error.field: error.message}
+        field = vendor_field(error.field)
+        message = f"{field}: {error.message.removeprefix(f'{error.field}: ')}"
+        extra["errors"] = {field: message}
     if isinstance(error, errors.ValidationFailed):
         # The same body the validation route answers: {"status", "message", "checks": {name: ...}}.
         report = error.report.to_dict()
         checks = {c["name"]: {"status": c["status"], "message": c["message"]} for c in report["checks"]}
         extra.update(status=report["status"], checks=checks)
-    return error_response(status_of(error), error.message, extra)
+    return error_response(status_of(error), message, extra)
 
 
 def render_validation(error: RequestValidationError) -> JSONResponse:

@@ -21,6 +21,7 @@ from champion.api.datarobot.errors import DataRobotRoute
 from champion.api.datarobot.schemas import Candidate, ModelReplacement
 from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
 from champion.deployments import service as deployments
+from champion.deployments.runtime_values import RuntimeValue
 from champion.errors import InvalidInput
 from champion.replacement import service as replacement
 
@@ -33,10 +34,11 @@ def _fields(body: Candidate) -> dict[str, str]:
     return {"asset.id": sent, "asset.rev": sent}
 
 
-def runtime_values(given: str | list[Any] | None) -> list[Mapping[str, Any]] | None:
-    """DataRobot's `runtimeParameterValues`, JSON text or a list; the service checks each value."""
+def runtime_values(given: str | list[Any] | None) -> list[RuntimeValue]:
+    """DataRobot's `runtimeParameterValues`, JSON text or a list of `{"fieldName", "type", "value"}`;
+    the service checks each value against what the model declares."""
     if given is None:
-        return None
+        return []
     if isinstance(given, str):
         try:
             given = orjson.loads(given)
@@ -44,7 +46,17 @@ def runtime_values(given: str | list[Any] | None) -> list[Mapping[str, Any]] | N
             raise InvalidInput(f"not valid JSON: {exc}", field="runtimeParameterValues") from None
     if not isinstance(given, list) or not all(isinstance(item, Mapping) for item in given):
         raise InvalidInput('expected a list of {"fieldName", "type", "value"}', field="runtimeParameterValues")
-    return given
+    values = []
+    for index, item in enumerate(given):
+        name, declared = item.get("fieldName"), item.get("type")
+        if not isinstance(name, str):
+            raise InvalidInput("each value needs its fieldName", field=f"runtimeParameterValues.{index}")
+        if "value" not in item:
+            raise InvalidInput("no value given", field=f"runtimeParameterValues.{name}")
+        if declared is not None and not isinstance(declared, str):
+            raise InvalidInput("type is a string", field=f"runtimeParameterValues.{name}")
+        values.append(RuntimeValue(name, item["value"], declared))
+    return values
 
 
 @router.post("/api/v2/deployments/{deployment_id}/model/validation/")

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from champion.api.datarobot.deployments import accepted
 from champion.api.datarobot.errors import DataRobotRoute
 from champion.api.deps import ActorDep, SessionDep
-from champion.deployments import settings as deployment_settings
+from champion.deployments import service as deployments
 from champion.deployments.settings import DeploymentSettings
 from champion.errors import InvalidInput
 
@@ -106,16 +106,16 @@ def _camel_path(rest: str) -> str:
 
 @router.get("/api/v2/deployments/{deployment_id}/settings/")
 def get_settings(deployment_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
-    return render(deployment_settings.get(session, actor, deployment_id=deployment_id))
+    return render(deployments.get_settings(session, actor, deployment_id=deployment_id))
 
 
 @router.patch("/api/v2/deployments/{deployment_id}/settings/")
 def update_settings(
     deployment_id: str, request: Request, session: SessionDep, actor: ActorDep, body: Any = Body()
 ) -> JSONResponse:
-    deployment_settings.get(session, actor, deployment_id=deployment_id)  # unknown or invisible: 404 first
+    deployments.get_settings(session, actor, deployment_id=deployment_id)  # unknown or invisible: 404 first
     try:
-        changed = deployment_settings.update(session, actor, deployment_id=deployment_id, changes=changes_of(body))
+        changed = deployments.update_settings(session, actor, deployment_id=deployment_id, changes=changes_of(body))
     except InvalidInput as error:
         raise _renamed(error) from None
     return accepted(request, render(changed), deployment_id)

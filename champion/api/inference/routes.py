@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from champion.api import body, humility
 from champion.api.deps import AccessDep, EngineDep, HotActorDep, SettingsDep
@@ -32,9 +33,18 @@ async def live() -> dict[str, bool]:
 
 
 @router.get("/v2/health/ready")
-async def ready(request: Request) -> dict[str, bool]:
-    # The engine is put on app.state at the end of start-up.
-    return {"ready": getattr(request.app.state, "engine", None) is not None}
+async def ready(request: Request) -> Response:
+    """Ready once start-up loaded every served model, and while each is still served (strict, as
+    Triton's default): a deployment whose model served before and can no longer be loaded (its file
+    is missing or damaged) makes the server unready until it is repaired or deleted. Unauthenticated,
+    so it says how many, never which."""
+    follower = getattr(request.app.state, "follower", None)  # put there once start-up loaded the models
+    if follower is None:
+        return JSONResponse({"ready": False, "reason": "starting"}, status_code=503)
+    if unavailable := follower.unavailable():
+        reason = f"{unavailable} deployment(s) cannot load their model; see their status.failure"
+        return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+    return JSONResponse({"ready": True})
 
 
 @router.get("/v2/models/{model_name}")

@@ -125,13 +125,20 @@ def patch_deployment(
         deployment_id=deployment_id,
         operations_body=body,
         space_id=space_id,
-        if_match=if_match,
+        expected_etag=expected_etag(if_match),
         reason=reason,
     )
     if patched.replacement is None:
         return _with_etag(patched.described, request)
     runner.wake()
     return _with_etag(patched.described, request, status=202, report=patched.replacement.report)
+
+
+def expected_etag(if_match: str | None) -> str | None:
+    """The tag an `If-Match` header asks for: None for none or `*` (any), a weak tag compared as strong."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    return if_match.strip().removeprefix("W/")
 
 
 def _with_etag(

@@ -17,7 +17,6 @@ from champion.api.deps import ActorDep, SessionDep, StoreDep
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.schemas import AssetRef, Strict
 from champion.deployments import service as deployments
-from champion.deployments import settings as deployment_settings
 from champion.errors import InvalidInput
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
@@ -68,7 +67,7 @@ def get_settings(
 ) -> dict[str, Any]:
     """champion's extension: the deployment's settings (intervals, drift, segments, challengers, humility)."""
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
-    return deployment_settings.get(session, actor, deployment_id=deployment_id).model_dump(mode="json")
+    return deployments.get_settings(session, actor, deployment_id=deployment_id).model_dump(mode="json")
 
 
 @router.patch("/ml/v4/deployments/{deployment_id}/settings")
@@ -79,5 +78,5 @@ def update_settings(
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     if not isinstance(body, dict) or not body:
         raise InvalidInput("give the settings to change as an object", field="body")
-    changed = deployment_settings.update(session, actor, deployment_id=deployment_id, changes=body)
+    changed = deployments.update_settings(session, actor, deployment_id=deployment_id, changes=body)
     return changed.model_dump(mode="json")
