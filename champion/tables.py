@@ -8,11 +8,12 @@ from champion.models.tables import ModelVersion, RegisteredModel
 from champion.operations.tables import Operation
 from champion.replacement.tables import ReplacementRecord
 from champion.spaces.tables import Space, SpaceMember
-from champion.users.tables import ApiKey, User
+from champion.users.tables import ApiKey, BrowserSession, User
 
 __all__ = [
     "ApiKey",
     "BatchJob",
+    "BrowserSession",
     "ChangeCounter",
     "DataAsset",
     "Deployment",

@@ -7,8 +7,9 @@ and releases) and exposes it at /metrics; the scoring functions record through t
 engine. This package imports nothing else from champion, so the engine and the services
 may both use it without an import pointing up.
 
-/metrics asks for a credential like every route but the version probes; any user's API
-key will do. A Prometheus scrape config passes it as a bearer token:
+/metrics asks for a credential like every route but the version probes: a server admin's key
+or token, or `CHAMPION_METRICS_KEY` (which reads /metrics and nothing else). A Prometheus scrape
+config passes it as a bearer token:
 
     scrape_configs:
       - job_name: champion

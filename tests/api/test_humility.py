@@ -23,11 +23,12 @@ from tests.model_files import FEATURES, ModelFiles
 # Row 0 is ordinary; row 1 has x1 far outside what the model saw.
 ROWS = [[0.1, -0.2, 0.3], [9.0, 0.0, 0.0]]
 HEADER = "Champion-Humility"
+SCRAPE_KEY = "scrape-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("humility-home"), "alice") as server:
+    with serving(tmp_path_factory.mktemp("humility-home"), "alice", metrics_key=SCRAPE_KEY) as server:
         yield server
 
 
@@ -80,7 +81,7 @@ def until(check: Any, timeout: float = 10) -> None:
 
 
 def counted(server: Server, deployment_id: str, rule: str, action: str) -> float:
-    response = server.call("GET", "/metrics")
+    response = server.call("GET", "/metrics", who=None, headers={"Authorization": f"Bearer {SCRAPE_KEY}"})
     assert response.status_code == 200
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:

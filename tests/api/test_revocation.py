@@ -136,11 +136,6 @@ def test_a_revoked_api_key_itself_is_refused_on_both_paths(server: Server, onlin
     assert_wml_error(eventually(lambda: scoring(server, deployment, key.secret), 401), 401)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="champion/api/wml/data_assets.py must issue download tokens with key_id=actor.key_id and check them "
-    "with deps.token_actor (issue #11 report); drop this mark then",
-)
 def test_a_download_url_dies_with_the_key_it_was_issued_through(server: Server, online: tuple[str, str]) -> None:
     space, _ = online
     asset = upload_asset(server, space, "rows.csv", b"x1,x2,x3\n1,2,3\n")

@@ -19,16 +19,14 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from champion import patch
-from champion.api.deps import ActorDep, ContextDep, SessionDep, SettingsDep, StoreDep
+from champion.api.deps import ActorDep, ContextDep, SessionDep, SettingsDep, StoreDep, token_actor
 from champion.api.wml import catalogue, render
 from champion.api.wml.errors import WMLRoute
 from champion.artifacts.store import receive
-from champion.auth import issue_token, verify_token
-from champion.errors import InvalidInput, PayloadTooLarge, Unauthenticated
+from champion.auth import issue_token
+from champion.errors import InvalidInput, PayloadTooLarge
 from champion.jobs import assets
 from champion.jobs.schemas import NewDataAsset
-from champion.users import service as users
-from champion.users.errors import UserNotFound
 
 router = APIRouter(route_class=WMLRoute)
 
@@ -219,6 +217,7 @@ def get_attachment(
         key=context.signing_key,
         ttl_seconds=DOWNLOAD_SECONDS,
         audience=_download_audience(asset.id, attachment_id),
+        key_id=actor.key_id,
     )
     url = f"/v2/assets/{asset.id}/attachments/{attachment_id}/content?token={token}"
     return {**render.attachment(asset), "attachment_id": attachment_id, "url": url}
@@ -228,11 +227,8 @@ def get_attachment(
 def download_attachment(
     asset_id: str, attachment_id: str, session: SessionDep, context: ContextDep, store: StoreDep, token: str = ""
 ) -> FileResponse:
-    claims = verify_token(token, key=context.signing_key, audience=_download_audience(asset_id, attachment_id))
-    try:
-        actor = users.actor_of(users.get_user(session, user_id=claims["sub"]))
-    except UserNotFound:
-        raise Unauthenticated("the token's user no longer exists") from None
+    # Like any token, it dies with the API key it was issued under.
+    actor = token_actor(session, context, token, audience=_download_audience(asset_id, attachment_id))
     asset = assets.attachment(session, actor, asset_id=asset_id, attachment_id=attachment_id)
     assert asset.sha256 is not None  # assets.attachment answers only complete attachments
     return FileResponse(store.open_path(asset.sha256), media_type=asset.mime_type, filename=asset.file_name)
