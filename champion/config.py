@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=32 * 1024**2, ge=1024)
     """Largest prediction request body; larger ones get 413."""
 
+    max_rows_per_request: int = Field(default=100_000, ge=1)
+    """Most rows one prediction request may score (every face); more get 413. The model answers them in
+    batch-sized chunks, so a large request neither waits out nor holds up small ones. 100,000 rows of up
+    to ~30 numeric features fit the default body limit; larger sets belong in a batch job."""
+
     load_timeout_seconds: float = Field(default=300, gt=0)
     """How long an operation waits for every server process to load a model (or swap to it)."""
 
