@@ -112,6 +112,31 @@ def test_asset_must_be_alone(server: Server, live: dict[str, str]) -> None:
     assert "only path" in assert_wml_error(response, 400)
 
 
+@pytest.mark.parametrize("after_a_passing_test", [False, True])
+def test_removing_the_asset_is_a_400_naming_it_and_changes_nothing(
+    server: Server, live: dict[str, str], after_a_passing_test: bool
+) -> None:
+    url = f"/ml/v4/deployments/{live['deployment']}"
+    before = server.call("GET", url, params={"space_id": live["space"]}).json()
+    body = [{"op": "remove", "path": "/asset"}]
+    if after_a_passing_test:
+        body.insert(0, {"op": "test", "path": "/asset/rev", "value": before["entity"]["asset"]["rev"]})
+    response = server.call("PATCH", url, params={"space_id": live["space"]}, json=body)
+    assert "/asset" in assert_wml_error(response, 400)
+    after = server.call("GET", url, params={"space_id": live["space"]})
+    assert after.status_code == 200 and after.json()["entity"] == before["entity"]
+
+
+def test_a_weak_or_any_if_match_is_accepted(server: Server, live: dict[str, str]) -> None:
+    url = f"/ml/v4/deployments/{live['deployment']}"
+    rename = [{"op": "replace", "path": "/description", "value": "matched"}]
+    any_tag = server.call("PATCH", url, params={"space_id": live["space"]}, json=rename, headers={"If-Match": "*"})
+    assert any_tag.status_code == 200, any_tag.text
+    weak = f"W/{any_tag.headers['ETag']}"
+    ok = server.call("PATCH", url, params={"space_id": live["space"]}, json=rename, headers={"If-Match": weak})
+    assert ok.status_code == 200, ok.text
+
+
 def test_history_lists_every_replacement_with_its_outcome(server: Server, live: dict[str, str]) -> None:
     history = server.call("GET", f"/ml/v4/deployments/{live['deployment']}/replacements").json()["resources"]
     outcomes = [(h["entity"]["from"]["rev"], h["entity"]["to"]["rev"], h["entity"]["outcome"]) for h in history]
