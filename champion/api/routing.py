@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from champion import errors
 
@@ -31,6 +32,12 @@ class FaceRoute(APIRoute):
                 return render_error(error)
             except RequestValidationError as error:
                 return render_validation(error)
+            except HTTPException as error:
+                # FastAPI raises a bare 400 when it cannot read the body at all (JSON that is not
+                # UTF-8, a broken form): the caller still gets the face's own error, naming the body.
+                if error.status_code != 400:
+                    raise
+                return render_error(errors.InvalidInput(f"the body cannot be read ({error.detail})", field="body"))
 
         return handle
 

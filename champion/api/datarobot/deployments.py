@@ -135,7 +135,7 @@ def delete_deployment(deployment_id: str, session: SessionDep, actor: ActorDep) 
     return Response(status_code=204)
 
 
-@router.post("/api/v2/deployments/fromModelPackage/")
+@router.post("/api/v2/deployments/fromModelPackage/", status_code=202)
 def create_from_model_package(
     body: FromModelPackage, request: Request, session: SessionDep, actor: ActorDep, runner: RunnerDep
 ) -> JSONResponse:
@@ -144,7 +144,7 @@ def create_from_model_package(
     return _create(request, session, actor, runner, found, body.label, body.description, body.importance)
 
 
-@router.post("/api/v2/deployments/fromLearningModel/")
+@router.post("/api/v2/deployments/fromLearningModel/", status_code=202)
 def create_from_learning_model(
     body: FromLearningModel, request: Request, session: SessionDep, actor: ActorDep, runner: RunnerDep
 ) -> JSONResponse:
@@ -180,7 +180,7 @@ def _create(
     return accepted(request, {"id": described.deployment.id}, operation.id)
 
 
-@router.patch("/api/v2/deployments/{deployment_id}/status/")
+@router.patch("/api/v2/deployments/{deployment_id}/status/", status_code=202)
 def change_status(
     deployment_id: str, body: StatusChange, request: Request, session: SessionDep, actor: ActorDep, runner: RunnerDep
 ) -> JSONResponse:

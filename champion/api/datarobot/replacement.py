@@ -77,7 +77,7 @@ def validate_replacement(
     return render.validation(report)
 
 
-@router.patch("/api/v2/deployments/{deployment_id}/model/")
+@router.patch("/api/v2/deployments/{deployment_id}/model/", status_code=202)
 def replace_model(
     deployment_id: str,
     body: ModelReplacement,

@@ -109,7 +109,7 @@ def get_settings(deployment_id: str, session: SessionDep, actor: ActorDep) -> di
     return render(deployments.get_settings(session, actor, deployment_id=deployment_id))
 
 
-@router.patch("/api/v2/deployments/{deployment_id}/settings/")
+@router.patch("/api/v2/deployments/{deployment_id}/settings/", status_code=202)
 def update_settings(
     deployment_id: str, request: Request, session: SessionDep, actor: ActorDep, body: Any = Body()
 ) -> JSONResponse:

@@ -45,7 +45,7 @@ def update_space(space_id: str, session: SessionDep, actor: ActorDep, body: Any 
     return render.space(space)
 
 
-@router.delete("/v2/spaces/{space_id}", status_code=202)
+@router.delete("/v2/spaces/{space_id}", status_code=202, response_class=Response)
 def delete_space(space_id: str, session: SessionDep, actor: ActorDep) -> Response:
     spaces.delete_space(session, actor, space_id=space_id)
     return Response(status_code=202)
