@@ -85,7 +85,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     last_problem = "no attempt yet"
     with httpx.Client(verify=False, timeout=2.0) as http:
@@ -132,7 +132,7 @@ def running_server(
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=root)
     try:
-        _wait_until_ready(process, url, log)
+        wait_until_ready(process, url, log)
         yield RunningServer(url, "admin", admin_key, home, log, process)
     finally:
         stop(process)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from champion.logredact import redact
-from tests.servers import _wait_until_ready, cli_env, free_port, stop
+from tests.servers import cli_env, free_port, stop, wait_until_ready
 
 
 @contextmanager
@@ -25,7 +25,7 @@ def serve(root: Path, *args: str, **env: str) -> Iterator[tuple[str, Path]]:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=cli_env(root / "home", **env))
     try:
-        _wait_until_ready(process, url, log)
+        wait_until_ready(process, url, log)
         yield url, log
     finally:
         stop(process)
