@@ -150,6 +150,49 @@ def test_viewers_cannot_replace_but_can_see_the_checks(
     assert [c.name for c in report.failing()] == ["permission"]
 
 
+@pytest.mark.parametrize(
+    ("situation", "refusal", "failing"),
+    [
+        ("a viewer asks", PermissionDenied, ["permission"]),
+        ("another replacement runs", ReplacementInProgress, ["predictionReady"]),
+        ("the deployment is inactive", ValidationFailed, ["predictionReady"]),
+        ("the candidate is a regressor", ValidationFailed, ["targetType", "targetClasses"]),
+    ],
+)
+def test_start_refuses_exactly_when_the_report_fails_and_for_the_same_checks(
+    context: ServerContext,
+    alice: Actor,
+    bob: Actor,
+    live: dict[str, Any],
+    variants: dict[str, Path],
+    tmp_path: Path,
+    situation: str,
+    refusal: type[Exception],
+    failing: list[str],
+) -> None:
+    """The report is the one gate: what `check` shows is what `start` decides (no second rule before it)."""
+    add_version(context, alice, live["model"], variants["retrained"], tmp_path)
+    add_version(context, alice, live["model"], variants["regressor"], tmp_path)
+    caller, rev = (bob, 2) if situation == "a viewer asks" else (alice, 3 if "regressor" in situation else 2)
+    if situation == "another replacement runs":
+        add_version(context, alice, live["model"], variants["retrained"], tmp_path)
+        start(context, alice, live, 4)
+    if situation == "the deployment is inactive":
+        with context.sessions() as session:
+            deployments.deactivate(session, alice, deployment_id=live["deployment"])
+    with context.sessions() as session:
+        report = replacement.check(
+            session, caller, context.store, deployment_id=live["deployment"], model_id=live["model"], rev=rev
+        )
+    assert [c.name for c in report.failing()] == failing
+    before = records(context)
+    with pytest.raises(refusal) as error:
+        start(context, caller, live, rev)
+    if isinstance(error.value, ValidationFailed):
+        assert [c.name for c in error.value.report.failing()] == failing
+    assert records(context) == before
+
+
 def test_a_tampered_artifact_fails_model_status(
     context: ServerContext, alice: Actor, live: dict[str, Any], variants: dict[str, Path], tmp_path: Path
 ) -> None:
