@@ -1,4 +1,9 @@
-"""Adaptive micro-batching: predict calls that arrive while a model is busy share its next call."""
+"""Adaptive micro-batching: predict calls that arrive while a model is busy share its next call.
+
+A request larger than a batch goes through in batch-sized chunks, one after the other, each
+queued behind whatever arrived meanwhile: small requests are not stuck behind all of it, it is
+not stuck behind them, and a single request can never be too large for the queue.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from champion.errors import Unavailable
 from champion.runtimes.base import Prediction
+from champion.serving.stacking import join, split, stack
 
 Rows = npt.NDArray[Any]
 
@@ -45,7 +50,8 @@ class MicroBatcher:
         if max_batch_rows < 1 or max_queue_rows < 1:
             raise ValueError("max_batch_rows and max_queue_rows must be at least 1")
         self._predict = predict
-        self._max_batch_rows = max_batch_rows
+        # A chunk always fits an empty queue, so one request alone is never refused as too large.
+        self._max_batch_rows = min(max_batch_rows, max_queue_rows)
         self._max_queue_rows = max_queue_rows
         # One thread per model serialises its calls (a model is not faster called from two
         # threads at once, and not every runtime is thread-safe) and keeps the event loop free.
@@ -65,7 +71,17 @@ class MicroBatcher:
         return self._pending_rows
 
     async def predict(self, rows: Rows) -> Prediction:
-        """Predict `rows` (possibly in one call with other callers' rows); answers are for these rows only, in order."""
+        """Predict `rows` (possibly in one call with other callers' rows); answers are for these rows only, in order.
+
+        More rows than a batch go through in batch-sized chunks, each queued when the one before is
+        answered; all of them by this batcher's model, so one request is answered by one model.
+        """
+        size = self._max_batch_rows
+        if len(rows) <= size:
+            return await self._submit(rows)
+        return join([await self._submit(rows[start : start + size]) for start in range(0, len(rows), size)])
+
+    async def _submit(self, rows: Rows) -> Prediction:
         if self._closing:
             raise Unavailable("the model is shutting down")
         # Refuse rather than wait: a bounded queue keeps latency bounded, and the client may retry elsewhere.
@@ -131,7 +147,7 @@ class MicroBatcher:
                 self._queue.popleft()
                 self._pending_rows -= len(request.rows)
                 continue
-            # Always take at least one request, so one larger than max_batch_rows still runs.
+            # Always take at least one request (none is larger than a batch: `predict` chunks them).
             if batch and rows + len(request.rows) > self._max_batch_rows:
                 break
             batch.append(self._queue.popleft())
@@ -143,8 +159,8 @@ class MicroBatcher:
             await self._run_alone(loop, batch[0])
             return
         try:
-            combined = await loop.run_in_executor(self._executor, self._predict, _concatenate([r.rows for r in batch]))
-            parts = _split(combined, [len(r.rows) for r in batch])
+            combined = await loop.run_in_executor(self._executor, self._predict, stack([r.rows for r in batch]))
+            parts = split(combined, [len(r.rows) for r in batch])
         except Exception:
             # One bad request must not fail its neighbours: run each alone, so only callers
             # whose own rows fail see an error, and it is the model's own exception.
@@ -166,29 +182,3 @@ class MicroBatcher:
         else:
             if not request.future.done():
                 request.future.set_result(prediction)
-
-
-def _concatenate(parts: list[Rows]) -> Rows:
-    # numpy would promote mixed dtypes to a common one (or refuse, for floats beside strings);
-    # object keeps every value exactly as its caller sent it, which is what the runtimes accept.
-    if len({p.dtype for p in parts}) > 1:
-        parts = [p.astype(object) for p in parts]
-    return np.concatenate(parts)
-
-
-def _split(prediction: Prediction, sizes: list[int]) -> list[Prediction]:
-    total = sum(sizes)
-    answered = [len(prediction.labels)]
-    if prediction.probabilities is not None:
-        answered.append(len(prediction.probabilities))
-    # A model that answers the wrong number of rows would hand callers each other's answers.
-    if any(n != total for n in answered):
-        raise ValueError(f"the model answered {answered[0]} rows for {total}")
-    parts: list[Prediction] = []
-    start = 0
-    for size in sizes:
-        stop = start + size
-        probabilities = None if prediction.probabilities is None else prediction.probabilities[start:stop]
-        parts.append(Prediction(prediction.labels[start:stop], probabilities))
-        start = stop
-    return parts

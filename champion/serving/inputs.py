@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from champion.errors import InvalidInput
+from champion.errors import InvalidInput, PayloadTooLarge
 from champion.runtimes.base import Feature, FeatureType, Signature
 
 # The exact types the fast path lets np.asarray convert (None too when missing is allowed).
@@ -53,6 +53,20 @@ def _plan(signature: Signature) -> _Plan:
         _PLANS.clear()  # models come and go; a rare rebuild is cheaper than tracking use
     _PLANS[id(signature)] = (signature, plan)
     return plan
+
+
+def check_row_count(count: int, *, limit: int, field: str | None) -> None:
+    """Refuse a prediction request of more than `limit` rows (`Settings.max_rows_per_request`).
+
+    Up to the limit the model answers any number of rows (the batcher feeds them in chunks); past it
+    a request is refused whole, before any row is converted, rather than tie the model up.
+    """
+    if count > limit:
+        raise PayloadTooLarge(
+            f"{count} rows is more than one request may score ({limit}): send them in several requests,"
+            " or score them with a batch job",
+            field=field,
+        )
 
 
 def from_records(

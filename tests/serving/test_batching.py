@@ -164,7 +164,7 @@ def test_at_concurrency_one_every_request_is_its_own_call_without_added_wait() -
     run(test)
 
 
-def test_a_request_larger_than_max_batch_rows_runs_alone() -> None:
+def test_a_request_larger_than_a_batch_goes_in_chunks_with_small_requests_between() -> None:
     model = Model(held=True)
     big = np.arange(30, dtype=np.float64).reshape(10, 3)
 
@@ -172,12 +172,42 @@ def test_a_request_larger_than_max_batch_rows_runs_alone() -> None:
         batcher = MicroBatcher(model, max_batch_rows=4)
         first = asyncio.create_task(batcher.predict(row(0)))
         await until(lambda: len(model.batches) == 1)
-        large, after = await queued(batcher, big, row(1))
+        large = asyncio.create_task(batcher.predict(big))
+        await until(lambda: batcher.pending_rows == 5)  # the running row, and the first chunk of four
+        small = asyncio.create_task(batcher.predict(row(1)))
+        await until(lambda: batcher.pending_rows == 6)
         model.open()
         await first
-        np.testing.assert_array_equal((await large).labels, big[:, 0])
-        assert float((await after).labels[0]) == 1
-        assert model.sizes == [1, 10, 1]
+        answer = await large
+        np.testing.assert_array_equal(answer.labels, big[:, 0])
+        np.testing.assert_array_equal(answer.probabilities, big)
+        assert float((await small).labels[0]) == 1
+        # The small request, queued behind the first chunk, ran before the second: it did not wait
+        # for all ten rows, and the large one went on right after it.
+        assert model.sizes == [1, 4, 1, 4, 2]
+        await batcher.close()
+
+    run(test)
+
+
+def test_a_request_larger_than_the_queue_is_answered_whole(logistic: tuple[LogisticRegression, Rows]) -> None:
+    """Once refused as "queue full (0 rows waiting)", which no retry could ever get past."""
+    model, x = logistic
+    rows = np.tile(x, (10, 1))  # 2,000 rows through a queue of 64
+    calls: list[int] = []
+
+    def predict(part: Rows) -> Prediction:
+        calls.append(len(part))
+        return Prediction(model.predict(part), model.predict_proba(part))
+
+    async def test() -> None:
+        batcher = MicroBatcher(predict, max_batch_rows=256, max_queue_rows=64)
+        answer = await batcher.predict(rows)
+        np.testing.assert_array_equal(answer.labels, model.predict(rows))
+        assert answer.probabilities is not None
+        np.testing.assert_allclose(answer.probabilities, model.predict_proba(rows))
+        assert sum(calls) == len(rows) and max(calls) == 64
+        assert batcher.pending_rows == 0
         await batcher.close()
 
     run(test)

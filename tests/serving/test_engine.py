@@ -72,6 +72,32 @@ def test_requests_in_flight_finish_on_the_old_model_and_new_ones_get_the_new() -
     asyncio.run(scenario())
 
 
+def test_a_request_larger_than_the_queue_is_answered_wholly_by_the_model_it_started_on() -> None:
+    """Its chunks go one by one through the batcher of the model it picked up: a swap between two
+    chunks must not hand the rest to the new model (once, it was refused outright as a full queue)."""
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        gate = threading.Event()
+        old = loaded(1.0, gate)
+        await engine.install("d", old)
+        large = asyncio.create_task(engine.predict("d", np.zeros((10_000, 1))))
+        await asyncio.sleep(0.05)  # its first chunk is in the old model, held
+        swap = asyncio.create_task(engine.install("d", loaded(2.0)))
+        await asyncio.sleep(0.05)
+        assert (await engine.predict("d", ROW)).version.number == 2
+        assert not swap.done(), "the old model must not be released while a large request still uses it"
+        gate.set()
+        answer = await large
+        assert answer.version.number == 1
+        assert len(answer.prediction.labels) == 10_000 and (answer.prediction.labels == 1.0).all()
+        await swap
+        assert old.batcher.pending_rows == 0
+        await engine.close()
+
+    asyncio.run(scenario())
+
+
 def test_many_concurrent_requests_during_swaps_never_fail_or_mix() -> None:
     async def scenario() -> None:
         engine = ServingEngine()

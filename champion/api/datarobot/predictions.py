@@ -18,7 +18,10 @@ Decisions worth knowing:
   and answering without them would look like an explanation-free model. The explanation and time
   series parameters that only matter with explanations or time series models are ignored.
 - A deployment that cannot answer yet is a 409 (the shared rule), not a 503: datarobot-predict
-  retries 503 ten times, and a deployment still loading or inactive is not a blip.
+  retries 503 ten times, and a deployment still loading or inactive is not a blip. A 503 (a full
+  queue) carries `Retry-After`.
+- A request may hold up to `max_rows_per_request` rows (413 past it); the model answers them in
+  batch-sized chunks, so a 100,000-row CSV is scored, not refused as a full queue.
 
 `hot_routes` are mounted ahead of every router in `app.py`, as the WML face's scoring route is, so
 they skip FastAPI's route matching too.
@@ -43,7 +46,8 @@ from champion.api.datarobot.predict_input import UnsupportedMedia
 from champion.api.deps import authenticate_from_memory
 from champion.context import ServerContext
 from champion.deployments import scoring
-from champion.errors import ChampionError
+from champion.errors import ChampionError, Unavailable
+from champion.serving import inputs
 from champion.serving.engine import DeploymentView, ServingEngine, VersionRef
 from champion.spaces.access import AccessCache
 
@@ -51,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_VERSION_HEADER = "Champion-Model-Version"
 CSV = "text/csv; charset=utf-8"
+RETRY_AFTER_SECONDS = "1"
 
 
 async def predict(request: Request) -> Response:
@@ -65,6 +70,7 @@ async def predict(request: Request) -> Response:
         with scoring.reading(engine, view):
             predict_input.check_explanations(request.query_params)
             table = await predict_input.read_table(request, limit=context.settings.max_request_bytes)
+            inputs.check_row_count(table.rows, limit=context.settings.max_rows_per_request, field=None)
             echoed = predict_input.passthrough_names(request.query_params, table)
             rows = predict_input.matrix(view.champion.signature, table)
         started = time.perf_counter()
@@ -83,6 +89,8 @@ async def predict(request: Request) -> Response:
         response = render_error(error)
         if isinstance(error, UnsupportedMedia):
             response.status_code = 415
+        if isinstance(error, Unavailable):
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return _stamped(response, view.champion if view is not None else None)
     except ClientDisconnect:
         # The caller went away mid-body: nobody is left to answer, and it is no server error.

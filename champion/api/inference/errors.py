@@ -18,8 +18,15 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+RETRY_AFTER_SECONDS = "1"
+"""Sent with a 503: a full queue or a model still loading here is gone in moments."""
+
+
 def render_error(error: errors.ChampionError) -> JSONResponse:
-    return error_response(status_of(error), error.message)
+    response = error_response(status_of(error), error.message)
+    if isinstance(error, errors.Unavailable):
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
 
 
 def render_validation(error: RequestValidationError) -> JSONResponse:

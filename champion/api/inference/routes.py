@@ -14,6 +14,7 @@ from champion.api.deps import AccessDep, EngineDep, HotActorDep, SettingsDep
 from champion.api.inference import render, schemas, tensors
 from champion.api.inference.errors import InferenceRoute
 from champion.deployments import scoring
+from champion.serving import inputs
 
 router = APIRouter(route_class=InferenceRoute)
 
@@ -76,6 +77,7 @@ async def infer(
         signature = view.champion.signature
         names = render.wanted(signature, parsed.outputs)
         rows = tensors.matrix(signature, parsed.inputs, ignore=view.retired_fields)
+        inputs.check_row_count(len(rows), limit=settings.max_rows_per_request, field="inputs")
     answer = await scoring.predict(engine, view, rows)
     content = orjson.dumps(
         render.inference(answer, model_name=model_name, request_id=parsed.id or str(uuid.uuid4()), names=names)
