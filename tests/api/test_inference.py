@@ -142,6 +142,20 @@ def test_one_2d_tensor_answers_like_columns(server: Server, classifier: tuple[st
     assert by_rows == outputs(infer(server, classifier[0], columns_body()))
 
 
+def test_data_nested_as_deep_as_json_allows_is_read_without_recursion(
+    server: Server, classifier: tuple[str, str]
+) -> None:
+    """orjson reads 1,024 levels; flattening them recursively exceeded Python's limit (a 500)."""
+    row = ROWS.to_numpy()[:1]
+    deep = "[" * 1000 + ", ".join(map(str, row.ravel().tolist())) + "]" * 1000
+    body = f'{{"inputs": [{{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": {deep}}}]}}'
+    response = server.call(
+        "POST", f"/v2/models/{classifier[0]}/infer", content=body, headers={"Content-Type": "application/json"}
+    )
+    flat = {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": row.ravel().tolist()}]}
+    assert outputs(response) == outputs(infer(server, classifier[0], flat))
+
+
 def test_columns_of_shape_n_by_1_are_accepted(server: Server, classifier: tuple[str, str]) -> None:
     body = columns_body()
     for tensor in body["inputs"]:

@@ -86,14 +86,19 @@ def _values(tensor: RequestInput, where: str) -> list[Any]:
 
 
 def _flatten(data: list[Any]) -> list[Any]:
+    """Nested lists' values in row-major order; with its own stack, as JSON may nest past Python's recursion limit."""
     if list not in set(map(type, data)):
         return data
     out: list[Any] = []
-    for value in data:
-        if type(value) is list:
-            out.extend(_flatten(value))
-        else:
+    stack = [iter(data)]
+    while stack:
+        for value in stack[-1]:
+            if type(value) is list:
+                stack.append(iter(value))  # this list's values first, then the rest of the one holding it
+                break
             out.append(value)
+        else:
+            stack.pop()
     return out
 
 
