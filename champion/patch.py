@@ -8,8 +8,10 @@ treated alike on object members (the official clients send either).
 Every domain document built from client JSON goes through `validated`, which first refuses what
 JSON or the database cannot carry back unchanged (`unportable`): a value stored once is read by
 every later GET, so one that cannot be rendered or stored would break the resource for good.
-Free-form members (`custom`, `hardware_spec`) are also typed `JsonObject`, so a document built
-another way (an import) refuses the same values.
+The free-form members of creation documents (`custom`, `hardware_spec` of a new model or
+deployment) are also typed `JsonObject`, so one built another way (an import) refuses the same
+values. Documents also built from stored rows (the patchable details) are not: a value stored
+before these rules must stay readable, and removable by a patch.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from champion.errors import InvalidInput, PermissionDenied
 from champion.models.revisions import RevisionText
-from champion.patch import JsonObject
 from champion.spaces.types import Role
 
 DETAIL_PATHS = ("/name", "/description", "/tags", "/custom", "/hardware_spec", "/online/parameters")
@@ -59,8 +58,11 @@ class DeploymentDocument(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
-    custom: JsonObject = Field(default_factory=dict)
-    hardware_spec: JsonObject = Field(default_factory=dict)
+    # Plain dicts, not `JsonObject`: this document is also built from what is stored, and a value
+    # stored before champion refused it must not break reading it. `patch.validated` checks the
+    # patched document whole, naming any such value, so a patch can still remove it.
+    custom: dict[str, Any] = Field(default_factory=dict)
+    hardware_spec: dict[str, Any] = Field(default_factory=dict)
     online: Online | None = None
     metadata: Owner
     asset: Asset

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from champion.models.signature import DeclaredField
@@ -17,7 +19,8 @@ class ModelDetails(BaseModel):
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
     software_spec: dict[str, str]
-    custom: JsonObject = Field(default_factory=dict)
+    # A plain dict, not `JsonObject`: built from what is stored too (see deployments.patch.DeploymentDocument).
+    custom: dict[str, Any] = Field(default_factory=dict)
 
 
 class NewModel(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from champion.deployments.tables import Deployment
 from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.model_files import ModelFiles
@@ -121,6 +122,25 @@ def test_a_details_patch_refuses_values_json_cannot_give_back(
     after = details(server, space, deployment)
     assert after["custom"] == before["custom"] == {"kept": 1}
     assert after["hardware_spec"] == before["hardware_spec"]
+
+
+def test_a_value_stored_before_these_rules_can_be_read_and_removed(server: Server, space: str, model_id: str) -> None:
+    """Integers up to 64 bits were stored, and rendered, before: the deployment still reads, and a patch
+    touching anything else names the value, and one removing it goes through."""
+    created = deploy(server, space, model_id, name="legacy")
+    deployment_id: str = created["metadata"]["id"]
+    with server.context.sessions() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        row.custom = {"old": 2**60}
+        session.commit()
+    assert details(server, space, deployment_id)["custom"] == {"old": 2**60}
+    url = f"/ml/v4/deployments/{deployment_id}"
+    other = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "add", "path": "/custom/b", "value": 1}])
+    assert_wml_error(other, 400, "/custom/old")
+    removed = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "remove", "path": "/custom/old"}])
+    assert removed.status_code == 200, removed.text
+    assert details(server, space, deployment_id)["custom"] == {}
 
 
 @pytest.mark.parametrize(("path", "value"), [("/name", '"a\\u0000b"'), ("/tags/0", '"\\ud800"')])

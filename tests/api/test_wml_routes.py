@@ -16,6 +16,7 @@ from champion.app import create_app
 from champion.config import Settings
 from champion.context import ServerContext, open_context
 from champion.models.software_specs import CATALOGUE
+from champion.models.tables import RegisteredModel
 from champion.users import service as users
 from tests.model_files import ModelFiles
 
@@ -291,6 +292,20 @@ def test_model_patch_rules(server: Server, space: str) -> None:
         "PATCH", url, params={"space_id": space}, json=[{"op": "move", "from": "/name", "path": "/description"}]
     )
     assert_wml_error(bad_op, 400, "[0].op")
+
+
+def test_a_model_value_stored_before_these_rules_can_be_read_and_removed(server: Server, space: str) -> None:
+    model_id = new_model(server, space, name="legacy").json()["metadata"]["id"]
+    with server.context.sessions() as session:
+        row = session.get(RegisteredModel, model_id)
+        assert row is not None
+        row.custom = {"old": 2**60}
+        session.commit()
+    url = f"/ml/v4/models/{model_id}"
+    assert server.call("GET", url, params={"space_id": space}).json()["entity"]["custom"] == {"old": 2**60}
+    removed = server.call("PATCH", url, params={"space_id": space}, json=[{"op": "remove", "path": "/custom/old"}])
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["entity"]["custom"] == {}
 
 
 @pytest.mark.parametrize(
