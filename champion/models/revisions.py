@@ -15,6 +15,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from champion.errors import InvalidInput
+
 FIRST = 1
 LAST = 2**31 - 1
 """The largest value of the INTEGER column that stores revision numbers."""
@@ -26,6 +28,19 @@ def in_range(number: int) -> bool:
     return FIRST <= number <= LAST
 
 
+def is_revision_text(text: str) -> bool:
+    """Whether `text` spells a revision number: ASCII digits (`isdigit` alone admits "²", which int()
+    refuses, and "٣", which it reads as 3) of a number in range."""
+    return text.isascii() and text.isdigit() and len(text) <= len(str(LAST)) and in_range(int(text))
+
+
+def parse(text: str, *, field: str) -> int:
+    """The revision number `text` spells, or an InvalidInput naming `field` (for callers outside pydantic)."""
+    if not is_revision_text(text):
+        raise InvalidInput(MESSAGE, field=field)
+    return int(text)
+
+
 def _in_range(number: int) -> int:
     if not in_range(number):
         raise PydanticCustomError("revision", MESSAGE)
@@ -33,8 +48,7 @@ def _in_range(number: int) -> int:
 
 
 def _digits_in_range(value: str) -> str:
-    # isdigit alone admits "²" and "٣", which int() refuses or reads as 3.
-    if not (value.isascii() and value.isdigit() and len(value) <= len(str(LAST)) and in_range(int(value))):
+    if not is_revision_text(value):
         raise PydanticCustomError("revision", MESSAGE)
     return value
 
