@@ -152,28 +152,28 @@ def unportable(value: Any) -> tuple[Location, str] | None:
     stack: list[tuple[Any, _Link, int]] = [(value, None, 0)]
     while stack:
         item, link, depth = stack.pop()
+        problem = None
         if item is None or isinstance(item, bool):
             continue
         if isinstance(item, int):
             if not -JSON_INTEGER_LIMIT <= item <= JSON_INTEGER_LIMIT:
-                return _location(
-                    link
-                ), f"an integer beyond ±{JSON_INTEGER_LIMIT} (2^53 - 1), the most JSON carries exactly"
+                problem = f"an integer beyond ±{JSON_INTEGER_LIMIT} (2^53 - 1), the most JSON carries exactly"
         elif isinstance(item, float):
             if not math.isfinite(item):
-                return _location(link), "must be a finite number: JSON has no NaN or Infinity"
+                problem = "must be a finite number: JSON has no NaN or Infinity"
         elif isinstance(item, str):
-            if (problem := _text_problem(item)) is not None:
-                return _location(link), problem
+            problem = _text_problem(item)
         elif depth == JSON_DEPTH_LIMIT and isinstance(item, dict | list | tuple) and item:
-            return _location(link), f"nests deeper than {JSON_DEPTH_LIMIT} levels"
+            problem = f"nests deeper than {JSON_DEPTH_LIMIT} levels"
         elif isinstance(item, dict):
             for key in item:
-                if isinstance(key, str) and (problem := _text_problem(key)) is not None:
-                    return _location((_printable(key), link)), f"the key {problem}"
+                if isinstance(key, str) and (key_problem := _text_problem(key)) is not None:
+                    return _location((_printable(key), link)), f"the key {key_problem}"
             stack.extend((member, (key, link), depth + 1) for key, member in reversed(item.items()))
         elif isinstance(item, list | tuple):
             stack.extend((member, (index, link), depth + 1) for index, member in reversed(list(enumerate(item))))
+        if problem is not None:
+            return _location(link), problem
     return None
 
 
