@@ -62,6 +62,9 @@ class Follower:
     async def start(self) -> None:
         """Catch up once (loading every served model before traffic), then keep following."""
         await self.sync(wait=True)
+        # Once more: a champion that failed to load may have failed its deployment meanwhile, and
+        # traffic must find that deployment failed, not ready without a model.
+        await self.sync()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="follower")
 
     async def stop(self) -> None:
