@@ -27,6 +27,7 @@ class FaceRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
+                refuse_nul(request)
                 return await handler(request)
             except errors.ChampionError as error:
                 return render_error(error)
@@ -42,9 +43,20 @@ class FaceRoute(APIRoute):
         return handle
 
 
+def refuse_nul(request: Request) -> None:
+    """No path or query parameter may hold U+0000: PostgreSQL cannot compare text with it (a 500),
+    and no id, name or value champion issues contains one."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and "\x00" in value:
+            raise errors.InvalidInput("must not contain a NUL character", field=name)
+
+
 def invalid_field(error: RequestValidationError) -> tuple[str, str]:
     """The first problem of a request FastAPI refused: the dotted field it concerns, and why."""
     first = error.errors()[0]
+    if first.get("type") == "json_invalid":  # its location is a character offset, not a field
+        reason = (first.get("ctx") or {}).get("error", "")
+        return "body", f"not valid JSON{f' ({reason})' if reason else ''}"
     location = [str(part) for part in first["loc"]]
     if location and location[0] in ("body", "query", "path", "header"):
         location = location[1:]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from champion.api.deps import AccessDep, EngineDep, SessionDep
+from champion.api.deps import AccessDep, EngineDep, SessionDep, SettingsDep
 from champion.deployments import scoring
 from champion.errors import ChampionError, InvalidInput, NotFound
 from champion.models import service as models
@@ -77,6 +77,7 @@ async def predict(
     session: SessionDep,
     engine: EngineDep,
     access: AccessDep,
+    settings: SettingsDep,
 ) -> Response:
     form = await request.form()
     try:
@@ -85,6 +86,7 @@ async def predict(
         with scoring.reading(engine, view):
             payload = str(form.get("payload", "")).strip()
             fields, values = _from_json(payload) if payload else _from_fields(signature, form)
+            inputs.check_row_count(len(values), limit=settings.max_rows_per_request, field="payload")
             rows = inputs.from_records(signature, fields, values, ignore=view.retired_fields)
         answer = await scoring.predict(engine, view, rows)
     except NotFound:

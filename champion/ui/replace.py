@@ -15,11 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from champion import patch
 from champion.api.deps import RunnerDep, SessionDep, SettingsDep, StoreDep
 from champion.artifacts import ArtifactStore
 from champion.artifacts.store import receive
 from champion.deployments import service as deployments
 from champion.errors import ChampionError, InvalidInput, NotFound, ValidationFailed
+from champion.models import revisions
 from champion.models import service as models
 from champion.models.schemas import NewModel
 from champion.models.software_specs import CATALOGUE, versioned_type
@@ -39,9 +41,7 @@ def _parse_asset(value: str) -> tuple[str, int | None]:
     model_id, _, rev = value.partition(":")
     if not model_id:
         raise InvalidInput("choose an asset", field="asset")
-    if rev and not rev.isdigit():
-        raise InvalidInput(f"not a revision number: {rev!r}", field="asset")
-    return model_id, int(rev) if rev else None
+    return model_id, revisions.parse(rev, field="asset") if rev else None
 
 
 def _reason(value: str) -> Reason:
@@ -201,7 +201,10 @@ def _keep_upload(
     else:
         stem = Path(file_name).name.split(".")[0] or "uploaded model"
         spec = CATALOGUE[0]
-        new = NewModel(name=stem, type=versioned_type(model_type or "scikit-learn", spec), software_spec_id=spec.id)
+        new = patch.validated(
+            NewModel,
+            {"name": stem, "type": versioned_type(model_type or "scikit-learn", spec), "software_spec_id": spec.id},
+        )
         model = models.create_model(session, ui.actor, space_id=space_id, new=new)
         try:
             version = models.add_version(session, ui.actor, store, model_id=model.id, upload=path, limit=limit)

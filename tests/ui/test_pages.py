@@ -133,3 +133,42 @@ def test_a_new_model_from_the_drop_zone_gets_the_wml_type_of_its_library(
         listed = server.call("GET", "/ml/v4/models", params={"space_id": space, "version": "2026-10-14"}).json()
         model = next(m for m in listed["resources"] if m["metadata"]["name"] == name.split(".")[0])
         assert model["entity"]["type"] == wanted, (name, model["entity"])
+
+
+def test_odd_input_to_the_dialogs_is_a_400_not_a_500(
+    server: Server, live: dict[str, str], model_files: ModelFiles
+) -> None:
+    sign_in(server, "alice")
+    d = live["deployment"]
+    token = csrf_of(server, f"/ui/deployments/{d}")
+    # "²" is a digit to str.isdigit, but no revision number.
+    for asset in (f"{live['model']}:²", f"{live['model']}:99999999999999999999999"):
+        checks = server.client.post(f"/ui/deployments/{d}/replace/validate", data={"asset": asset, "csrf_token": token})
+        assert checks.status_code == 400, (asset, checks.text)
+    long_name = "m" * 300 + ".joblib"
+    uploaded = server.client.post(
+        f"/ui/deployments/{d}/upload",
+        params={"name": long_name},
+        content=model_files.classifier_named.read_bytes(),
+        headers={"X-CSRF-Token": token},
+    )
+    assert uploaded.status_code == 400 and "name" in uploaded.text, uploaded.text
+    listed = server.call("GET", "/ml/v4/models", params={"space_id": live["space"], "version": "2026-10-14"}).json()
+    assert all(not m["metadata"]["name"].startswith("mmmm") for m in listed["resources"])
+
+
+def test_the_test_panel_refuses_more_rows_than_a_request_may_score(
+    tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles
+) -> None:
+    with serving(tmp_path_factory.mktemp("ui-rows"), "alice", max_rows_per_request=3) as small:
+        space = small.call("POST", "/v2/spaces", json={"name": "s"}).json()["metadata"]["id"]
+        model = upload_model(small, space, model_files.classifier_named.read_bytes())
+        d = deploy(small, space, model)["metadata"]["id"]
+        assert wait_until_settled(small, space, d)["entity"]["status"]["state"] == "ready"
+        sign_in(small, "alice")
+        token = csrf_of(small, f"/ui/deployments/{d}")
+        for rows, status in ((3, 200), (4, 400)):
+            payload = '{"input_data": [{"values": [' + ",".join(["[0.1, 0.2, 0.3]"] * rows) + "]}]}"
+            answer = small.client.post(f"/ui/deployments/{d}/predict", data={"payload": payload, "csrf_token": token})
+            assert answer.status_code == status, answer.text
+        assert "more than one request may score" in answer.text

@@ -49,11 +49,7 @@ def create_deployment(
     serving_name = body.serving_name or (
         body.online.parameters.serving_name if body.online and body.online.parameters else None
     )
-    rev = None
-    if body.asset.rev is not None:
-        if not body.asset.rev.isdigit():
-            raise InvalidInput(f"must be a revision number, got {body.asset.rev!r}", field="asset.rev")
-        rev = int(body.asset.rev)
+    rev = int(body.asset.rev) if body.asset.rev is not None else None  # AssetRef checked it is a revision
     new = patch.validated(
         DomainNewDeployment,
         {

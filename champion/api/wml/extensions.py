@@ -34,11 +34,7 @@ def validation(report: ValidationReport) -> dict[str, Any]:
 
 
 def _rev(given: str | None) -> int | None:
-    if given is None:
-        return None
-    if not given.isdigit():
-        raise InvalidInput(f"must be a revision number, got {given!r}", field="asset.rev")
-    return int(given)
+    return int(given) if given is not None else None  # AssetRef checked it is a revision
 
 
 @router.post("/ml/v4/deployments/{deployment_id}/validation")
