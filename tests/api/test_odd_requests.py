@@ -52,3 +52,10 @@ def test_a_nul_in_an_id_or_query_parameter_is_a_400_on_either_database(tmp_path:
             ("DELETE", f"/ml/v4/deployments/a%00b?space_id={space}", "deployment_id"),
         ):
             assert "NUL" in assert_wml_error(server.call(method, url), 400, field)
+
+
+@pytest.mark.parametrize("path", ["/v2/spaces", "/ml/v4/models", "/ml/v4/deployments", "/ml/v4/deployment_jobs"])
+def test_a_page_limit_below_one_is_a_400_naming_it(server: Server, path: str) -> None:
+    """It used to be taken as a Python slice: limit=-5 silently dropped the last five resources."""
+    for limit in ("0", "-5"):
+        assert_wml_error(server.call("GET", path, params={"limit": limit, "space_id": "x"}), 400, "limit")

@@ -11,7 +11,7 @@ from champion import patch
 from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
-from champion.api.wml.schemas import NewDeployment, RollbackRequest
+from champion.api.wml.schemas import NewDeployment, PageLimit, RollbackRequest
 from champion.deployments import service as deployments
 from champion.deployments.errors import ServingNameTaken
 from champion.deployments.schemas import NewDeployment as DomainNewDeployment
@@ -78,7 +78,7 @@ def list_deployments(
     asset_id: str | None = None,
     serving_name: str | None = None,
     conflict: bool = False,
-    limit: int | None = None,
+    limit: PageLimit = None,
 ) -> dict[str, Any]:
     if conflict and serving_name is not None:
         # The client asks whether a serving name is free: 409 means taken.

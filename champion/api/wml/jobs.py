@@ -12,6 +12,7 @@ from champion import patch
 from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
+from champion.api.wml.schemas import PageLimit
 from champion.errors import InvalidInput
 from champion.jobs import service as jobs
 from champion.jobs.schemas import NewJob
@@ -112,7 +113,7 @@ def list_jobs(
     actor: ActorDep,
     space_id: str | None = None,
     deployment_id: str | None = None,
-    limit: int | None = None,
+    limit: PageLimit = None,
 ) -> dict[str, Any]:
     rows = jobs.list_jobs(session, actor, space_id=_space(space_id), deployment_id=deployment_id)
     return render.page([render.job(row, None) for row in rows], limit=limit)

@@ -13,7 +13,7 @@ from champion import patch
 from champion.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
-from champion.api.wml.schemas import NewModel, NewRevision
+from champion.api.wml.schemas import NewModel, NewRevision, PageLimit
 from champion.artifacts.store import receive
 from champion.errors import InvalidInput
 from champion.models import service as models
@@ -79,7 +79,7 @@ def _in_wml_terms(error: InvalidInput) -> InvalidInput:
 
 @router.get("/ml/v4/models")
 def list_models(
-    session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: int | None = None
+    session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: PageLimit = None
 ) -> dict[str, Any]:
     rows = models.list_models(session, actor, space_id=_space(space_id))
     return render.page([_render(session, row) for row in rows], limit=limit)
@@ -150,7 +150,7 @@ def create_revision(
 
 @router.get("/ml/v4/models/{model_id}/revisions")
 def list_revisions(
-    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: int | None = None
+    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: PageLimit = None
 ) -> dict[str, Any]:
     row = models.get_model(session, actor, model_id=model_id, space_id=space_id)
     spec = software_specs.find(spec_id=row.software_spec_id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from champion.models.revisions import RevisionText
@@ -133,3 +134,7 @@ class ScoringRequest(BaseModel):
 
 class RollbackRequest(Strict):
     reason: Reason = Reason.OTHER
+
+
+PageLimit = Annotated[int | None, Query(ge=1, description="at most this many resources in the page")]
+"""The `limit` query parameter of WML's list routes: a positive count, or none for all."""

@@ -10,7 +10,7 @@ from champion import patch
 from champion.api.deps import ActorDep, SessionDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
-from champion.api.wml.schemas import NewMembers, NewSpace
+from champion.api.wml.schemas import NewMembers, NewSpace, PageLimit
 from champion.spaces import service as spaces
 from champion.spaces.schemas import SpaceDetails
 from champion.spaces.types import Role
@@ -27,7 +27,7 @@ def create_space(body: NewSpace, session: SessionDep, actor: ActorDep) -> dict[s
 
 @router.get("/v2/spaces")
 def list_spaces(
-    session: SessionDep, actor: ActorDep, name: str | None = None, limit: int | None = None
+    session: SessionDep, actor: ActorDep, name: str | None = None, limit: PageLimit = None
 ) -> dict[str, Any]:
     rows = spaces.list_spaces(session, actor, name=name)
     return render.page([render.space(row) for row in rows], limit=limit)
@@ -60,7 +60,7 @@ def add_members(space_id: str, body: NewMembers, session: SessionDep, actor: Act
 
 @router.get("/v2/spaces/{space_id}/members")
 def list_members(
-    space_id: str, session: SessionDep, actor: ActorDep, role: Role | None = None, limit: int | None = None
+    space_id: str, session: SessionDep, actor: ActorDep, role: Role | None = None, limit: PageLimit = None
 ) -> dict[str, Any]:
     rows = spaces.list_members(session, actor, space_id=space_id, role=role)
     return render.page([render.member(m) for m in rows], limit=limit)
