@@ -1,0 +1,1 @@
+"""Fuzzing the HTTP faces with schemathesis, and property tests of JSON Patch documents with Hypothesis."""
