@@ -24,7 +24,8 @@ PATCHABLE = (*DETAIL_PATHS, OWNER_PATH, ASSET_PATH)
 
 
 class OnlineParameters(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Forbid, not allow: a member champion does not keep would be answered 200 and silently dropped.
+    model_config = ConfigDict(extra="forbid")
 
     serving_name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,36}$")
 

@@ -10,6 +10,17 @@ from champion.models.signature import DeclaredField
 from champion.patch import JsonObject
 
 
+class SoftwareSpecRef(BaseModel):
+    """A model's software specification as a patch may set it: its id, and its name if the caller
+    repeats it (a GET shows both); any other member would be dropped, so it is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    # Left out of the patch document unless given: the document holds what the model stores, the id.
+    name: str | None = Field(default=None, exclude_if=lambda name: name is None)
+
+
 class ModelDetails(BaseModel):
     """The editable details of a registered model."""
 
@@ -18,7 +29,7 @@ class ModelDetails(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=10_000)
     tags: list[str] = Field(default_factory=list)
-    software_spec: dict[str, str]
+    software_spec: SoftwareSpecRef
     # A plain dict, not `JsonObject`: built from what is stored too (see deployments.patch.DeploymentDocument).
     custom: dict[str, Any] = Field(default_factory=dict)
 

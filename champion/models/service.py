@@ -21,7 +21,7 @@ from champion.models import signature as signatures
 from champion.models.errors import ModelInUse, ModelNotFound, NoContent, NotAModel, VersionNotFound
 from champion.models.mlflow import LoggedModel
 from champion.models.runtime_parameters import parse_definitions
-from champion.models.schemas import ModelDetails, NewModel
+from champion.models.schemas import ModelDetails, NewModel, SoftwareSpecRef
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import ModelType, parse_model_type
 from champion.models.unpack import model_file
@@ -75,12 +75,12 @@ def update_model(session: Session, actor: Actor, *, model_id: str, operations: A
         name=model.name,
         description=model.description,
         tags=model.tags,
-        software_spec={"id": model.software_spec_id},
+        software_spec=SoftwareSpecRef(id=model.software_spec_id),
         custom=model.custom,
     )
     changed = patch.apply_to(current, operations, allowed=PATCHABLE)
-    spec_id = changed.software_spec.get("id", "")
-    _check_software_spec(spec_id, field="/software_spec/id")
+    spec_id = changed.software_spec.id
+    _check_software_spec(spec_id, field="/software_spec/id", name=changed.software_spec.name)
     model.name, model.description, model.tags = changed.name, changed.description, changed.tags
     model.software_spec_id, model.custom = spec_id, changed.custom
     model.modified_at = utcnow()
@@ -269,7 +269,13 @@ def sweep_orphans(session: Session, store: ArtifactStore, *, keep: Iterable[str]
     return len(orphans)
 
 
-def _check_software_spec(spec_id: str, *, field: str) -> None:
-    if software_specs.find(spec_id=spec_id) is None:
+def _check_software_spec(spec_id: str, *, field: str, name: str | None = None) -> None:
+    spec = software_specs.find(spec_id=spec_id)
+    if spec is None:
         names = ", ".join(spec.name for spec in software_specs.CATALOGUE)
         raise InvalidInput(f"Unsupported software specification {spec_id!r}; champion offers {names}", field=field)
+    if name is not None and name != spec.name:
+        raise InvalidInput(
+            f"the software specification {spec_id!r} is named {spec.name!r}, not {name!r}",
+            field=field.rsplit("/", 1)[0] + "/name",
+        )

@@ -219,6 +219,8 @@ def test_serving_name_rules(context: ServerContext, alice: Actor, team: dict[str
         ([{"op": "replace", "path": "/name", "value": ""}], "/name"),
         ([{"op": "replace", "path": "/tags", "value": "not-a-list"}], "/tags"),
         ([{"op": "replace", "path": "/custom", "value": []}], "/custom"),
+        # Kept nowhere, so refused rather than answered 200 and dropped (found by tests/fuzz).
+        ([{"op": "add", "path": "/online/parameters/replicas", "value": 2}], "/online/parameters/replicas"),
     ],
 )
 def test_bad_values_name_the_field(

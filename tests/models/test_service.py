@@ -236,6 +236,27 @@ def test_patch_rules(context: ServerContext, alice: Actor, space_id: str) -> Non
                 operations=[{"op": "replace", "path": "/software_spec/id", "value": "x"}],
             )
         assert error.value.field == "/software_spec/id"
+        # A member champion keeps nowhere is refused, not answered and dropped (found by tests/fuzz) ...
+        with pytest.raises(InvalidInput) as error:
+            models.update_model(
+                session, alice, model_id=model.id, operations=[{"op": "add", "path": "/software_spec/x", "value": "y"}]
+            )
+        assert error.value.field == "/software_spec/x"
+        # ... while the name a GET shows may be sent back, if it names the same specification.
+        spec = software_specs.CATALOGUE[0]
+        same = {"id": spec.id, "name": spec.name}
+        models.update_model(
+            session, alice, model_id=model.id, operations=[{"op": "replace", "path": "/software_spec", "value": same}]
+        )
+        with pytest.raises(InvalidInput) as error:
+            wrong = {"id": spec.id, "name": "another-runtime"}
+            models.update_model(
+                session,
+                alice,
+                model_id=model.id,
+                operations=[{"op": "replace", "path": "/software_spec", "value": wrong}],
+            )
+        assert error.value.field == "/software_spec/name"
     with context.sessions() as session:
         assert models.get_model(session, alice, model_id=model.id).name == "renamed"
 
