@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint format bench bench-swap clean
+.PHONY: run test fuzz lint format bench bench-swap clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long fuzz: schemathesis over every operation and the JSON Patch properties, with many more
+# examples than `make test` runs, drawn afresh each time (tests/fuzz).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(VENV)/.dev
+	CHAMPION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff format --check champion tests

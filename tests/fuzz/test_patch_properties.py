@@ -286,7 +286,8 @@ def test_a_deployment_patch_is_applied_whole_or_not_at_all(setup: Setup, kind: s
         patch=PATCHES[kind](deployment_paths(setup)),
     )
     def prop(deployment: str, patch: Any) -> None:
-        check_all_or_nothing(setup, f"/ml/v4/deployments/{deployment}", deployment_document, patch, same_deployment)
+        url = f"/ml/v4/deployments/{deployment}"
+        check_all_or_nothing(setup, url, deployment_document, patch, same_deployment)
 
     prop()
 
@@ -299,6 +300,51 @@ def test_a_model_patch_is_applied_whole_or_not_at_all(setup: Setup, kind: str) -
         check_all_or_nothing(setup, f"/ml/v4/models/{setup.model}", model_document, patch, same_model)
 
     prop()
+
+
+def samples(setup: Setup, target: str) -> dict[str, Any]:
+    """One value per path that the document's rules accept, for the sweep below."""
+    from champion.models.software_specs import CATALOGUE
+
+    common = {
+        "/name": "swept",
+        "/description": "words",
+        "/tags": ["a", "b"],
+        "/tags/0": "first",
+        "/tags/-": "last",
+        "/custom": {"k": 1},
+        "/custom/a": {"b": [1, 2]},
+        "/custom/a/b": None,
+    }
+    if target == "model":
+        spec = CATALOGUE[-1].id
+        return {**common, "/software_spec": {"id": spec}, "/software_spec/id": spec, "/software_spec/name": "x"}
+    return {
+        **common,
+        "/hardware_spec": {"name": "M"},
+        "/hardware_spec/name": "L",
+        "/online/parameters": {"serving_name": "swept_name"},
+        "/online/parameters/serving_name": "swept_again",
+        "/online/parameters/extra": 3,
+        "/metadata/owner": setup.server.ids["bob"],
+    }
+
+
+@pytest.mark.parametrize("target", ["online", "batch", "model"])
+def test_every_path_with_every_operation_once(setup: Setup, target: str) -> None:
+    """A sweep the random draws may miss: each path the document has, with each operation."""
+    if target == "model":
+        url, view, same = f"/ml/v4/models/{setup.model}", model_document, same_model
+    else:
+        url, view, same = f"/ml/v4/deployments/{getattr(setup, target)}", deployment_document, same_deployment
+    for path, value in samples(setup, target).items():
+        for op in ("add", "replace", "test", "remove", "move", "copy"):
+            operation = {"op": op, "path": path}
+            if op in ("move", "copy"):
+                operation["from"] = "/name"
+            elif op != "remove":
+                operation["value"] = value
+            check_all_or_nothing(setup, url, view, [operation], same)
 
 
 def test_an_asset_patch_naming_no_revision_is_refused_and_writes_nothing(setup: Setup) -> None:
