@@ -1,8 +1,15 @@
-"""Prints what the fuzz did (requests sent, statuses seen, time taken) at the end of the run."""
+"""The fuzz modules' database (one per module, on SQLite and on PostgreSQL), and the summary they print."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_URL
 
 # Lines the fuzz modules add as they finish; printed once, in the terminal summary.
 SUMMARY: list[str] = []
@@ -11,3 +18,24 @@ SUMMARY: list[str] = []
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in SUMMARY:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite in the app's home; else a fresh PostgreSQL database shared by the module's
+    tests (one app per module), dropped afterwards. PostgreSQL refuses what SQLite stores (a NUL in
+    text), so the fuzz runs on both."""
+    if request.param == "sqlite":
+        yield None
+        return
+    request.getfixturevalue("postgres_available")
+    name = f"champion_fuzz_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

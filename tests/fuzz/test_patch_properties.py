@@ -29,7 +29,7 @@ from tests.api.test_wml_deployments import deploy, upload_model, wait_until_sett
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import ModelFiles
 
-EXAMPLES = int(os.environ.get("CHAMPION_FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("CHAMPION_FUZZ_EXAMPLES", "50"))
 # As in test_schemathesis.py: `make test` draws the same patches each run, `make fuzz` explores.
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -50,8 +50,11 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[Setup]:
-    with serving(tmp_path_factory.mktemp("patch-home"), "alice", "bob", "carol", "mallory") as server:
+def setup(
+    tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles, module_database: str | None
+) -> Iterator[Setup]:
+    home = tmp_path_factory.mktemp("patch-home")
+    with serving(home, "alice", "bob", "carol", "mallory", database_url=module_database) as server:
         space: str = server.call("POST", "/v2/spaces", json={"name": "patched"}).json()["metadata"]["id"]
         members = [
             {"id": server.ids["bob"], "type": "user", "role": "editor"},
@@ -367,7 +370,8 @@ def test_an_asset_patch_naming_no_revision_is_refused_and_writes_nothing(setup: 
         before = server.call("GET", url, params=params).json()
         replacements = server.call("GET", history, params=params).json()
         value = {"id": setup.model, "rev": rev} if not member else rev
-        answer = server.call("PATCH", url, params=params, json=[{"op": op, "path": "/asset" + member, "value": value}])
+        body = json.dumps([{"op": op, "path": "/asset" + member, "value": value}]).encode()
+        answer = server.call("PATCH", url, params=params, content=body, headers=JSON_TYPE)
         assert 400 <= answer.status_code < 500, f"rev {rev!r}: {answer.status_code} {answer.text}"
         after = server.call("GET", url, params=params)
         assert after.status_code == 200

@@ -154,9 +154,17 @@ def rows_csv(rows: int = 5) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles, module_database: str | None
+) -> Iterator[World]:
     home = tmp_path_factory.mktemp("fuzz-home")
-    settings = Settings(home=home, max_upload_bytes=2_000_000, max_request_bytes=256 * 1024, load_timeout_seconds=30)
+    settings = Settings(
+        home=home,
+        database_url=module_database,
+        max_upload_bytes=2_000_000,
+        max_request_bytes=256 * 1024,
+        load_timeout_seconds=30,
+    )
     context = open_context(settings)
     with context.sessions() as session:
         alice = users.create_user(session, name="alice")
@@ -282,8 +290,9 @@ def tally(world: World) -> Iterator[None]:
     started = time.monotonic()
     yield
     statuses = dict(sorted(world.statuses.items()))
+    backend = "postgres" if world.context.settings.database_url else "sqlite"
     SUMMARY.append(
-        f"schemathesis: {world.requests} requests in {time.monotonic() - started:.1f} s"
+        f"schemathesis ({backend}): {world.requests} requests in {time.monotonic() - started:.1f} s"
         f" ({EXAMPLES} examples per operation); statuses {statuses}"
     )
 
