@@ -49,4 +49,4 @@ bench-swap: $(VENV)/.runtime
 	$(BIN)/python bench/swap.py $(BENCH_SWAP_ARGS)
 
 clean:
-	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache .hypothesis
