@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +71,12 @@ class Progress:
     """Processes that have not reached it yet."""
     errors: tuple[str, ...]
     """Why processes could not load it."""
+    abandoned: bool = False
+    """Nobody will ever reach it: the deployment was deleted meanwhile (no follower loads a deleted one)."""
 
     @property
     def done(self) -> bool:
-        return not self.waiting and not self.errors
+        return not self.waiting and not self.errors and not self.abandoned
 
 
 def progress(session: Session, *, deployment_id: str, version_id: str, stage: str, me: str) -> Progress:
@@ -103,16 +106,20 @@ async def wait_for(
     me: str,
     timeout: float,
     interval: float = 0.02,
+    wanted: Callable[[Session], bool] | None = None,
 ) -> Progress:
-    """Poll until every live process reached the stage, one failed, or `timeout` seconds passed."""
+    """Poll until every live process reached the stage, one failed, `wanted` (asked each time, when
+    given) says the wait is pointless, or `timeout` seconds passed."""
 
     def look() -> Progress:
         with sessions() as session:
+            if wanted is not None and not wanted(session):
+                return Progress((), (), abandoned=True)
             return progress(session, deployment_id=deployment_id, version_id=version_id, stage=stage, me=me)
 
     deadline = time.monotonic() + timeout
     while True:
         state = await asyncio.to_thread(look)
-        if state.done or state.errors or time.monotonic() >= deadline:
+        if state.done or state.errors or state.abandoned or time.monotonic() >= deadline:
             return state
         await asyncio.sleep(interval)

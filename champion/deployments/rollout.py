@@ -61,7 +61,11 @@ class DeployHandler:
             stage="serving",
             me=self.process,
             timeout=self.timeout,
+            wanted=lambda session: session.get(Deployment, deployment_id) is not None,
         )
+        if progress.abandoned:
+            await asyncio.to_thread(self._finish, operation, "the deployment was deleted")
+            return
         if progress.done:
             await asyncio.to_thread(self._succeed, operation, version_id)
         else:

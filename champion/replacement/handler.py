@@ -62,14 +62,18 @@ class ReplaceHandler:
         await self.committed()
 
     async def _wait(self, deployment_id: str, version_id: str, stage: str) -> cluster.Progress:
-        return await cluster.wait_for(
+        progress = await cluster.wait_for(
             self.sessions,
             deployment_id=deployment_id,
             version_id=version_id,
             stage=stage,
             me=self.process,
             timeout=self.timeout,
+            wanted=lambda session: session.get(Deployment, deployment_id) is not None,
         )
+        if progress.abandoned:
+            raise LookupError("the deployment was deleted during the replacement")
+        return progress
 
     def _swapped(self, deployment_id: str, payload: ReplacePayload) -> bool:
         """Whether phase two was already committed (a restart resumed this operation)."""

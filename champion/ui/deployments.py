@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from champion.api.deps import SessionDep, StoreDep
+from champion.api.status import status_of
 from champion.artifacts import ArtifactStore
 from champion.deployments import service as deployments
 from champion.errors import ChampionError, NotFound
@@ -101,7 +102,14 @@ async def edit_detail(
         if "_" in errors:
             errors = {field: errors.pop("_")}
         return sheet(
-            request, ui, session, deployment_id, status=400, errors=errors, open_field=field, values={field: value}
+            request,
+            ui,
+            session,
+            deployment_id,
+            status=status_of(error),
+            errors=errors,
+            open_field=field,
+            values={field: value},
         )
     return go(request, f"/ui/deployments/{deployment_id}")
 
@@ -131,7 +139,7 @@ async def edit_configuration(
     except ChampionError as error:
         d = deployments.get(session, ui.actor, deployment_id=deployment_id).deployment
         context = {"ui": ui, "d": d, "values": values, "errors": _errors(error)}
-        return page(request, "_edit_dialog.html", context, status=400)
+        return page(request, "_edit_dialog.html", context, status=status_of(error))
     return go(request, back(request, f"/ui/deployments/{deployment_id}"))
 
 

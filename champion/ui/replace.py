@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from champion import patch
 from champion.api.deps import RunnerDep, SessionDep, SettingsDep, StoreDep
+from champion.api.status import status_of
 from champion.artifacts import ArtifactStore
 from champion.artifacts.store import receive
 from champion.deployments import service as deployments
@@ -101,15 +102,16 @@ def _validate(
 ) -> Response:
     report: ValidationReport | None = None
     errors: dict[str, str] = {}
+    status = 200
     try:
         model_id, rev = _parse_asset(asset)
         report = replacement.check(session, ui.actor, store, deployment_id=deployment_id, model_id=model_id, rev=rev)
     except NotFound:
         raise
     except ChampionError as error:
-        errors = field_errors(error, ("asset", "reason"))
+        errors, status = field_errors(error, ("asset", "reason")), status_of(error)
     context = dialog_context(session, ui, deployment_id, selected=asset, report=report, errors=errors, reason=reason)
-    return page(request, "_replace_dialog.html", context, status=400 if errors else 200)
+    return page(request, "_replace_dialog.html", context, status=status)
 
 
 @router.post("/ui/deployments/{deployment_id}/replace", response_class=HTMLResponse)
@@ -149,7 +151,7 @@ def _replace(
             errors=field_errors(error, ("asset", "reason")),
             reason=reason,
         )
-        return page(request, "_replace_dialog.html", context, status=400)
+        return page(request, "_replace_dialog.html", context, status=status_of(error))
     return go(request, f"/ui/deployments/{deployment_id}?watch={started.record.id}")
 
 
@@ -177,7 +179,7 @@ async def upload(
     except NotFound:
         raise
     except ChampionError as error:
-        return error_page(request, 400, "Upload refused", error.message)
+        return error_page(request, status_of(error), "Upload refused", error.message)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -254,6 +256,6 @@ async def rollback(
     except NotFound:
         raise
     except ChampionError as error:
-        return error_page(request, 400, "Cannot roll back", error.message)
+        return error_page(request, status_of(error), "Cannot roll back", error.message)
     runner.wake()
     return go(request, f"/ui/deployments/{deployment_id}?watch={started.record.id}")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from champion.api.deps import SessionDep, SettingsDep, StoreDep
+from champion.api.status import status_of
 from champion.errors import ChampionError, InvalidInput, NotFound, PayloadTooLarge
 from champion.spaces import service as spaces
 from champion.spaces.errors import LastAdmin
@@ -69,10 +70,14 @@ async def import_archive(
     limit = settings.max_upload_bytes
     report: ImportReport | None = None
     errors: dict[str, str] = {}
+    status = 200
     folder = store.stage_dir()
+    # Parsed once per request (the CSRF check may have read it first); closed here, so the spooled
+    # upload is deleted now rather than whenever the collector gets to it.
+    form = await request.form()
     try:
         await run_in_threadpool(transfer.check_importer, session, ui.actor, space_id=space_id)
-        upload = (await request.form()).get("archive")
+        upload = form.get("archive")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("choose an export archive to import", field="archive")
         path = folder / "archive.tar.gz"
@@ -87,9 +92,10 @@ async def import_archive(
         errors = field_errors(error, ("archive",))
         if "_" in errors and isinstance(error, InvalidInput):
             errors = {"archive": errors["_"]}
+        status = status_of(error)
     finally:
+        await form.close()
         shutil.rmtree(folder, ignore_errors=True)
-    status = 200 if report is not None else 400
     return await run_in_threadpool(
         space_page, request, ui, session, space_id, status=status, report=report, import_errors=errors, tab="assets"
     )

@@ -17,6 +17,7 @@ from champion.app import create_app
 from champion.config import Settings
 from champion.context import ServerContext, open_context
 from champion.models.tables import ModelVersion
+from champion.operations.tables import Operation
 from champion.users import service as users
 from tests.api.test_wml_deployments import V, deploy, upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, assert_wml_error
@@ -111,3 +112,36 @@ def test_a_deployment_failed_at_its_first_deploy_does_not_make_the_server_unread
         status = wait_until_settled(server, space, deployment_id)["entity"]["status"]
         assert status["state"] == "failed" and status["failure"]["errors"][0]["code"] == "deployment_failed"
         assert server.call("GET", "/v2/health/ready", who=None).json() == {"ready": True}
+
+
+def test_deleting_a_deployment_mid_deploy_ends_its_operation_at_once(tmp_path: Path, model_files: ModelFiles) -> None:
+    """The deploy waited for every process to load a deployment no follower would ever load again:
+    the whole load timeout, and a server stop waited with it."""
+    context = open_context(Settings(home=tmp_path / "home", load_timeout_seconds=30))
+    with context.sessions() as session:
+        alice = users.create_user(session, name="alice")
+        keys, ids = {"alice": users.issue_key(session, user_id=alice.id).secret}, {"alice": alice.id}
+    try:
+        with running(context, keys, ids) as server:
+            space = server.call("POST", "/v2/spaces", json={"name": "team"}).json()["metadata"]["id"]
+            model_id = upload_model(server, space, model_files.classifier_named.read_bytes())
+            doomed = []
+            for _ in range(8):  # some deletes land after the runner checked the deployment exists
+                deployment_id = deploy(server, space, model_id)["metadata"]["id"]
+                time.sleep(0.005)
+                deleted = server.call("DELETE", f"/ml/v4/deployments/{deployment_id}", params={"space_id": space})
+                assert deleted.status_code == 204
+                doomed.append(deployment_id)
+            deadline = time.monotonic() + 5
+            while unfinished := operations_of(context, doomed):
+                assert time.monotonic() < deadline, f"still waiting: {unfinished}"
+                time.sleep(0.05)
+    finally:
+        context.close()
+
+
+def operations_of(context: ServerContext, deployment_ids: list[str]) -> list[str]:
+    """The operations of these deployments that have not ended."""
+    with context.sessions() as session:
+        rows = session.query(Operation).filter(Operation.target_id.in_(deployment_ids)).all()
+        return [f"{row.kind} {row.state}" for row in rows if row.state not in ("succeeded", "failed")]

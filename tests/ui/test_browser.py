@@ -72,7 +72,7 @@ def test_a_viewer_sees_everything_and_can_change_nothing(site: Site, page_for: C
         f"{site.url}/ui/deployments/{site.deployment}/details",
         form={"field": "name", "value": "viewer-was-here", "csrf_token": token or ""},
     )
-    assert response.status == 400 and "a viewer cannot change a deployment" in response.text()
+    assert response.status == 403 and "a viewer cannot change a deployment" in response.text()
     page.get_by_role("link", name="research").click()
     page.get_by_role("tab", name="Members").click()
     expect(page.get_by_role("button", name="Add member")).to_have_count(0)

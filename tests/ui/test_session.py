@@ -213,7 +213,7 @@ def test_a_viewer_sees_the_pages_with_changes_disabled(server: Server, live: dic
     before = deployment_name(server, live)
     data = {"field": "name", "value": "viewer-was-here", "csrf_token": token}
     response = server.client.post(f"/ui/deployments/{live['deployment']}/details", data=data)
-    assert response.status_code == 400 and "a viewer cannot change a deployment" in response.text
+    assert response.status_code == 403 and "a viewer cannot change a deployment" in response.text
     assert deployment_name(server, live) == before
 
 
