@@ -1,7 +1,9 @@
 """Fuzz every operation of the three API faces with schemathesis, in-process, behind real ids.
 
-The app runs in this process (schemathesis's ASGI transport, which also runs its lifespan: the
-operation runner and the follower that loads models), on a home with a space, a member's API key,
+The app runs in this process behind schemathesis's ASGI transport, which also runs its lifespan
+(the operation runner and the follower that loads models) from the module's setup to its end
+(schemathesis's pytest plugin, which would stop it after every test, is off: pyproject.toml). It
+runs on SQLite and on PostgreSQL, on a home with a space, a member's API key,
 a real uploaded model, a ready online and batch deployment, a batch job, a data asset with an
 attachment and a deployment made through the DataRobot face. Generated path parameters and
 `space_id`s are swapped for those real ids most of the time, so the fuzz reaches the code behind
@@ -29,6 +31,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
@@ -46,8 +49,9 @@ from champion.config import Settings
 from champion.context import ServerContext, open_context
 from champion.models.software_specs import CATALOGUE
 from champion.users import service as users
+from tests.api.test_authentication import routes
 from tests.fuzz.conftest import SUMMARY
-from tests.fuzz.openapi import document
+from tests.fuzz.openapi import document, is_ui
 from tests.model_files import FEATURES, ModelFiles, training_data
 
 EXAMPLES = int(os.environ.get("CHAMPION_FUZZ_EXAMPLES", "12"))
@@ -285,7 +289,7 @@ def victim(world: World, path: str) -> dict[str, str]:
     raise AssertionError(f"no victim for DELETE {path}: add one so the deletion does not eat the setup")
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def tally(world: World) -> Iterator[None]:
     started = time.monotonic()
     yield
@@ -297,6 +301,18 @@ def tally(world: World) -> Iterator[None]:
     )
 
 
+def test_the_document_holds_every_api_route() -> None:
+    """A route added to an API face, a plain Starlette one included, is fuzzed or this fails:
+    add its path item to tests/fuzz/openapi.py."""
+    app = create_app(Settings(home=Path("never-opened")))
+    described = {
+        (method.upper(), path) for path, item in document(app, features=FEATURES)["paths"].items() for method in item
+    }
+    api = {(method, path) for method, path in routes(TestClient(app)) if not is_ui(path)}
+    assert sorted(api - described) == []
+
+
+@pytest.mark.usefixtures("tally")
 @pytest.mark.parametrize(("method", "path"), operations(), ids=lambda value: str(value))
 def test_no_server_error_and_nothing_outside_the_document(
     method: str, path: str, world: World, api_schema: BaseSchema
