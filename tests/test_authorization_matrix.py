@@ -551,7 +551,7 @@ def victim_model(world: World) -> Params:
 
 
 def victim_deployment(world: World) -> Params:
-    # Ready before it is deleted: deleting one mid-deploy leaves its operation waiting (fuzz finding F6).
+    # Ready before it is deleted, so the answer is about who asks and not about a deploy under way.
     deployment_id = deploy(world.server, world.ids["space_id"], world.ids["model_id"])["metadata"]["id"]
     wait_until_settled(world.server, world.ids["space_id"], deployment_id)
     return {"deployment_id": deployment_id}

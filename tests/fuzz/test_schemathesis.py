@@ -214,9 +214,14 @@ def world(
         ids["prompt_id"] = "no-such-prompt"
         yield world
     # The lifespan outlives the client (schemathesis keeps it for the process); stop it before the
-    # context it uses is closed.
+    # context it uses is closed. A deploy operation left waiting for a deleted deployment would hold
+    # the stop for the load timeout (30 s here; finding F6).
+    stopping = time.monotonic()
     asgi.shutdown_lifespans()
     context.close()
+    assert time.monotonic() - stopping < 10, (
+        "the app took the load timeout to stop: an operation outlived its deployment"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -280,10 +285,9 @@ def victim(world: World, path: str) -> dict[str, str]:
         model_id = new_model(world, world.classifier, name="victim")
         return {"model_id": model_id, "asset_id": model_id}
     if path in ("/ml/v4/deployments/{deployment_id}", "/api/v2/deployments/{deployment_id}/"):
-        # Ready first: deleting one mid-deploy leaves its operation waiting the load timeout (finding F6).
-        deployment_id = new_deployment(world, world.ids["model_id"])
-        wait_ready(world, deployment_id)
-        return {"deployment_id": deployment_id}
+        # Deleted while it deploys, as a hasty client may: its deploy operation must end at once, or
+        # the app's stop at the end of the module waits out the load timeout (finding F6).
+        return {"deployment_id": new_deployment(world, world.ids["model_id"])}
     if path == "/ml/v4/deployment_jobs/{job_id}":
         return {"job_id": new_job(world)}
     raise AssertionError(f"no victim for DELETE {path}: add one so the deletion does not eat the setup")
