@@ -56,7 +56,20 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-ID = String(36)
+class Identifier(TypeDecorator[str]):
+    """A row id (a 36-character UUID). PostgreSQL refuses to compare text holding U+0000 (the query
+    fails), and no id holds one: such a value, from a request body, is bound as one no id can equal
+    (U+FFFD in its place), so a lookup finds nothing and the caller gets the domain's own not-found
+    answer on every backend."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None else None
+
+
+ID = Identifier()
 
 
 def make_engine(url: str) -> Engine:

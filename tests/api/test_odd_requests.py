@@ -41,7 +41,7 @@ def test_malformed_json_names_the_body_not_a_character_offset(server: Server) ->
     assert "not valid JSON" in assert_wml_error(response, 400, "body")
 
 
-def test_a_nul_in_an_id_or_query_parameter_is_a_400_on_either_database(tmp_path: Path, database_url: str) -> None:
+def test_a_nul_in_an_id_is_a_client_error_on_either_database(tmp_path: Path, database_url: str) -> None:
     """PostgreSQL cannot compare text holding U+0000: such an id used to reach it and answer 500."""
     with serving(tmp_path / "home", "alice", database_url=database_url) as server:
         space = server.call("POST", "/v2/spaces", json={"name": "s"}).json()["metadata"]["id"]
@@ -52,6 +52,16 @@ def test_a_nul_in_an_id_or_query_parameter_is_a_400_on_either_database(tmp_path:
             ("DELETE", f"/ml/v4/deployments/a%00b?space_id={space}", "deployment_id"),
         ):
             assert "NUL" in assert_wml_error(server.call(method, url), 400, field)
+        # In a body, an id holding NUL names nothing: each face's own not-found answer, never a 500.
+        nul = "a\u0000b"
+        for method, url, body in (
+            ("POST", "/ml/v4/deployments", {"name": "d", "online": {}, "asset": {"id": nul}, "space_id": space}),
+            ("POST", "/ml/v4/models", {"name": "m", "type": "scikit-learn_1.3", "software_spec": {}, "space_id": nul}),
+            ("POST", f"/v2/spaces/{space}/members", {"members": [{"id": nul, "type": "user", "role": "viewer"}]}),
+            ("POST", "/api/v2/deployments/fromModelPackage/", {"modelPackageId": nul, "label": "d"}),
+        ):
+            response = server.call(method, url, json=body)
+            assert 400 <= response.status_code < 500, (url, response.status_code, response.text)
 
 
 @pytest.mark.parametrize("path", ["/v2/spaces", "/ml/v4/models", "/ml/v4/deployments", "/ml/v4/deployment_jobs"])
