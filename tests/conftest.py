@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,10 +43,10 @@ def postgres_available() -> None:
     pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({problem}); set CHAMPION_TEST_POSTGRES_URL to run these")
 
 
-@pytest.fixture
-def postgres_url(postgres_available: None) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"champion_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -55,6 +56,13 @@ def postgres_url(postgres_available: None) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_available: None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with throwaway_postgres("champion_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

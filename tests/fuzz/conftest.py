@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import throwaway_postgres
 
 # Lines the fuzz modules add as they finish; printed once, in the terminal summary.
 SUMMARY: list[str] = []
@@ -29,13 +26,5 @@ def module_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield None
         return
     request.getfixturevalue("postgres_available")
-    name = f"champion_fuzz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres("champion_fuzz") as url:
+        yield url

@@ -7,8 +7,6 @@ model's blob, for one).
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -23,21 +21,10 @@ from champion.spaces import service as spaces
 from champion.spaces.schemas import SpaceDetails
 from champion.users.service import Actor
 from tests.model_files import ModelFiles
-from tests.models.test_mlflow import SKLEARN_MLMODEL, pickle_bytes
+from tests.models.test_mlflow import SKLEARN_MLMODEL, handmade, pickle_bytes
 from tests.models.test_service import register, space_id, upload
 
 __all__ = ["pickle_bytes", "space_id"]  # fixtures, used by name
-
-
-def tar_of(folder: Path, members: dict[str, bytes]) -> Path:
-    """A gzip tar holding exactly these members, under exactly these names (absolute ones included)."""
-    path = folder / f"hostile-{len(list(folder.iterdir()))}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for name, content in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return path
 
 
 def refused(context: ServerContext, actor: Actor, model_id: str, tar: Path) -> str:
@@ -65,7 +52,7 @@ def test_a_member_named_after_another_models_blob_is_refused_and_the_blob_stays(
     with context.sessions() as session:  # bob's own space: he cannot even see the victim's model
         bobs_space = spaces.create_space(session, bob, details=SpaceDetails(name="bob's")).id
     attacker = register(context, bob, bobs_space, name="attacker")
-    message = refused(context, bob, attacker.id, tar_of(tmp_path, {str(blob): b"anything"}))
+    message = refused(context, bob, attacker.id, handmade(tmp_path, {str(blob): b"anything"}))
     assert str(blob) in message and "outside" in message
     assert blob.read_bytes() == before
     assert versions(context) == 1
@@ -79,7 +66,7 @@ def test_a_member_naming_a_server_file_is_neither_kept_nor_moved(
     server_file.parent.mkdir()
     server_file.write_bytes(model_files.classifier_named.read_bytes())
     model = register(context, alice, space_id)
-    message = refused(context, alice, model.id, tar_of(tmp_path, {str(server_file): b"not a model"}))
+    message = refused(context, alice, model.id, handmade(tmp_path, {str(server_file): b"not a model"}))
     assert str(server_file) in message
     assert server_file.read_bytes() == model_files.classifier_named.read_bytes()
     assert list(context.store.digests()) == []
@@ -89,7 +76,7 @@ def test_a_member_naming_a_server_file_is_neither_kept_nor_moved(
 def test_a_member_climbing_out_is_refused_naming_it_and_no_server_path(
     context: ServerContext, alice: Actor, space_id: str, model_files: ModelFiles, tmp_path: Path
 ) -> None:
-    tar = tar_of(tmp_path, {"a/../../model.joblib": model_files.classifier_named.read_bytes()})
+    tar = handmade(tmp_path, {"a/../../model.joblib": model_files.classifier_named.read_bytes()})
     message = refused(context, alice, register(context, alice, space_id).id, tar)
     assert "a/../../model.joblib" in message and "outside" in message
     assert str(context.settings.home.resolve()) not in message and str(tmp_path) not in message
@@ -101,7 +88,7 @@ def test_an_mlflow_folder_member_with_an_absolute_name_is_refused_naming_it(
 ) -> None:
     # tarfile's "data" filter would write /m/model.pkl as m/model.pkl; the name itself is still refused.
     mlmodel = SKLEARN_MLMODEL.format(file="model.pkl", form="cloudpickle").encode()
-    tar = tar_of(tmp_path, {"m/MLmodel": mlmodel, "/m/model.pkl": pickle_bytes})
+    tar = handmade(tmp_path, {"m/MLmodel": mlmodel, "/m/model.pkl": pickle_bytes})
     message = refused(context, alice, register(context, alice, space_id).id, tar)
     assert "/m/model.pkl" in message and "outside" in message
     assert versions(context) == 0
