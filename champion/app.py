@@ -18,7 +18,7 @@ from champion.context import ServerContext, open_context
 from champion.deployments.rollout import DeployHandler
 from champion.follower import Follower
 from champion.jobs.scoring_job import BatchJobHandler
-from champion.monitoring import ServingMetrics
+from champion.meters import ServingMetrics
 from champion.operations.runner import Handler, OperationRunner
 from champion.operations.types import OperationKind
 from champion.replacement.handler import ReplaceHandler

@@ -21,7 +21,7 @@ import uvicorn
 import uvicorn.config
 
 # prometheus_client's name for the directory its multiprocess mode keeps meters in. Spelled out
-# rather than imported from champion.monitoring: that import would bring in prometheus_client,
+# rather than imported from champion.meters: that import would bring in prometheus_client,
 # which picks in-memory or file-backed values once, at import, from this very variable.
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -34,7 +34,7 @@ def exec_server(options: dict[str, Any]) -> None:
 
 
 def run(options: dict[str, Any]) -> None:
-    # Only several workers share their meters through files (champion/monitoring/workers.py):
+    # Only several workers share their meters through files (champion/meters/workers.py):
     # a single process keeps in-memory values, cheaper on every prediction, and its process
     # meters. An inherited variable is dropped either way: its directory may hold another
     # run's files, which would add up with ours.

@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from champion.api.deps import ContextDep, SessionDep, authenticate
 from champion.api.wml.errors import WMLRoute
 from champion.auth import matches_secret, parse_authorization
-from champion.monitoring import ServingMetrics
+from champion.meters import ServingMetrics
 from champion.users import service as users
 
 # Rendered like the WML face's errors: a scraper without a key gets a 401 it can log.

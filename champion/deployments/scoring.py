@@ -11,7 +11,7 @@ import numpy as np
 from champion.deployments.errors import DeploymentNotFound, NotReady
 from champion.deployments.types import Kind, State
 from champion.errors import InvalidInput, Unavailable
-from champion.monitoring import ErrorKind
+from champion.meters import ErrorKind
 from champion.serving.engine import Answer, DeploymentView, ServingEngine
 from champion.serving.humility import HumilityRefused
 from champion.spaces.access import AccessCache

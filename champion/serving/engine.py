@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from champion.errors import Unavailable
-from champion.monitoring.metrics import ServingMetrics
+from champion.meters.metrics import ServingMetrics
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
 from champion.serving import humility
 from champion.serving.batching import MicroBatcher

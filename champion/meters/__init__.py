@@ -1,5 +1,5 @@
 """Watching a running server: Prometheus meters for scoring and the models in memory."""
 
-from champion.monitoring.metrics import ErrorKind, ServingMetrics
+from champion.meters.metrics import ErrorKind, ServingMetrics
 
 __all__ = ["ErrorKind", "ServingMetrics"]

@@ -40,7 +40,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from champion.monitoring import workers
+from champion.meters import workers
 
 # From a tenth of a millisecond (a small model on warm data) to ten seconds (a big batch
 # waiting behind others): latency is spread over four orders of magnitude.
