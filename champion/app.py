@@ -19,6 +19,8 @@ from champion.deployments.rollout import DeployHandler
 from champion.follower import Follower
 from champion.jobs.scoring_job import BatchJobHandler
 from champion.meters import ServingMetrics
+from champion.monitoring.capture import CaptureBuffer
+from champion.monitoring.writer import CaptureWriter
 from champion.operations.runner import Handler, OperationRunner
 from champion.operations.types import OperationKind
 from champion.replacement.handler import ReplaceHandler
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = context or open_context(settings or Settings())
-        engine = ServingEngine(metrics=meters)
+        engine = ServingEngine(metrics=meters, capture=CaptureBuffer(capacity_cells=ctx.settings.capture_buffer_cells))
         access = AccessCache()
         process = cluster.process_name()
         follower = Follower(ctx.sessions, engine, access, ctx.store, process=process)
@@ -53,10 +55,16 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         # out of the collector's reach keeps full collections short on the prediction path.
         gc.freeze()
         runner.start()
+        writer = CaptureWriter(
+            ctx.sessions, ctx.store, engine.capture, interval=ctx.settings.capture_flush_seconds, metrics=meters
+        )
+        writer.start()
+        app.state.capture_writer = writer
         try:
             yield
         finally:
             await runner.stop()
+            await writer.stop()  # after the runner: nothing scores any more, and the last rows land
             await follower.stop()
             await engine.close()
             meters.close()

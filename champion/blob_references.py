@@ -1,6 +1,6 @@
 """Which blobs of the artifact store the database still names: a blob may go only when no row does.
 
-Model versions, data assets and batch-job results all keep blobs, and identical bytes share one
+Model versions, data assets, batch-job results and captured predictions all keep blobs, and identical bytes share one
 content-addressed blob, so no domain alone can tell whether a blob it stops using is free.
 """
 
@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from champion.artifacts import ArtifactStore
 from champion.jobs.tables import BatchJob, DataAsset
 from champion.models.tables import ModelVersion
+from champion.monitoring.tables import CaptureFile
 
-BLOB_COLUMNS = (ModelVersion.sha256, DataAsset.sha256, BatchJob.result_sha256)
+BLOB_COLUMNS = (ModelVersion.sha256, DataAsset.sha256, BatchJob.result_sha256, CaptureFile.sha256)
 """Every column that names a blob by its SHA-256."""
 
 

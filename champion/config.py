@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     load_timeout_seconds: float = Field(default=300, gt=0)
     """How long an operation waits for every server process to load a model (or swap to it)."""
 
+    capture_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often each server process stores the predictions it captured (sooner when its buffer is half
+    full). Shorter shows fresher monitoring and writes more, smaller files."""
+
+    capture_buffer_cells: int = Field(default=4_000_000, ge=1_000)
+    """Rows times features each server process holds for prediction capture between flushes (about 8 bytes
+    each); past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
+
     admin_user: str = "admin"
     """User name of the first admin, created on first start."""
 

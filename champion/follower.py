@@ -23,6 +23,7 @@ from champion.deployments import service as deployments
 from champion.deployments.rollout import version_ref
 from champion.deployments.types import State
 from champion.models.tables import ModelVersion
+from champion.monitoring.capture import CapturePolicy
 from champion.replacement import service as replacement
 from champion.serving import humility
 from champion.serving.engine import DeploymentView, ServingEngine, VersionRef
@@ -144,7 +145,7 @@ class Follower:
     def _views(self) -> tuple[list[DeploymentView], frozenset[str]]:
         with self._sessions() as session:
             retired = replacement.retired_fields(session)
-            humble = settings.humility_in_force(session)
+            stored = settings.every_stored(session)
             views, lost = [], set()
             for d in deployments.serving_snapshot(session):
                 row = d.deployment
@@ -152,7 +153,8 @@ class Follower:
                     lost.add(row.id)
                 candidate = session.get(ModelVersion, row.candidate_version_id) if row.candidate_version_id else None
                 champion = version_ref(d.version)
-                rules = humble.get(row.id)
+                kept = stored.get(row.id) or settings.DeploymentSettings()
+                rules = kept.humility if kept.humility.enabled and kept.humility.rules else None
                 views.append(
                     DeploymentView(
                         id=row.id,
@@ -166,10 +168,11 @@ class Follower:
                         # reports ready once every process holds it.
                         serves=row.state in (State.INITIALIZING, State.READY, State.UPDATING),
                         dropped=row.state == State.FAILED,
-                        retired_fields=retired.get(row.id, frozenset()),
+                        retired_fields=retired.get(row.id, frozenset()) | _association_column(kept),
                         candidate=version_ref(candidate) if candidate else None,
                         # Compiled here, once per change: features resolved to matrix columns.
                         humility=humility.compiled(rules.rules, champion.signature) if rules else None,
+                        capture=_capture_policy(kept),
                     )
                 )
             return views, frozenset(lost)
@@ -213,6 +216,23 @@ class Follower:
             self._seen.pop(changes.Topic.DEPLOYMENTS, None)
         # Say so at once: an operation is waiting on this report, and a tick is an age to it.
         await self._publish()
+
+
+def _association_column(kept: settings.DeploymentSettings) -> frozenset[str]:
+    """The association id column is accepted in requests beside the features, and not given to the model."""
+    column = kept.association_id.column
+    return frozenset({column}) if column is not None else frozenset()
+
+
+def _capture_policy(kept: settings.DeploymentSettings) -> CapturePolicy | None:
+    collection = kept.predictions_data_collection
+    if not collection.enabled:
+        return None
+    return CapturePolicy(
+        sampling=collection.sampling_percent / 100,
+        association_column=kept.association_id.column,
+        association_required=kept.association_id.required_in_prediction_requests,
+    )
 
 
 def _first_line(exc: Exception) -> str:

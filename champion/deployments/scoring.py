@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -12,6 +12,7 @@ from champion.deployments.errors import DeploymentNotFound, NotReady
 from champion.deployments.types import Kind, State
 from champion.errors import InvalidInput, Unavailable
 from champion.meters import ErrorKind
+from champion.monitoring import capture
 from champion.serving.engine import Answer, DeploymentView, ServingEngine
 from champion.serving.humility import HumilityRefused
 from champion.spaces.access import AccessCache
@@ -67,8 +68,11 @@ def reading(engine: ServingEngine, view: DeploymentView) -> Iterator[None]:
         raise
 
 
-async def predict(engine: ServingEngine, view: DeploymentView, rows: np.ndarray) -> Answer:
-    """The answer for `rows`, counted and timed (queueing included) under the version that gave it.
+async def predict(
+    engine: ServingEngine, view: DeploymentView, rows: np.ndarray, *, association_ids: Sequence[str] | None = None
+) -> Answer:
+    """The answer for `rows`, counted and timed (queueing included) under the version that gave it,
+    and offered to prediction capture (`monitoring/capture.py`) when the deployment captures.
 
     The engine has applied the deployment's humility rules (`serving/humility.py`); a
     throw_error rule's refusal is counted as `refused`.
@@ -79,9 +83,32 @@ async def predict(engine: ServingEngine, view: DeploymentView, rows: np.ndarray)
     except Exception as exc:
         engine.metrics.failed(view.id, _kind(exc))
         raise
-    served = answer.version
-    engine.metrics.answered(view.id, f"{served.model_id}:{served.number}", len(rows), time.perf_counter() - started)
+    served, elapsed = answer.version, time.perf_counter() - started
+    engine.metrics.answered(view.id, f"{served.model_id}:{served.number}", len(rows), elapsed)
+    if view.capture is not None:
+        engine.capture.offer(
+            view.capture,
+            deployment_id=view.id,
+            version_id=served.version_id,
+            signature=served.signature,
+            rows=rows,
+            prediction=answer.prediction,
+            association_ids=association_ids,
+            latency=elapsed,
+        )
     return answer
+
+
+def association_ids(
+    view: DeploymentView, column: Sequence[object] | None, *, rows: int, field: str
+) -> list[str] | None:
+    """The association ids of a request's rows from its values of the deployment's association id column
+    (None when the request lacks the column); refused when the deployment requires them."""
+    return capture.association_ids(view.capture, column, rows=rows, field=field)
+
+
+def association_column(view: DeploymentView) -> str | None:
+    return view.capture.association_column if view.capture is not None else None
 
 
 def _kind(error: Exception) -> ErrorKind:

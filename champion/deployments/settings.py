@@ -3,8 +3,8 @@
 Settings are what DataRobot's `deployments/{id}/settings/` reads and writes. champion stores them
 and holds replacements to them: the replacement checks (`replacement/checks.py`) refuse a candidate
 that would break a setting in force (a tracked segment attribute it does not take, a humility rule
-watching a feature it lacks). Humility rules act on predictions: `humility_in_force` hands the
-enabled ones to each process's follower, which compiles them into the deployment's view, and the
+watching a feature it lacks). Humility rules act on predictions: `every_stored` hands the
+settings to each process's follower, which compiles them into the deployment's view, and the
 serving engine applies them (`serving/humility.py`) for every face. champion computes no intervals,
 drift or segments yet: those settings record intent, and each check's message says what it protects.
 
@@ -80,6 +80,37 @@ class Challengers(_Setting):
     enabled: bool = False
 
 
+class PredictionsDataCollection(_Setting):
+    """Prediction capture: which share of requests is recorded, and how long captured rows are kept.
+
+    On by default: drift, accuracy and the replay check before a replacement all read captured rows.
+    Sampling is per request (all of a request's rows, or none); retention is whichever limit comes first.
+    """
+
+    enabled: bool = True
+    sampling_percent: float = Field(default=100.0, gt=0, le=100)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    max_rows: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
+
+
+class AssociationId(_Setting):
+    """The request column whose value identifies a row, so actuals submitted later meet their prediction."""
+
+    column_names: list[str] = Field(default_factory=list, max_length=1)
+    required_in_prediction_requests: bool = False
+
+    @field_validator("column_names")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        if any(not v.strip() or len(v) > 255 for v in values):
+            raise ValueError("a column name is 1 to 255 characters, not blank")
+        return values
+
+    @property
+    def column(self) -> str | None:
+        return self.column_names[0] if self.column_names else None
+
+
 Trigger = Literal["uncertain_prediction", "outlying_input", "low_observation_region"]
 Action = Literal["no_operation", "override_prediction", "throw_error"]
 FEATURE_TRIGGERS = frozenset({"outlying_input", "low_observation_region"})
@@ -134,13 +165,16 @@ class Humility(_Setting):
 
 
 class DeploymentSettings(_Setting):
-    """Everything off by default: a new deployment tracks, segments and second-guesses nothing."""
+    """Off by default but prediction capture: a new deployment records what it answers and tracks,
+    segments and second-guesses nothing."""
 
     prediction_intervals: PredictionIntervals = Field(default_factory=PredictionIntervals)
     drift_tracking: DriftTracking = Field(default_factory=DriftTracking)
     segment_analysis: SegmentAnalysis = Field(default_factory=SegmentAnalysis)
     challengers: Challengers = Field(default_factory=Challengers)
     humility: Humility = Field(default_factory=Humility)
+    predictions_data_collection: PredictionsDataCollection = Field(default_factory=PredictionsDataCollection)
+    association_id: AssociationId = Field(default_factory=AssociationId)
 
 
 # --- checking and keeping settings ---------------------------------------------------------------
@@ -192,19 +226,14 @@ def keep(session: Session, *, deployment_id: str, settings: DeploymentSettings) 
     bump(session, Topic.DEPLOYMENTS)
 
 
-def humility_in_force(session: Session) -> dict[str, Humility]:
-    """The humility settings of every deployment that has rules switched on, by deployment id.
+def every_stored(session: Session) -> dict[str, DeploymentSettings]:
+    """Every deployment's stored settings, by deployment id (a deployment without a row has the defaults).
 
-    One query for all deployments: the follower calls it each time it rebuilds the views.
+    One query for all deployments: the follower calls it each time it rebuilds the views, to compile
+    what acts on predictions (humility rules, prediction capture).
     """
-    found = {}
-    for deployment_id, document in session.execute(
-        select(DeploymentSettingsRow.deployment_id, DeploymentSettingsRow.settings)
-    ):
-        stored_humility = (document or {}).get("humility") or {}
-        if stored_humility.get("enabled") and stored_humility.get("rules"):
-            found[deployment_id] = Humility.model_validate(stored_humility)
-    return found
+    rows = session.execute(select(DeploymentSettingsRow.deployment_id, DeploymentSettingsRow.settings))
+    return {deployment_id: DeploymentSettings.model_validate(document or {}) for deployment_id, document in rows}
 
 
 def _settings_of(row: DeploymentSettingsRow | None) -> DeploymentSettings:

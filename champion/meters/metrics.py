@@ -136,6 +136,12 @@ class ServingMetrics:
             ("deployment", "rule", "action"),
             registry=self.registry,
         )
+        self._capture_dropped = Counter(
+            "champion_capture_dropped_rows",
+            "Answered rows prediction capture dropped because its buffer was full (the writer fell behind).",
+            ("deployment",),
+            registry=self.registry,
+        )
         self._loaded = Gauge(
             "champion_models_loaded",
             "Models in memory, summed over the server's live workers: serving, or draining after a swap.",
@@ -172,6 +178,9 @@ class ServingMetrics:
     def humility_triggered(self, deployment_id: str, rule: str, action: str, rows: int) -> None:
         """Count rows a humility rule decided; runs only for deployments with rules in force."""
         self._humility.labels(deployment_id, rule, action).inc(rows)
+
+    def capture_dropped(self, deployment_id: str, rows: int) -> None:
+        self._capture_dropped.labels(deployment_id).inc(rows)
 
     def model_loaded(self) -> None:
         self._loaded.inc()

@@ -23,6 +23,7 @@ import numpy as np
 
 from champion.errors import Unavailable
 from champion.meters.metrics import ServingMetrics
+from champion.monitoring.capture import CaptureBuffer, CapturePolicy
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
 from champion.serving import humility
 from champion.serving.batching import MicroBatcher
@@ -60,11 +61,14 @@ class DeploymentView:
     dropped: bool
     """Nothing should be loaded here (the deployment failed)."""
     retired_fields: frozenset[str] = frozenset()
-    """Fields earlier champions took and this one does not: accepted and ignored in requests."""
+    """Fields accepted in requests and not given to the model: those earlier champions took and this one
+    does not, and the association id column."""
     candidate: VersionRef | None = None
     """A replacement every process should load and warm beside the champion, not serve yet."""
     humility: HumilityRules | None = None
     """The enabled humility rules, compiled against the champion's signature; None without any."""
+    capture: CapturePolicy | None = None
+    """How its predictions are captured; None when capture is off."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,18 @@ class Answer:
 
 
 class ServingEngine:
-    def __init__(self, *, executor: Executor | None = None, metrics: ServingMetrics | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        executor: Executor | None = None,
+        metrics: ServingMetrics | None = None,
+        capture: CaptureBuffer | None = None,
+    ) -> None:
         self._executor = executor
         self.metrics = metrics if metrics is not None else ServingMetrics()
         """This process's serving meters: the engine counts loaded models, scoring the rest."""
+        self.capture = capture if capture is not None else CaptureBuffer()
+        """This process's prediction capture buffer: scoring offers to it, the capture writer drains it."""
         self._views: dict[str, DeploymentView] = {}
         self._humble: dict[str, HumilityRules] = {}
         """The rules of the deployments that have any: empty, the hot path checks nothing more."""

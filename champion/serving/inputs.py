@@ -69,6 +69,17 @@ def check_row_count(count: int, *, limit: int, field: str | None) -> None:
         )
 
 
+def column(fields: Sequence[str] | None, values: Sequence[Sequence[Any]], name: str | None) -> list[Any] | None:
+    """The values of the field `name` in WML-style records, or None when the records do not carry it.
+
+    Call after `from_records` accepted the rows, so every row has a value per field.
+    """
+    if name is None or fields is None or name not in fields:
+        return None
+    index = list(fields).index(name)
+    return [row[index] for row in values]
+
+
 def from_records(
     signature: Signature,
     fields: Sequence[str] | None,

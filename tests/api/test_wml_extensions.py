@@ -149,12 +149,22 @@ def test_an_unknown_deployment_gets_404(server: Server, live: dict[str, str]) ->
     assert_wml_error(server.call("GET", "/ml/v4/deployments/nope/settings"), 404)
 
 
-def test_settings_start_switched_off(server: Server, live: dict[str, str]) -> None:
+def test_settings_start_switched_off_but_capture(server: Server, live: dict[str, str]) -> None:
     response = settings(server, live)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"prediction_intervals", "drift_tracking", "segment_analysis", "challengers", "humility"}
+    assert set(body) == {
+        "prediction_intervals",
+        "drift_tracking",
+        "segment_analysis",
+        "challengers",
+        "humility",
+        "predictions_data_collection",
+        "association_id",
+    }
     assert body["segment_analysis"] == {"enabled": False, "attributes": []}
+    assert body["predictions_data_collection"]["enabled"] is True
+    assert body["association_id"] == {"column_names": [], "required_in_prediction_requests": False}
 
 
 def test_a_patch_merges_deeply_and_is_kept(server: Server, live: dict[str, str]) -> None:

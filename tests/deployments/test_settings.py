@@ -99,7 +99,7 @@ def write(context: ServerContext, actor: Actor, team: dict[str, Any], changes: A
 # --- get and update --------------------------------------------------------------------------
 
 
-def test_a_new_deployment_has_everything_off(context: ServerContext, team: dict[str, Any]) -> None:
+def test_a_new_deployment_captures_and_has_everything_else_off(context: ServerContext, team: dict[str, Any]) -> None:
     found = read(context, team["vic"], team)
     assert found == DeploymentSettings()
     assert found.model_dump(mode="json") == {
@@ -108,6 +108,13 @@ def test_a_new_deployment_has_everything_off(context: ServerContext, team: dict[
         "segment_analysis": {"enabled": False, "attributes": []},
         "challengers": {"enabled": False},
         "humility": {"enabled": False, "rules": []},
+        "predictions_data_collection": {
+            "enabled": True,
+            "sampling_percent": 100.0,
+            "retention_days": 30,
+            "max_rows": 1_000_000,
+        },
+        "association_id": {"column_names": [], "required_in_prediction_requests": False},
     }
 
 

@@ -73,9 +73,10 @@ async def predict(request: Request) -> Response:
             inputs.check_row_count(table.rows, limit=context.settings.max_rows_per_request, field=None)
             echoed = predict_input.passthrough_names(request.query_params, table)
             rows = predict_input.matrix(view.champion.signature, table)
+            association_ids = _association_ids(view, table)
         started = time.perf_counter()
         try:
-            answer = await scoring.predict(engine, view, rows)
+            answer = await scoring.predict(engine, view, rows, association_ids=association_ids)
         except ChampionError:
             raise
         except Exception as exc:
@@ -110,6 +111,14 @@ async def predict(request: Request) -> Response:
     if wants_csv(request.headers.get("accept")):
         return Response(predict_output.as_csv(signature, answer.prediction, passthrough), 200, headers, CSV)
     return Response(predict_output.as_json(signature, answer.prediction, passthrough), 200, headers, "application/json")
+
+
+def _association_ids(view: DeploymentView, table: predict_input.Table) -> list[str] | None:
+    name = scoring.association_column(view)
+    if name is None:
+        return None
+    column = table.column(name) if name in table.names else None
+    return scoring.association_ids(view, column, rows=table.rows, field=name)
 
 
 def wants_csv(accept: str | None) -> bool:

@@ -11,6 +11,7 @@ A request's input blocks are scored in one engine call, so one model version ans
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
@@ -27,7 +28,7 @@ from champion.context import ServerContext
 from champion.deployments import scoring
 from champion.errors import ChampionError, InvalidInput, Unavailable
 from champion.serving import inputs, stacking
-from champion.serving.engine import Answer, ServingEngine
+from champion.serving.engine import Answer, DeploymentView, ServingEngine
 from champion.spaces.access import AccessCache
 
 MODEL_VERSION_HEADER = "Champion-Model-Version"
@@ -65,7 +66,9 @@ async def score(request: Request) -> Response:
                 )
                 for index, block in enumerate(scoring_request.input_data)
             ]
-        answer = await scoring.predict(engine, view, blocks[0] if len(blocks) == 1 else stacking.stack(blocks))
+            association_ids = _association_ids(view, scoring_request, blocks)
+        rows = blocks[0] if len(blocks) == 1 else stacking.stack(blocks)
+        answer = await scoring.predict(engine, view, rows, association_ids=association_ids)
     except ChampionError as error:
         response = render_error(error)
         if isinstance(error, Unavailable):
@@ -81,6 +84,22 @@ async def score(request: Request) -> Response:
     if answer.humility is not None:  # one attribute check for deployments without rules
         headers.update(humility.headers((answer,)))
     return Response(content, media_type="application/json", headers=headers)
+
+
+def _association_ids(view: DeploymentView, request: ScoringRequest, blocks: list[np.ndarray]) -> list[str] | None:
+    """The rows' association ids, when the deployment names an association id column (else None)."""
+    name = scoring.association_column(view)
+    if name is None:
+        return None
+    found: list[str] = []
+    for index, (block, rows) in enumerate(zip(request.input_data, blocks, strict=True)):
+        ids = scoring.association_ids(
+            view, inputs.column(block.fields, block.values, name), rows=len(rows), field=f"input_data[{index}].fields"
+        )
+        if ids is None:
+            return None
+        found.extend(ids)
+    return found
 
 
 def _per_block(answer: Answer, sizes: list[int]) -> list[Answer]:

@@ -1,0 +1,169 @@
+"""Drift as stored: each model version's baseline bins, and every captured row counted into them by hour.
+
+A version's baseline is fixed once, from its first `BASELINE_ROWS` captured rows (or more, up to
+`BASELINE_MAX_ROWS`, if the first flushes held more); from then on each flush adds its rows' bin
+counts to their hour (`upserts.add_drift`), so any range of hours, from any number of processes,
+is a sum. Every capture file is counted exactly once: a conditional UPDATE of its `drift_counted`
+flag decides who counts it, in the same commit as the counts, and the files captured before the
+baseline existed are counted when it is made. The prediction is tracked as the feature `TARGET`
+(target drift): a classifier's labels as categories, a regressor's values as numbers.
+
+At most `MAX_TRACKED_FEATURES` features are tracked, in the model's order: champion knows no
+feature importance to choose by (DataRobot tracks its 25 most important).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from champion.artifacts import ArtifactStore
+from champion.monitoring import binning, files, upserts
+from champion.monitoring.tables import CaptureFile, DriftBaseline
+from champion.runtimes import FeatureType, Signature, TargetType
+
+logger = logging.getLogger(__name__)
+
+TARGET = ""
+"""The `feature` of the prediction's own drift (target drift): no feature has an empty name."""
+BASELINE_ROWS = 500
+BASELINE_MAX_ROWS = 10_000
+MAX_TRACKED_FEATURES = 50
+
+
+def tracked(signature: Signature) -> list[tuple[str, binning.Kind]]:
+    """The features whose drift is tracked, and the prediction (`TARGET`), each with its kind of bins."""
+    features: list[tuple[str, binning.Kind]] = [
+        (f.name, "categorical" if f.type is FeatureType.STRING else "numeric")
+        for f in signature.features[:MAX_TRACKED_FEATURES]
+    ]
+    target: binning.Kind = "numeric" if signature.target.type is TargetType.REGRESSION else "categorical"
+    return [*features, (TARGET, target)]
+
+
+def values_of(rows: files.Rows, feature: str) -> np.ndarray:
+    return rows.labels if feature == TARGET else rows.features[feature]
+
+
+def observe(
+    sessions: sessionmaker[Session],
+    store: ArtifactStore,
+    deployment_id: str,
+    version_id: str,
+    signature: Signature,
+    file_id: str,
+    rows: files.Rows,
+) -> None:
+    """Count a freshly written capture file (its rows in hand), fixing the baseline first when it is due."""
+    try:
+        with sessions() as session:
+            found = baselines(session, deployment_id, version_id)
+            if not found:
+                found = _make_baseline(session, store, deployment_id, version_id, signature)
+                if not found:
+                    return
+            _count_file(session, deployment_id, version_id, found, file_id, rows)
+            session.commit()
+    except IntegrityError:
+        # Another process fixed the same baseline at the same moment; its commit counted the files.
+        logger.info("deployment %s: another process made the drift baseline of %s", deployment_id, version_id)
+
+
+def baselines(session: Session, deployment_id: str, version_id: str) -> dict[str, DriftBaseline]:
+    found = session.scalars(
+        select(DriftBaseline).where(
+            DriftBaseline.deployment_id == deployment_id, DriftBaseline.version_id == version_id
+        )
+    )
+    return {b.feature: b for b in found}
+
+
+def _make_baseline(
+    session: Session, store: ArtifactStore, deployment_id: str, version_id: str, signature: Signature
+) -> dict[str, DriftBaseline]:
+    """Fix the bins from the version's first captured rows once there are enough, and count every file so far."""
+    captured = list(_files(session, deployment_id, version_id))
+    if sum(f.rows for f in captured) < BASELINE_ROWS:
+        return {}
+    first: list[files.Rows] = []
+    loaded: dict[str, files.Rows] = {}
+    for record in captured:
+        if sum(len(r) for r in first) >= BASELINE_MAX_ROWS:
+            break
+        loaded[record.id] = files.read(store.open_path(record.sha256), signature)
+        first.append(loaded[record.id])
+    made = {}
+    for feature, kind in tracked(signature):
+        values = np.concatenate([values_of(r, feature) for r in first])
+        bins = binning.fit(values, kind)
+        made[feature] = DriftBaseline(
+            deployment_id=deployment_id,
+            version_id=version_id,
+            feature=feature,
+            bins=bins.to_json(),
+            counts=binning.count(bins, values),
+            source="captured",
+        )
+    session.add_all(made.values())
+    session.flush()  # a second process making the same baseline fails here, before counting anything
+    for record in captured:
+        if not record.drift_counted:
+            rows = loaded.get(record.id) or files.read(store.open_path(record.sha256), signature)
+            _count_file(session, deployment_id, version_id, made, record.id, rows)
+    return made
+
+
+def _count_file(
+    session: Session,
+    deployment_id: str,
+    version_id: str,
+    baselines: dict[str, DriftBaseline],
+    file_id: str,
+    rows: files.Rows,
+) -> None:
+    claimed = session.execute(
+        update(CaptureFile)
+        .where(CaptureFile.id == file_id, CaptureFile.drift_counted.is_(False))
+        .values(drift_counted=True)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return  # counted already, by another process's baseline
+    hours = rows.at - rows.at % 3600
+    counted = []
+    for start in np.unique(hours):
+        in_hour = hours == start
+        window = files.hour_of(float(start))
+        for feature, baseline in baselines.items():
+            bins = binning.Bins.from_json(baseline.bins)
+            for index, count in enumerate(binning.count(bins, values_of(rows, feature)[in_hour])):
+                if count:
+                    counted.append(_row(deployment_id, version_id, window, feature, index, count))
+    upserts.add_drift(session, counted)
+
+
+def _row(
+    deployment_id: str, version_id: str, window: dt.datetime, feature: str, index: int, count: int
+) -> dict[str, object]:
+    return {
+        "deployment_id": deployment_id,
+        "version_id": version_id,
+        "window_start": window,
+        "feature": feature,
+        "bin": index,
+        "count": count,
+    }
+
+
+def _files(session: Session, deployment_id: str, version_id: str) -> Iterator[CaptureFile]:
+    yield from session.scalars(
+        select(CaptureFile)
+        .where(CaptureFile.deployment_id == deployment_id, CaptureFile.version_id == version_id)
+        .order_by(CaptureFile.first_at)
+    )

@@ -1,0 +1,144 @@
+"""Captured rows as Parquet: one file per deployment, model version and writer flush.
+
+A file holds, per row: `at` (when it was answered, UTC), `association_id` (null without one),
+one column per feature named `feature.<name>` (text for string features, float64 otherwise, in the
+model's own order), and what the model said: `prediction` (a classifier's label as text, a
+regressor's value) and, for a classifier that gives them, `probability.<class>` per class. The
+prefixes keep a feature called `prediction` apart from the answer. Parquet because it is columnar
+and compressed, pyarrow writes it without pandas, and any data tool reads it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from champion.monitoring.capture import Captured
+from champion.runtimes import FeatureType, Signature, TargetType
+
+FEATURE = "feature."
+PROBABILITY = "probability."
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Captured rows held in memory: what a file holds, or what one flush gathered."""
+
+    at: np.ndarray
+    """Seconds since the epoch, float64."""
+    association_ids: list[str | None]
+    features: dict[str, np.ndarray]
+    """By feature name: float64 for numbers, an object array of text (None when missing) for strings."""
+    labels: np.ndarray
+    """A classifier's labels as text (object array), or a regressor's values (float64)."""
+    probabilities: np.ndarray | None
+    """(rows, classes) in the order of the signature's classes; None for regressors."""
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def rows_of(self, signature: Signature) -> np.ndarray:
+        """The rows as the model takes them (its features in order): float64, or object with text."""
+        columns = [self.features[f.name] for f in signature.features]
+        if all(c.dtype == np.float64 for c in columns):
+            return np.column_stack(columns) if columns else np.empty((len(self), 0))
+        return np.column_stack([c.astype(object) for c in columns])
+
+
+def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
+    """One `Rows` from the requests one flush took, all answered by the model with `signature`."""
+    matrix = np.concatenate([c.rows for c in captured]) if len(captured) > 1 else captured[0].rows
+    at = np.concatenate([np.full(len(c.rows), c.at) for c in captured])
+    ids: list[str | None] = []
+    for c in captured:
+        ids.extend(c.association_ids if c.association_ids is not None else [None] * len(c.rows))
+    features = {f.name: _column(f.type, matrix[:, j]) for j, f in enumerate(signature.features)}
+    classifier = signature.target.type is not TargetType.REGRESSION
+    labels = np.concatenate([np.asarray(c.prediction.labels) for c in captured])
+    labels = _texts(labels) if classifier else labels.astype(np.float64)
+    probabilities = None
+    if classifier and all(c.prediction.probabilities is not None for c in captured):
+        probabilities = np.concatenate([np.asarray(c.prediction.probabilities, dtype=np.float64) for c in captured])
+    return Rows(at, ids, features, labels, probabilities)
+
+
+def write(path: Path, signature: Signature, rows: Rows) -> None:
+    columns: dict[str, pa.Array] = {
+        "at": pa.array((rows.at * 1e6).astype(np.int64), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "association_id": pa.array(rows.association_ids, type=pa.string()),
+    }
+    for feature in signature.features:
+        values = rows.features[feature.name]
+        kind = pa.string() if values.dtype == object else pa.float64()
+        columns[FEATURE + feature.name] = pa.array(values, type=kind, from_pandas=True)
+    classifier = signature.target.type is not TargetType.REGRESSION
+    columns["prediction"] = pa.array(rows.labels, type=pa.string() if classifier else pa.float64())
+    if rows.probabilities is not None:
+        for k, label in enumerate(signature.target.classes):
+            columns[PROBABILITY + str(label)] = pa.array(rows.probabilities[:, k], type=pa.float64())
+    pq.write_table(pa.table(columns), path, compression="zstd")
+
+
+def read(path: Path, signature: Signature) -> Rows:
+    table = pq.read_table(path)
+    at = table.column("at").cast(pa.int64()).to_numpy().astype(np.float64) / 1e6
+    ids: list[str | None] = table.column("association_id").to_pylist()
+    features = {}
+    for feature in signature.features:
+        column = table.column(FEATURE + feature.name)
+        if pa.types.is_string(column.type):
+            features[feature.name] = np.asarray(column.to_pylist(), dtype=object)
+        else:
+            features[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    prediction = table.column("prediction")
+    labels: np.ndarray
+    if pa.types.is_string(prediction.type):
+        labels = np.asarray(prediction.to_pylist(), dtype=object)
+    else:
+        labels = prediction.to_numpy(zero_copy_only=False).astype(np.float64)
+    names = [PROBABILITY + str(label) for label in signature.target.classes]
+    probabilities = None
+    if names and all(name in table.column_names for name in names):
+        probabilities = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names])
+    return Rows(at, ids, features, labels, probabilities)
+
+
+def _column(kind: FeatureType, values: np.ndarray) -> np.ndarray:
+    if kind is FeatureType.STRING:
+        return _texts(values)
+    if values.dtype == np.float64:
+        return values
+    return np.asarray([_number(v) for v in values], dtype=np.float64)
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    return np.asarray([None if _missing(v) else str(v) for v in values.tolist()], dtype=object)
+
+
+def _number(value: Any) -> float:
+    if _missing(value):
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def hour_of(seconds: float) -> dt.datetime:
+    """The start of the UTC hour `seconds` (since the epoch) falls in: the windows figures are kept in."""
+    return dt.datetime.fromtimestamp(seconds - seconds % 3600, tz=dt.UTC)
+
+
+def moment(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)

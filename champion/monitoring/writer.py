@@ -1,0 +1,213 @@
+"""The capture writer: drains the buffer in the background and stores what it took.
+
+Each process runs one (`create_app`'s lifespan). Every `interval` seconds, or sooner when the
+buffer passes half full, it takes everything captured and, off the event loop, per deployment and
+model version: writes one Parquet file into the artifact store and, in one commit, indexes it
+(`capture_files`), indexes the predictions that carry an association id, and adds the requests to
+their hour's service figures. Drift counts follow (`drift.observe`), then, now and then, the
+retention sweep. A deployment deleted between its prediction and the flush is skipped. A failure
+is logged and the batch is lost, never retried into a loop: capture must not take the server down.
+At shutdown the writer flushes once more, so a stopping worker's rows land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from champion.artifacts import ArtifactStore
+from champion.db import utcnow
+from champion.deployments.tables import Deployment
+from champion.meters import ServingMetrics
+from champion.monitoring import drift, files, retention, upserts
+from champion.monitoring.capture import CaptureBuffer, Captured, Drained
+from champion.monitoring.tables import CaptureFile
+from champion.runtimes import Signature, TargetType
+
+logger = logging.getLogger(__name__)
+
+SLOW_SECONDS = 1.0
+"""A request answered slower than this counts as slow (DataRobot's `slowRequests`)."""
+RETENTION_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class Flushed:
+    """What one flush stored for one deployment and model version (tests read it)."""
+
+    deployment_id: str
+    version_id: str
+    rows: int
+    file_id: str
+
+
+class CaptureWriter:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: ArtifactStore,
+        buffer: CaptureBuffer,
+        *,
+        interval: float,
+        metrics: ServingMetrics | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._store = store
+        self._buffer = buffer
+        self._interval = interval
+        self._metrics = metrics
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._swept_at = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> list[Flushed]:
+        """Store what the buffer holds now (off the event loop); one flush at a time."""
+        async with self._lock:
+            return await asyncio.to_thread(self.flush_now)
+
+    async def _loop(self) -> None:
+        waited = 0.0
+        tick = min(self._interval, 0.1)
+        while True:
+            await asyncio.sleep(tick)
+            waited += tick
+            if waited < self._interval and self._buffer.filling() < 0.5:
+                continue
+            waited = 0.0
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("prediction capture: a flush failed; its rows are lost")
+
+    def flush_now(self) -> list[Flushed]:
+        drained = self._buffer.drain()
+        if self._metrics is not None:
+            for (deployment_id, _), count in drained.dropped.items():
+                self._metrics.capture_dropped(deployment_id, count)
+        flushed = []
+        for (deployment_id, version_id), captured in _groups(drained).items():
+            dropped = drained.dropped.get((deployment_id, version_id), 0)
+            done = self._store_group(deployment_id, version_id, captured, dropped)
+            if done is not None:
+                flushed.append(done)
+        if time.monotonic() - self._swept_at > RETENTION_EVERY:
+            self._swept_at = time.monotonic()
+            with self._sessions() as session:
+                retention.sweep(session, self._store)
+        return flushed
+
+    def _store_group(
+        self, deployment_id: str, version_id: str, captured: list[Captured], dropped: int
+    ) -> Flushed | None:
+        with self._sessions() as session:
+            if session.scalar(select(Deployment.id).where(Deployment.id == deployment_id)) is None:
+                return None  # deleted since it answered
+        if not captured:
+            with self._sessions() as session:
+                upserts.add_service(session, _service(deployment_id, version_id, [], dropped))
+                session.commit()
+            return None
+        signature = captured[0].signature
+        rows = files.gather(signature, captured)
+        folder = self._store.stage_dir()
+        try:
+            path = folder / "captured.parquet"
+            files.write(path, signature, rows)
+            digest = self._store.keep(self._store.stage(path))
+        finally:
+            for leftover in folder.iterdir():
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        with self._sessions() as session:
+            record = CaptureFile(
+                deployment_id=deployment_id,
+                version_id=version_id,
+                sha256=digest,
+                rows=len(rows),
+                first_at=files.moment(float(rows.at.min())),
+                last_at=files.moment(float(rows.at.max())),
+                created_at=utcnow(),
+            )
+            session.add(record)
+            upserts.keep_first_predictions(session, list(_associated(deployment_id, version_id, signature, rows)))
+            upserts.add_service(session, _service(deployment_id, version_id, captured, dropped))
+            session.commit()
+            file_id = record.id
+        drift.observe(self._sessions, self._store, deployment_id, version_id, signature, file_id, rows)
+        return Flushed(deployment_id, version_id, len(rows), file_id)
+
+
+def _groups(drained: Drained) -> dict[tuple[str, str], list[Captured]]:
+    groups: dict[tuple[str, str], list[Captured]] = defaultdict(list)
+    for captured in drained.captured:
+        groups[(captured.deployment_id, captured.version_id)].append(captured)
+    for key in drained.dropped:
+        groups.setdefault(key, [])
+    return groups
+
+
+def _associated(
+    deployment_id: str, version_id: str, signature: Signature, rows: files.Rows
+) -> Iterable[dict[str, object]]:
+    regression = signature.target.type is TargetType.REGRESSION
+    for i, association_id in enumerate(rows.association_ids):
+        if association_id is None:
+            continue
+        yield {
+            "deployment_id": deployment_id,
+            "association_id": association_id,
+            "version_id": version_id,
+            "predicted_at": files.moment(float(rows.at[i])),
+            "label": None if regression else rows.labels[i],
+            "value": float(rows.labels[i]) if regression else None,
+            "probabilities": None if rows.probabilities is None else [float(p) for p in rows.probabilities[i]],
+        }
+
+
+@dataclass
+class _Window:
+    """One hour's service figures for one deployment and model version, as this flush saw them."""
+
+    requests: int = 0
+    rows: int = 0
+    latency_sum: float = 0.0
+    latency_max: float = 0.0
+    slow_requests: int = 0
+    dropped_rows: int = 0
+
+    def add(self, captured: Captured) -> None:
+        self.requests += 1
+        self.rows += len(captured.rows)
+        self.latency_sum += captured.latency
+        self.latency_max = max(self.latency_max, captured.latency)
+        self.slow_requests += captured.latency > SLOW_SECONDS
+
+
+def _service(deployment_id: str, version_id: str, captured: list[Captured], dropped: int) -> list[dict[str, object]]:
+    windows: dict[float, _Window] = defaultdict(_Window)
+    for c in captured:
+        windows[c.at - c.at % 3600].add(c)
+    if dropped:  # counted in the newest hour: when they were dropped is not kept
+        windows[max(windows, default=time.time() // 3600 * 3600)].dropped_rows = dropped
+    return [
+        {"deployment_id": deployment_id, "version_id": version_id, "window_start": files.hour_of(start), **vars(w)}
+        for start, w in windows.items()
+    ]
