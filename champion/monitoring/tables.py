@@ -86,6 +86,8 @@ class ServiceWindow(Base):
     """Seconds, summed over the requests."""
     latency_max: Mapped[float] = mapped_column(Float)
     slow_requests: Mapped[int] = mapped_column(Integer)
+    prediction_sum: Mapped[float] = mapped_column(Float)
+    """A regressor's predicted values summed (0 for a classifier): the mean prediction over time."""
     dropped_rows: Mapped[int] = mapped_column(Integer)
     """Rows answered but not captured because the buffer was full (counted under the champion)."""
 

@@ -42,6 +42,7 @@ def add_service(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
             "latency_sum": table.latency_sum + new.latency_sum,
             "latency_max": _greatest(session)(table.latency_max, new.latency_max),
             "slow_requests": table.slow_requests + new.slow_requests,
+            "prediction_sum": table.prediction_sum + new.prediction_sum,
             "dropped_rows": table.dropped_rows + new.dropped_rows,
         },
     )

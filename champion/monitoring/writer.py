@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -191,6 +192,7 @@ class _Window:
     latency_sum: float = 0.0
     latency_max: float = 0.0
     slow_requests: int = 0
+    prediction_sum: float = 0.0
     dropped_rows: int = 0
 
     def add(self, captured: Captured) -> None:
@@ -199,6 +201,8 @@ class _Window:
         self.latency_sum += captured.latency
         self.latency_max = max(self.latency_max, captured.latency)
         self.slow_requests += captured.latency > SLOW_SECONDS
+        if captured.signature.target.type is TargetType.REGRESSION:
+            self.prediction_sum += float(np.sum(captured.prediction.labels, dtype=np.float64))
 
 
 def _service(deployment_id: str, version_id: str, captured: list[Captured], dropped: int) -> list[dict[str, object]]:

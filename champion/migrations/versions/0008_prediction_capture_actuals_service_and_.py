@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-06 23:32:08.191126
+Create Date: 2026-12-06 23:39:11.831385
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def upgrade() -> None:
         sa.Column("latency_sum", sa.Float(), nullable=False),
         sa.Column("latency_max", sa.Float(), nullable=False),
         sa.Column("slow_requests", sa.Integer(), nullable=False),
+        sa.Column("prediction_sum", sa.Float(), nullable=False),
         sa.Column("dropped_rows", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
