@@ -3,7 +3,7 @@
 Every metric here reads only the counts `binning.count` produced, never raw values, so a score is as
 cheap for a year of traffic as for an hour, and it is the same whichever server process counted which
 rows. The metrics are the ones DataRobot's featureDrift offers (psi, the default, kl_divergence,
-js_divergence, hellinger) and the two Evidently reaches for on numeric features (a Kolmogorov-Smirnov
+js_divergence, hellinger, dissimilarity) and the two Evidently reaches for on numeric features (a Kolmogorov-Smirnov
 statistic and a normalised Wasserstein distance). `level` turns a score into passing / warning /
 failing against `DEFAULT_THRESHOLDS`.
 
@@ -25,8 +25,16 @@ from scipy.spatial import distance  # type: ignore[import-untyped]
 
 from champion.monitoring.binning import Bins
 
-Metric = Literal["psi", "kl_divergence", "js_divergence", "hellinger", "ks", "wasserstein"]
-METRICS: tuple[Metric, ...] = ("psi", "kl_divergence", "js_divergence", "hellinger", "ks", "wasserstein")
+Metric = Literal["psi", "kl_divergence", "js_divergence", "hellinger", "dissimilarity", "ks", "wasserstein"]
+METRICS: tuple[Metric, ...] = (
+    "psi",
+    "kl_divergence",
+    "js_divergence",
+    "hellinger",
+    "dissimilarity",
+    "ks",
+    "wasserstein",
+)
 DEFAULT_METRIC: Metric = "psi"
 
 Level = Literal["passing", "warning", "failing"]
@@ -65,6 +73,7 @@ DEFAULT_THRESHOLDS: dict[Metric, tuple[float, float]] = {
     "kl_divergence": (0.075, 0.125),
     "js_divergence": (0.0266, 0.0437),
     "hellinger": (0.136, 0.175),
+    "dissimilarity": (0.154, 0.197),
     "ks": (0.154, 0.197),
     "wasserstein": (0.387, 0.5),
 }
@@ -78,6 +87,10 @@ def score(metric: Metric, baseline: Sequence[int], current: Sequence[int], bins:
     - js_divergence: the Jensen-Shannon *divergence* in bits, in [0, 1]: the square of what
       scipy.spatial.distance.jensenshannon (a distance) returns with base 2.
     - hellinger: the Hellinger distance, in [0, 1].
+    - dissimilarity: half the sum of the absolute differences of the bins' proportions (the total
+      variation distance), in [0, 1]. DataRobot lists a "dissimilarity" metric without publishing its
+      formula; this is the one its name describes. For a normal shift it equals ks's continuous value,
+      so it has ks's levels.
     - ks: the largest gap between the two binned cumulative distributions. It approximates the
       two-sample Kolmogorov-Smirnov statistic: it is that statistic looked at only at the bin edges,
       so never above it on the raw values. Numeric bins only.
@@ -112,6 +125,8 @@ def score(metric: Metric, baseline: Sequence[int], current: Sequence[int], bins:
             return _js_divergence(p, q)
         case "hellinger":
             return float(distance.euclidean(np.sqrt(p / p.sum()), np.sqrt(q / q.sum())) / math.sqrt(2))
+        case "dissimilarity":
+            return float(np.abs(p / p.sum() - q / q.sum()).sum() / 2)
         case "ks":
             return _ks(p, q)
         case "wasserstein":

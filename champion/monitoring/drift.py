@@ -1,7 +1,8 @@
 """Drift as stored: each model version's baseline bins, and every captured row counted into them by hour.
 
-A version's baseline is fixed once, from its first `BASELINE_ROWS` captured rows (or more, up to
-`BASELINE_MAX_ROWS`, if the first flushes held more); from then on each flush adds its rows' bin
+A version's baseline is fixed once, from its first `BASELINE_ROWS` captured rows (the first files
+by time until they hold that many, so whichever process makes it, it is made of the same rows);
+from then on each flush adds its rows' bin
 counts to their hour (`upserts.add_drift`), so any range of hours, from any number of processes,
 is a sum. Every capture file is counted exactly once: a conditional UPDATE of its `drift_counted`
 flag decides who counts it, in the same commit as the counts, and the files captured before the
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 TARGET = ""
 """The `feature` of the prediction's own drift (target drift): no feature has an empty name."""
 BASELINE_ROWS = 500
-BASELINE_MAX_ROWS = 10_000
 MAX_TRACKED_FEATURES = 50
 
 
@@ -60,19 +60,25 @@ def observe(
     file_id: str,
     rows: files.Rows,
 ) -> None:
-    """Count a freshly written capture file (its rows in hand), fixing the baseline first when it is due."""
-    try:
-        with sessions() as session:
-            found = baselines(session, deployment_id, version_id)
-            if not found:
-                found = _make_baseline(session, store, deployment_id, version_id, signature)
+    """Count a freshly written capture file (its rows in hand), fixing the baseline first when it is due.
+
+    Two processes may both find the baseline missing and make it at once: the second's insert fails,
+    and it tries again, finding the first's baseline, so its own file is counted all the same (the
+    first counted only the files it saw).
+    """
+    for _ in range(2):
+        try:
+            with sessions() as session:
+                found = baselines(session, deployment_id, version_id)
                 if not found:
-                    return
-            _count_file(session, deployment_id, version_id, found, file_id, rows)
-            session.commit()
-    except IntegrityError:
-        # Another process fixed the same baseline at the same moment; its commit counted the files.
-        logger.info("deployment %s: another process made the drift baseline of %s", deployment_id, version_id)
+                    found = _make_baseline(session, store, deployment_id, version_id, signature)
+                    if not found:
+                        return
+                _count_file(session, deployment_id, version_id, found, file_id, rows)
+                session.commit()
+                return
+        except IntegrityError:
+            logger.info("deployment %s: another process made the drift baseline of %s", deployment_id, version_id)
 
 
 def baselines(session: Session, deployment_id: str, version_id: str) -> dict[str, DriftBaseline]:
@@ -94,7 +100,7 @@ def _make_baseline(
     first: list[files.Rows] = []
     loaded: dict[str, files.Rows] = {}
     for record in captured:
-        if sum(len(r) for r in first) >= BASELINE_MAX_ROWS:
+        if sum(len(r) for r in first) >= BASELINE_ROWS:
             break
         loaded[record.id] = files.read(store.open_path(record.sha256), signature)
         first.append(loaded[record.id])

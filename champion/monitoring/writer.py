@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -66,7 +67,7 @@ class CaptureWriter:
         self._interval = interval
         self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._flushing = threading.Lock()
         self._swept_at = 0.0
 
     def start(self) -> None:
@@ -80,9 +81,8 @@ class CaptureWriter:
         await self.flush()
 
     async def flush(self) -> list[Flushed]:
-        """Store what the buffer holds now (off the event loop); one flush at a time."""
-        async with self._lock:
-            return await asyncio.to_thread(self.flush_now)
+        """Store what the buffer holds now, off the event loop."""
+        return await asyncio.to_thread(self.flush_now)
 
     async def _loop(self) -> None:
         waited = 0.0
@@ -99,6 +99,12 @@ class CaptureWriter:
                 logger.exception("prediction capture: a flush failed; its rows are lost")
 
     def flush_now(self) -> list[Flushed]:
+        """Store what the buffer holds now, after any flush under way: once it returns, everything
+        captured before the call is stored."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> list[Flushed]:
         drained = self._buffer.drain()
         if self._metrics is not None:
             for (deployment_id, _), count in drained.dropped.items():

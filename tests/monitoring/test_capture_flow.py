@@ -1,0 +1,234 @@
+"""Prediction capture end to end, in-process: predictions through the faces land in files, indexes and windows.
+
+The server's writer flushes on its own every 0.2 s here; the tests also call `flush_now` (what the
+writer's loop calls) to make the moment deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sqlalchemy import select
+
+from champion.models.tables import ModelVersion
+from champion.monitoring import drift, files
+from champion.monitoring import service as monitoring
+from champion.monitoring.capture import CaptureBuffer, CapturePolicy
+from champion.monitoring.tables import AssociatedPrediction, CaptureFile, ServiceWindow
+from champion.monitoring.types import ActualIn
+from champion.runtimes import Prediction, Signature
+from champion.runtimes.base import Feature, FeatureType, Target, TargetType
+from champion.users.service import Actor
+from tests.api.test_humility import ready
+from tests.api.test_wml_deployments import V, upload_model
+from tests.api.test_wml_routes import Server, assert_wml_error, serving
+from tests.conftest import throwaway_postgres
+from tests.model_files import FEATURES, ModelFiles
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per backend: the writer's upserts are spelled per dialect."""
+    home = tmp_path_factory.mktemp("capture-home")
+    with ExitStack() as stack:
+        database: dict[str, str] = {}
+        if request.param == "postgres":
+            request.getfixturevalue("postgres_available")
+            database["database_url"] = stack.enter_context(throwaway_postgres("champion_capture"))
+        yield stack.enter_context(serving(home, "alice", "bob", capture_flush_seconds=0.2, **database))
+
+
+@pytest.fixture(scope="module")
+def space(server: Server) -> str:
+    space_id: str = server.call("POST", "/v2/spaces", json={"name": "watched"}).json()["metadata"]["id"]
+    members = {"members": [{"id": server.ids["bob"], "type": "user", "role": "viewer"}]}
+    assert server.call("POST", f"/v2/spaces/{space_id}/members", json=members).status_code == 200
+    return space_id
+
+
+@pytest.fixture(scope="module")
+def classifier(server: Server, space: str, model_files: ModelFiles) -> str:
+    model = upload_model(server, space, model_files.classifier_named.read_bytes(), name="clf")
+    return ready(server, space, model, "watched")
+
+
+def settings(server: Server, space: str, deployment_id: str, body: dict[str, Any]) -> None:
+    url = f"/ml/v4/deployments/{deployment_id}/settings"
+    response = server.call("PATCH", url, params={**V, "space_id": space}, json=body)
+    assert response.status_code == 200, response.text
+
+
+def score(server: Server, deployment_id: str, fields: list[str], rows: list[list[Any]]) -> Any:
+    body = {"input_data": [{"fields": fields, "values": rows}]}
+    return server.call("POST", f"/ml/v4/deployments/{deployment_id}/predictions", json=body)
+
+
+def flush(server: Server) -> None:
+    server.client.app.state.capture_writer.flush_now()
+
+
+def actor(server: Server, name: str = "alice") -> Actor:
+    return Actor(user_id=server.ids[name], name=name, is_admin=False)
+
+
+def captured_files(server: Server, deployment_id: str) -> list[CaptureFile]:
+    with server.context.sessions() as session:
+        query = select(CaptureFile).where(CaptureFile.deployment_id == deployment_id).order_by(CaptureFile.first_at)
+        return list(session.scalars(query))
+
+
+def until_policy(server: Server, deployment_id: str, wanted: Callable[[CapturePolicy], bool]) -> None:
+    """Wait for the follower to compile changed settings into the deployment's view (it polls every 100 ms)."""
+    deadline = time.monotonic() + 10
+    while True:
+        view = server.client.app.state.engine.resolve(deployment_id)
+        if view is not None and view.capture is not None and wanted(view.capture):
+            return
+        assert time.monotonic() < deadline, "the settings never reached the serving engine"
+        time.sleep(0.05)
+
+
+def test_predictions_are_captured_with_what_the_model_answered(
+    server: Server, space: str, classifier: str, model_files: ModelFiles
+) -> None:
+    settings(server, space, classifier, {"association_id": {"column_names": ["order"]}})
+    until_policy(server, classifier, lambda policy: policy.association_column == "order")
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(40, 3)).round(3)
+    # Fields out of order, the association id column among them: the model never sees it.
+    values = [[f"o-{i}", r[2], r[0], r[1]] for i, r in enumerate(rows.tolist())]
+    response = score(server, classifier, ["order", "x3", "x1", "x2"], values)
+    assert response.status_code == 200, response.text
+    flush(server)
+    (record,) = captured_files(server, classifier)
+    assert record.rows == 40
+    with server.context.sessions() as session:
+        version = session.get(ModelVersion, record.version_id)
+        assert version is not None
+        signature = Signature.from_dict(version.signature)
+    stored = files.read(server.context.store.open_path(record.sha256), signature)
+    np.testing.assert_allclose(stored.rows_of(signature), rows)
+    estimator = joblib.load(model_files.classifier_named)
+    assert stored.labels.tolist() == [str(label) for label in estimator.predict(rows)]
+    np.testing.assert_allclose(stored.probabilities, estimator.predict_proba(rows))
+    assert stored.association_ids == [f"o-{i}" for i in range(40)]
+    with server.context.sessions() as session:
+        indexed = session.scalars(
+            select(AssociatedPrediction).where(AssociatedPrediction.deployment_id == classifier)
+        ).all()
+        window = session.scalars(select(ServiceWindow).where(ServiceWindow.deployment_id == classifier)).one()
+    assert {p.association_id for p in indexed} == {f"o-{i}" for i in range(40)}
+    assert (window.requests, window.rows, window.dropped_rows) == (1, 40, 0)
+
+
+def test_actuals_meet_their_predictions_and_give_accuracy(
+    server: Server, space: str, classifier: str, model_files: ModelFiles
+) -> None:
+    rng = np.random.default_rng(2)
+    rows = rng.normal(size=(60, 3)).round(3)
+    ids = [f"acc-{i}" for i in range(60)]
+    values = [[ids[i], *r] for i, r in enumerate(rows.tolist())]
+    assert score(server, classifier, ["order", *FEATURES], values).status_code == 200
+    flush(server)
+    truth = (rows[:, 0] + rng.normal(scale=0.5, size=60) > 0).astype(int)
+    actuals = [ActualIn(association_id=i, value=int(t)) for i, t in zip(ids, truth, strict=True)]
+    actuals.append(ActualIn(association_id="never-predicted", value=1))
+    with server.context.sessions() as session:
+        receipt = monitoring.submit_actuals(session, actor(server), deployment_id=classifier, actuals=actuals)
+        assert (receipt.received, receipt.matched, receipt.unmatched_ids) == (61, 60, ["never-predicted"])
+        with pytest.raises(Exception, match="editor"):
+            monitoring.submit_actuals(session, actor(server, "bob"), deployment_id=classifier, actuals=actuals[:1])
+    with server.context.sessions() as session:
+        figures = monitoring.accuracy(
+            session, actor(server, "bob"), deployment_id=classifier, span=monitoring.period(None, None)
+        )
+    estimator = joblib.load(model_files.classifier_named)
+    assert figures.rows == 60
+    assert figures.figures["Accuracy"] == pytest.approx(accuracy_score(truth, estimator.predict(rows)))
+    assert figures.figures["AUC"] == pytest.approx(roc_auc_score(truth, estimator.predict_proba(rows)[:, 1]))
+
+
+def test_a_required_association_id_refuses_a_request_without_it(server: Server, space: str, classifier: str) -> None:
+    settings(server, space, classifier, {"association_id": {"required_in_prediction_requests": True}})
+    until_policy(server, classifier, lambda policy: policy.association_required)
+    assert_wml_error(score(server, classifier, FEATURES, [[0.1, 0.2, 0.3]]), 400, "input_data[0].fields")
+    assert score(server, classifier, ["order", *FEATURES], [["r-1", 0.1, 0.2, 0.3]]).status_code == 200
+    settings(server, space, classifier, {"association_id": {"required_in_prediction_requests": False}})
+
+
+def test_drift_rises_for_the_shifted_feature_only(server: Server, space: str, model_files: ModelFiles) -> None:
+    model = upload_model(server, space, model_files.classifier_named.read_bytes(), name="drifting")
+    deployment_id = ready(server, space, model, "drifting")
+    rng = np.random.default_rng(3)
+    for _ in range(6):  # the baseline: 600 rows like the training data
+        assert score(server, deployment_id, FEATURES, rng.normal(size=(100, 3)).tolist()).status_code == 200
+    flush(server)
+    with server.context.sessions() as session:
+        before = monitoring.drift_of(
+            session, actor(server), deployment_id=deployment_id, span=monitoring.period(None, None)
+        )
+    assert before.baseline_ready
+    shifted = rng.normal(size=(600, 3))
+    shifted[:, 1] += 1.5
+    for start in range(0, 600, 100):
+        assert score(server, deployment_id, FEATURES, shifted[start : start + 100].tolist()).status_code == 200
+    flush(server)
+    with server.context.sessions() as session:
+        after = monitoring.drift_of(
+            session, actor(server), deployment_id=deployment_id, span=monitoring.period(None, None)
+        )
+    scores = {d.name: d.score for d in after.features}
+    assert scores["x2"] is not None and scores["x2"] > 0.25
+    assert scores["x1"] is not None and scores["x1"] < 0.1 and scores["x3"] is not None and scores["x3"] < 0.1
+    assert {d.name: d.rows for d in after.features} == {"x1": 1200, "x2": 1200, "x3": 1200}
+    assert after.target is not None and after.target.rows == 1200
+
+
+def test_a_full_buffer_drops_and_counts_and_never_fails_a_prediction() -> None:
+    buffer = CaptureBuffer(capacity_cells=1_000)
+    policy = CapturePolicy(sampling=1.0)
+    signature = Signature((Feature("x", FeatureType.DOUBLE),), Target(TargetType.REGRESSION))
+    for _ in range(30):
+        rows = np.zeros((100, 1))
+        buffer.offer(
+            policy,
+            deployment_id="d",
+            version_id="v",
+            signature=signature,
+            rows=rows,
+            prediction=Prediction(np.zeros(100), None),
+            association_ids=None,
+            latency=0.001,
+        )
+    drained = buffer.drain()
+    assert sum(len(c.rows) for c in drained.captured) == 1_000
+    assert drained.dropped == {("d", "v"): 2_000}
+    assert buffer.drain().captured == []  # drained means empty
+
+
+def test_sampling_keeps_about_its_share() -> None:
+    buffer = CaptureBuffer()
+    signature = Signature((Feature("x", FeatureType.DOUBLE),), Target(TargetType.REGRESSION))
+    for _ in range(2_000):
+        buffer.offer(
+            CapturePolicy(sampling=0.25),
+            deployment_id="d",
+            version_id="v",
+            signature=signature,
+            rows=np.zeros((1, 1)),
+            prediction=Prediction(np.zeros(1), None),
+            association_ids=None,
+            latency=0.001,
+        )
+    assert 400 < len(buffer.drain().captured) < 600
+
+
+def test_baseline_rows_is_what_the_drift_test_sends() -> None:
+    assert drift.BASELINE_ROWS <= 600
