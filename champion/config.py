@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     """Rows times features each server process holds for prediction capture between flushes (about 8 bytes
     each); past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
 
+    trial_timeout_seconds: float = Field(default=120.0, gt=0)
+    """How long a replacement candidate's trial (load, warm-up, replay of captured rows) may take before it
+    is refused. The trial runs in a child process, off the serving path."""
+
+    trial_memory_bytes: int = Field(default=8 * 1024**3, ge=256 * 1024**2)
+    """The address space a trial's child process may use; a candidate needing more fails its trial."""
+
     admin_user: str = "admin"
     """User name of the first admin, created on first start."""
 

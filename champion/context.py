@@ -14,6 +14,7 @@ from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
 from champion.models import service as models
 from champion.operations import service as operations
+from champion.replacement import trial
 from champion.users import service as users
 from champion.users.service import IssuedKey
 
@@ -35,6 +36,7 @@ def open_context(settings: Settings) -> ServerContext:
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
+    trial.configure(trial.Limits(timeout=settings.trial_timeout_seconds, memory_bytes=settings.trial_memory_bytes))
     return ServerContext(
         settings=settings,
         engine=engine,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,23 +62,36 @@ def tar_bytes(path: Path, arcname: str) -> bytes:
     return buffer.getvalue()
 
 
-class FailsOnZeros(LogisticRegression):
+class FailsOnZerosEverywhere(LogisticRegression):
     """Loads fine, but cannot answer the all-zero rows warm-up sends: a model that must not serve."""
 
     def predict_proba(self, X):  # type: ignore[no-untyped-def]
-        if not np.asarray(X, dtype=float).any():
+        if not np.asarray(X, dtype=float).any() and self._refuses_here():
             raise ValueError("this model refuses all-zero rows")
         return super().predict_proba(X)
+
+    def _refuses_here(self) -> bool:
+        return True
 
     def predict(self, X):  # type: ignore[no-untyped-def]
         self.predict_proba(X)
         return super().predict(X)
 
 
-def build_failing(folder: Path) -> Path:
+class FailsOnZeros(FailsOnZerosEverywhere):
+    """Passes its trial before a replacement but fails warm-up in the serving processes: a model that
+    behaves differently where it runs (a file, a library or a setting only the trial's machine has).
+    It drives the replacement's phase-one failure: the swap stops with the old model serving."""
+
+    def _refuses_here(self) -> bool:
+        return multiprocessing.current_process().name != "champion-trial"
+
+
+def build_failing(folder: Path, *, everywhere: bool = False) -> Path:
+    """A model that fails warm-up in the serving processes; `everywhere`: in its trial too."""
     frame, target = training_data()
-    path = folder / "fails-on-zeros.joblib"
-    joblib.dump(FailsOnZeros().fit(frame, target), path)
+    path = folder / f"fails-on-zeros{'-everywhere' if everywhere else ''}.joblib"
+    joblib.dump((FailsOnZerosEverywhere if everywhere else FailsOnZeros)().fit(frame, target), path)
     return path
 
 

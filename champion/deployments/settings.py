@@ -93,6 +93,19 @@ class PredictionsDataCollection(_Setting):
     max_rows: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
 
 
+class Replay(_Setting):
+    """The replay check before a replacement: the candidate answers the champion's latest captured rows.
+
+    It fails when the candidate errors on rows the champion answered, and warns when the two disagree
+    on more than `max_disagreement` (a classifier: the share of rows labelled differently; a regressor:
+    the mean absolute difference over the spread of the champion's own answers).
+    """
+
+    enabled: bool = True
+    rows: int = Field(default=1_000, ge=1, le=10_000)
+    max_disagreement: float = Field(default=0.2, ge=0, le=1)
+
+
 class AssociationId(_Setting):
     """The request column whose value identifies a row, so actuals submitted later meet their prediction."""
 
@@ -175,6 +188,7 @@ class DeploymentSettings(_Setting):
     humility: Humility = Field(default_factory=Humility)
     predictions_data_collection: PredictionsDataCollection = Field(default_factory=PredictionsDataCollection)
     association_id: AssociationId = Field(default_factory=AssociationId)
+    replay: Replay = Field(default_factory=Replay)
 
 
 # --- checking and keeping settings ---------------------------------------------------------------

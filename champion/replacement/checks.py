@@ -2,14 +2,16 @@
 
 The validation endpoints, the replacement workflow, the WML asset patch and the UI all call
 `validate`, so they can never disagree. Each check is a small pure function named as DataRobot
-names it, all nineteen of them; `CHECKS` lists them in report order, so a new check is one
-function and one line there, and the engine stays as it is. Most compare the two models; the
-ones about segments, drift, humility, intervals and challengers hold the candidate to the
-deployment's settings, and pass, saying so, when the deployment does not use that capability.
+names it, all nineteen of them, plus champion's `replay` (`behaviour_checks.py`: the candidate
+answers the champion's latest captured rows in its trial); `CHECKS` lists them in report order, so
+a new check is one function and one line there, and the engine stays as it is. Most compare the two
+models; the ones about segments, drift, humility, intervals and challengers hold the candidate to
+the deployment's settings, and pass, saying so, when the deployment does not use that capability.
 """
 
 from collections.abc import Callable, Sequence
 
+from champion.replacement.behaviour_checks import replay
 from champion.replacement.facts import ReplacementFacts
 from champion.replacement.model_checks import (
     featureDataTypes,
@@ -53,6 +55,7 @@ CHECKS: tuple[Check, ...] = (
     supported,
     modelStatus,
     modelCanBeDeployed,
+    replay,
     target,
     targetType,
     targetClasses,

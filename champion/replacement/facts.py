@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from champion.deployments.settings import DeploymentSettings
+from champion.replacement.trial import Replayed
 from champion.runtimes.base import Framework, Signature
 
 
@@ -56,6 +57,7 @@ class ModelFacts:
     artifact_intact: bool  # the stored blob still hashes to the recorded sha256
     loads: bool | None = None  # a trial load + warm-up succeeded; None: not tried
     load_error: str | None = None  # why the trial load failed, when it did
+    load_seconds: float | None = None  # how long the trial load, warm-up and replay took
     time_series: TimeSeries | None = None  # None: not a time-series model (every model champion loads today)
     segmented_by: str | None = None
     """For a combined model (one model per segment, DataRobot's segmented modeling), the feature
@@ -72,3 +74,6 @@ class ReplacementFacts:
     deployment_state: str  # a champion.deployments.types.State value: ready, updating, initializing, failed
     retired_fields: frozenset[str] = frozenset()  # features earlier champions took and the current one does not
     settings: DeploymentSettings = field(default_factory=DeploymentSettings)  # what the deployment tracks
+    replayed: Replayed | None = None
+    """How the candidate answered the champion's latest captured rows in its trial; None: nothing replayed
+    (no captured rows, replay switched off, or the candidate did not load)."""

@@ -137,7 +137,10 @@ def modelCanBeDeployed(facts: ReplacementFacts) -> CheckResult:
             "The candidate is loaded and warmed up on sample rows at replacement time, before the swap.",
         )
     if candidate.loads:
-        return CheckResult("modelCanBeDeployed", PASSING, "The candidate loaded and answered sample rows.")
+        took = f" in {candidate.load_seconds:.1f} s" if candidate.load_seconds is not None else ""
+        return CheckResult(
+            "modelCanBeDeployed", PASSING, f"The candidate loaded and answered sample rows in a trial{took}."
+        )
     reason = candidate.load_error or "no reason was recorded"
     return CheckResult("modelCanBeDeployed", FAILING, f"The candidate could not be loaded: {reason}.")
 

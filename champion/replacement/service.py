@@ -10,6 +10,7 @@ operation plus a running record are committed together.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,9 +34,11 @@ from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion, RegisteredModel
+from champion.monitoring.recent import recent_rows
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
+from champion.replacement import trial
 from champion.replacement.checks import ValidationReport, validate
 from champion.replacement.errors import NothingToRollBack, ReplacementForbidden, ReplacementInProgress
 from champion.replacement.facts import ModelFacts, ReplacementFacts, TimeSeries
@@ -283,17 +286,50 @@ def _candidate(
 def _facts(
     session: Session, actor: Actor, store: ArtifactStore, described: Described, candidate: ModelVersion
 ) -> ReplacementFacts:
+    """Everything the checks read, the candidate's trial included (`trial.py`: load, warm-up, replay)."""
     role = spaces.role_of(session, actor, described.deployment.space_id)
+    kept = settings.stored(session, deployment_id=described.deployment.id)
+    candidate_facts = _model_facts(session, store, candidate, check_artifact=True)
+    replayed = None
+    if candidate_facts.artifact_intact and candidate.id != described.version.id:
+        replay = _replay_input(session, store, described, kept.replay) if kept.replay.enabled else None
+        outcome = trial.run(
+            store.open_path(candidate.sha256), candidate_facts.framework, candidate_facts.signature, replay
+        )
+        candidate_facts = dataclasses.replace(
+            candidate_facts, loads=outcome.loads, load_error=outcome.load_error, load_seconds=outcome.seconds
+        )
+        replayed = outcome.replayed
     return ReplacementFacts(
         current=_model_facts(session, store, described.version, check_artifact=False),
-        candidate=_model_facts(session, store, candidate, check_artifact=True),
+        candidate=candidate_facts,
         may_replace=role.allows(Role.EDITOR),
         deployment_state=described.deployment.state,
         retired_fields=retired_fields(session, deployment_id=described.deployment.id).get(
             described.deployment.id, frozenset()
         ),
-        settings=settings.stored(session, deployment_id=described.deployment.id),
+        settings=kept,
+        replayed=replayed,
     )
+
+
+def _replay_input(
+    session: Session, store: ArtifactStore, described: Described, replay: settings.Replay
+) -> trial.ReplayInput | None:
+    """The champion's latest captured rows and its answers to them, for the candidate to replay."""
+    signature = Signature.from_dict(described.version.signature)
+    rows = recent_rows(
+        session,
+        store,
+        deployment_id=described.deployment.id,
+        version_id=described.version.id,
+        signature=signature,
+        limit=replay.rows,
+    )
+    if rows is None:
+        return None
+    classes = tuple(str(c) for c in signature.target.classes)
+    return trial.ReplayInput(rows.features, rows.labels, rows.probabilities, classes)
 
 
 def _model_facts(session: Session, store: ArtifactStore, version: ModelVersion, *, check_artifact: bool) -> ModelFacts:

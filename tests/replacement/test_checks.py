@@ -12,6 +12,7 @@ from champion.deployments.settings import DeploymentSettings
 from champion.replacement import checks
 from champion.replacement.checks import CHECKS, CheckResult, CheckStatus, ValidationReport, validate
 from champion.replacement.facts import ModelFacts, ReplacementFacts, TimeSeries
+from champion.replacement.trial import Replayed
 from champion.runtimes.base import Feature, FeatureType, Framework, Signature, Target, TargetType
 
 PASSING, WARNING, FAILING = CheckStatus.PASSING, CheckStatus.WARNING, CheckStatus.FAILING
@@ -44,6 +45,7 @@ def replacement(
     may_replace: bool = True,
     deployment_state: str = "ready",
     settings: dict[str, Any] | None = None,
+    replayed: Replayed | None = None,
     **candidate: Any,
 ) -> ReplacementFacts:
     """The current model is version 1; the candidate is version 2 with `candidate` changes; the
@@ -54,6 +56,7 @@ def replacement(
         may_replace=may_replace,
         deployment_state=deployment_state,
         settings=DeploymentSettings.model_validate(settings or {}),
+        replayed=replayed,
     )
 
 
@@ -92,6 +95,7 @@ def test_check_names_are_unique_and_reported_in_registry_order() -> None:
         "supported",
         "modelStatus",
         "modelCanBeDeployed",
+        "replay",
         "target",
         "targetType",
         "targetClasses",
@@ -131,7 +135,7 @@ def test_the_registry_holds_every_check_datarobot_reports() -> None:
         "timeSeriesCompatibility",
         "validChallenger",
     }
-    assert {check.__name__ for check in CHECKS} == datarobot
+    assert {check.__name__ for check in CHECKS} == datarobot | {"replay"}  # champion's own, on behaviour
 
 
 def test_every_check_returns_its_own_name_whatever_the_outcome() -> None:
@@ -243,6 +247,43 @@ def test_model_can_be_deployed_fails_with_the_load_error() -> None:
     unexplained = result(replacement(loads=False), "modelCanBeDeployed")
     assert unexplained.status is FAILING
     assert "no reason was recorded" in unexplained.message
+
+
+# --- replay -------------------------------------------------------------------------------------
+
+
+def test_replay_passes_with_nothing_captured_and_says_so() -> None:
+    found = result(replacement(loads=True), "replay")
+    assert found.status is PASSING and "No captured predictions" in found.message
+
+
+def test_replay_fails_when_the_candidate_errors_on_rows_the_champion_answered() -> None:
+    replayed = Replayed(rows=200, failed_rows=37, first_error="ValueError: Input X contains NaN.")
+    found = result(replacement(loads=True, replayed=replayed), "replay")
+    assert found.status is FAILING
+    assert "37 of 200" in found.message and "Input X contains NaN" in found.message
+
+
+def test_replay_warns_past_the_deployments_disagreement_limit() -> None:
+    close = Replayed(rows=100, failed_rows=0, first_error=None, disagreement=0.05, mean_probability_difference=0.01)
+    far = Replayed(rows=100, failed_rows=0, first_error=None, disagreement=0.35)
+    assert result(replacement(loads=True, replayed=close), "replay").status is PASSING
+    warned = result(replacement(loads=True, replayed=far), "replay")
+    assert warned.status is WARNING and "35.0%" in warned.message and "20%" in warned.message
+    strict = {"replay": {"max_disagreement": 0.01}}
+    assert result(replacement(loads=True, replayed=close, settings=strict), "replay").status is WARNING
+
+
+def test_replay_warns_when_captured_rows_lack_a_feature_the_candidate_takes() -> None:
+    replayed = Replayed(rows=0, failed_rows=0, first_error=None, missing_features=("tenure",))
+    found = result(replacement(loads=True, replayed=replayed), "replay")
+    assert found.status is WARNING and "tenure" in found.message
+
+
+def test_replay_switched_off_passes_and_says_so() -> None:
+    replayed = Replayed(rows=10, failed_rows=10, first_error="boom")
+    found = result(replacement(loads=True, replayed=replayed, settings={"replay": {"enabled": False}}), "replay")
+    assert found.status is PASSING and "switched off" in found.message
 
 
 # --- target, targetType, targetClasses ---------------------------------------------------------

@@ -1,0 +1,276 @@
+"""A candidate's trial before a replacement: load it, warm it up, and replay captured traffic through it.
+
+The trial runs in a child process of its own, never in a serving process's memory: a model that
+takes too long is killed at `timeout` seconds, and one that needs too much memory fails against the
+child's address-space limit (`RLIMIT_AS`), while the server goes on answering. The child is started
+once (spawned, so it shares no threads or locks with the server) and kept for the next trial; a
+killed or crashed one is replaced.
+
+The replay gives the candidate the rows the champion was asked most recently (prediction capture),
+in the candidate's own feature order, and compares its answers with what the champion answered:
+how many rows it failed on, and how often it disagrees. The comparison is the replay check's
+(`model_checks.replay`); this module only measures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from champion.runtimes import Framework, Prediction, Signature, TargetType, load
+from champion.serving.warmup import warm_up
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a trial may take and how much memory its process may use (`Settings.trial_*`)."""
+
+    timeout: float = 120.0
+    memory_bytes: int = 8 * 1024**3
+
+
+LIMITS = Limits()
+"""Set once per server process from its settings (`configure`, called by `context.open_context`)."""
+
+
+def configure(limits: Limits) -> None:
+    global LIMITS
+    LIMITS = limits
+
+
+CHUNK_ROWS = 64
+"""Replay rows per call to the model; a chunk that fails is retried row by row to count the failures."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """How the candidate answered captured rows, against what the champion answered them."""
+
+    rows: int
+    failed_rows: int
+    first_error: str | None
+    missing_features: tuple[str, ...] = ()
+    """Features the candidate takes that the captured rows lack: nothing was replayed then."""
+    disagreement: float | None = None
+    """Classifiers: the share of rows labelled differently. Regressors: the mean absolute difference
+    over the champion's own mean absolute deviation (0 = the same answers; 1 = as far apart as the
+    champion's answers are spread)."""
+    mean_probability_difference: float | None = None
+    """Classifiers with probabilities for the same classes: mean absolute difference, per class cell."""
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    loads: bool
+    load_error: str | None = None
+    seconds: float = 0.0
+    replayed: Replayed | None = None
+
+
+@dataclass(frozen=True)
+class ReplayInput:
+    """The captured rows to replay, by feature name, and the champion's answers to them."""
+
+    features: dict[str, np.ndarray]
+    labels: np.ndarray
+    probabilities: np.ndarray | None
+    classes: tuple[str, ...]
+    """The champion's classes, as text (its probability columns' order)."""
+
+
+def run(path: Path, framework: Framework, signature: Signature, replay: ReplayInput | None) -> TrialOutcome:
+    """Try the candidate in the trial process; a timeout or a crash of that process is a failed load."""
+    timeout, memory_bytes = LIMITS.timeout, LIMITS.memory_bytes
+    started = time.monotonic()
+    try:
+        outcome: TrialOutcome = _runner(memory_bytes).run(
+            _trial, (str(path), framework.value, signature.to_dict(), replay), timeout=timeout
+        )
+        return outcome
+    except multiprocessing.TimeoutError:
+        return TrialOutcome(False, f"it did not load and answer sample rows within {timeout:g} s", timeout)
+    except _ProcessLost as lost:
+        return TrialOutcome(False, str(lost), time.monotonic() - started)
+
+
+def _trial(path: str, framework: str, signature_data: dict[str, Any], replay: ReplayInput | None) -> TrialOutcome:
+    """In the trial process: load, warm up, replay."""
+    started = time.monotonic()
+    signature = Signature.from_dict(signature_data)
+    try:
+        model = load(Path(path), Framework(framework))
+        warm_up(model, signature)
+    except MemoryError:
+        return TrialOutcome(False, "it needs more memory than a trial may use", time.monotonic() - started)
+    except Exception as exc:
+        return TrialOutcome(False, _first_line(exc), time.monotonic() - started)
+    replayed = _replay(model.predict, signature, replay) if replay is not None else None
+    return TrialOutcome(True, None, time.monotonic() - started, replayed)
+
+
+def _replay(predict: Any, signature: Signature, replay: ReplayInput) -> Replayed:
+    missing = tuple(f.name for f in signature.features if f.name not in replay.features)
+    rows = len(replay.labels)
+    if missing:
+        return Replayed(rows=0, failed_rows=0, first_error=None, missing_features=missing)
+    matrix = _matrix(signature, replay)
+    answered: list[tuple[int, Prediction]] = []
+    failed, first_error = 0, None
+    for start in range(0, rows, CHUNK_ROWS):
+        chunk = matrix[start : start + CHUNK_ROWS]
+        try:
+            answered.append((start, predict(chunk)))
+            continue
+        except Exception as exc:
+            first_error = first_error or _first_line(exc)
+        for offset in range(len(chunk)):  # find which rows fail
+            try:
+                answered.append((start + offset, predict(chunk[offset : offset + 1])))
+            except Exception as exc:
+                failed += 1
+                first_error = first_error or _first_line(exc)
+    return _compared(signature, replay, answered, failed, first_error)
+
+
+def _matrix(signature: Signature, replay: ReplayInput) -> np.ndarray:
+    columns = [replay.features[f.name] for f in signature.features]
+    if all(c.dtype == np.float64 for c in columns):
+        return np.column_stack(columns)
+    return np.column_stack([c.astype(object) for c in columns])
+
+
+def _compared(
+    signature: Signature,
+    replay: ReplayInput,
+    answered: list[tuple[int, Prediction]],
+    failed: int,
+    first_error: str | None,
+) -> Replayed:
+    rows = len(replay.labels)
+    if not answered:
+        return Replayed(rows, failed, first_error)
+    index = np.concatenate([np.arange(start, start + len(p.labels)) for start, p in answered])
+    labels = np.concatenate([np.asarray(p.labels) for _, p in answered])
+    champion = replay.labels[index]
+    if signature.target.type is TargetType.REGRESSION:
+        ours, theirs = labels.astype(np.float64), champion.astype(np.float64)
+        spread = float(np.mean(np.abs(theirs - theirs.mean()))) or 1.0
+        return Replayed(rows, failed, first_error, disagreement=float(np.mean(np.abs(ours - theirs)) / spread))
+    disagreement = float(np.mean([str(a) != str(b) for a, b in zip(labels, champion, strict=True)]))
+    classes = tuple(str(c) for c in signature.target.classes)
+    probability_difference = None
+    if (
+        replay.probabilities is not None
+        and classes == replay.classes
+        and all(p.probabilities is not None for _, p in answered)
+    ):
+        ours_p = np.concatenate([np.asarray(p.probabilities) for _, p in answered])
+        probability_difference = float(np.mean(np.abs(ours_p - replay.probabilities[index])))
+    return Replayed(
+        rows, failed, first_error, disagreement=disagreement, mean_probability_difference=probability_difference
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# --- the trial process -------------------------------------------------------------------------------
+
+
+class _ProcessLost(Exception):
+    """The trial process died (a crash in native code, or the memory limit's consequences)."""
+
+
+def _serve(connection: Connection, memory_bytes: int) -> None:
+    """The trial process's loop: take (function, arguments), send back the result, until the pipe closes."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    while True:
+        try:
+            function, arguments = connection.recv()
+        except EOFError:
+            return
+        connection.send(function(*arguments))
+
+
+class _Runner:
+    """One spawned child process, reused for each trial and replaced when a trial kills or hangs it.
+
+    Written on a Pipe rather than with multiprocessing.Pool or ProcessPoolExecutor: a Pool quietly
+    restarts a worker that dies and leaves the caller waiting for the timeout, and an executor
+    cannot kill a worker that hangs (before Python 3.14). Here a dead child is noticed at once (the
+    pipe closes) and a hung one is killed.
+    """
+
+    def __init__(self, memory_bytes: int) -> None:
+        self.memory_bytes = memory_bytes
+        self._child: SpawnProcess | None = None
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()  # one trial at a time: the child holds one candidate
+
+    def run(self, function: Any, arguments: tuple[Any, ...], *, timeout: float) -> Any:
+        with self._lock:
+            connection = self._connection if self._connection is not None and self._alive() else self._start()
+            try:
+                connection.send((function, arguments))
+                if not connection.poll(timeout):
+                    self._stop()
+                    raise multiprocessing.TimeoutError
+                return connection.recv()
+            except (EOFError, OSError) as exc:
+                self._stop()
+                raise _ProcessLost(f"the trial process ended while trying it ({_first_line(exc)})") from None
+
+    def _alive(self) -> bool:
+        return self._child is not None and self._child.is_alive() and self._connection is not None
+
+    def _start(self) -> Connection:
+        self._stop()
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        child = context.Process(target=_serve, args=(theirs, self.memory_bytes), daemon=True, name="champion-trial")
+        child.start()
+        theirs.close()
+        self._child, self._connection = child, ours
+        return ours
+
+    def _stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._child is not None:
+            self._child.kill()
+            self._child.join(timeout=5)
+        self._child = self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+_RUNNERS: dict[int, _Runner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def _runner(memory_bytes: int) -> _Runner:
+    with _RUNNERS_LOCK:
+        runner = _RUNNERS.get(memory_bytes)
+        if runner is None:
+            runner = _RUNNERS[memory_bytes] = _Runner(memory_bytes)
+        return runner
+
+
+def close() -> None:
+    """Stop the trial processes (the app's shutdown); the next trial starts a new one."""
+    with _RUNNERS_LOCK:
+        for runner in _RUNNERS.values():
+            runner.close()
