@@ -3,7 +3,9 @@
 One run: fit a GradientBoostingClassifier (fixed seed), then start each server alone on
 127.0.0.1 (the baseline first, then champion), load it with wrk for every scenario (1-row
 and 100-row requests at each concurrency), read its peak memory, stop it, and print a
-Markdown table (also written to bench/results/latest.md and latest.json).
+Markdown table (also written to bench/results/latest.md and latest.json). champion runs with
+prediction capture on, as it ships; then the same server runs the top concurrency again with
+capture switched off, and the difference is capture's cost.
 
 Every load is bounded: a fixed duration per scenario, a timeout on every wait, and servers
 are stopped on the way out whatever happened. Any non-2xx answer or socket error fails the
@@ -110,6 +112,8 @@ class Server:
     path: str = ""
     """The scoring path (set once the server has a deployment)."""
     authorization: str = ""
+    settings_path: str = ""
+    """champion only: the deployment's settings extension (capture is switched off there for a second run)."""
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -177,15 +181,15 @@ def start_champion(model: Path, work: Path) -> Server:
     server = start("champion", command, port, work / "champion.log", env, "/ml/wml_services/version")
     server.authorization = f"Bearer {key}"
     try:
-        server.path = deploy_on_champion(server, model)
+        server.path, server.settings_path = deploy_on_champion(server, model)
     except BaseException:
         stop(server)  # not yet in the caller's hands, so it would outlive the bench
         raise
     return server
 
 
-def deploy_on_champion(server: Server, model: Path) -> str:
-    """Space, model, content, online deployment, through the WML face; returns the scoring path."""
+def deploy_on_champion(server: Server, model: Path) -> tuple[str, str]:
+    """Space, model, content, online deployment, through the WML face; the scoring and settings paths."""
     headers = {"Authorization": server.authorization}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
 
@@ -220,7 +224,18 @@ def deploy_on_champion(server: Server, model: Path) -> str:
             if time.monotonic() > deadline:
                 raise BenchError("the deployment was not ready within 60s")
             time.sleep(0.1)
-    return f"/ml/v4/deployments/{deployment_id}/predictions"
+    settings = f"/ml/v4/deployments/{deployment_id}/settings?space_id={space}&version={WML_VERSION['version']}"
+    return f"/ml/v4/deployments/{deployment_id}/predictions", settings
+
+
+def set_capture(server: Server, enabled: bool) -> None:
+    """Switch prediction capture on or off for the bench deployment, and give the follower time to see it."""
+    headers = {"Authorization": server.authorization}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+        response = client.patch(server.settings_path, json={"predictions_data_collection": {"enabled": enabled}})
+        if response.status_code != 200:
+            raise BenchError(f"switching capture {'on' if enabled else 'off'} answered {response.status_code}")
+    time.sleep(1.0)  # the follower polls every 100 ms
 
 
 def score_once(server: Server, body: Path) -> list[list[Any]]:
@@ -564,6 +579,36 @@ def report(base: Measured, champ: Measured, args: argparse.Namespace, machine: s
     return "\n".join(lines) + "\n", data
 
 
+def with_capture_cost(
+    table: str, data: dict[str, Any], captured: Measured, uncaptured: Measured
+) -> tuple[str, dict[str, Any]]:
+    """What prediction capture (on by default) costs: the same server with it off, at the top concurrency."""
+    lines = [
+        "",
+        "| prediction capture | rows | conc | captured req/s | not captured req/s | cost |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    costs = []
+    for key, off in uncaptured.loads.items():
+        on = captured.loads[key]
+        cost = 1 - on.rps / off.rps
+        costs.append({"rows": key[0], "concurrency": key[1], "captured": on.rps, "uncaptured": off.rps, "cost": cost})
+        lines.append(f"| | {key[0]} | {key[1]} | {on.rps:.0f} | {off.rps:.0f} | {cost:+.1%} |")
+    one = next((c for c in costs if c["rows"] == 1), None)
+    if one is not None:
+        met = one["cost"] <= 0.05
+        lines += [
+            "",
+            f"Capture goal (≤ 5% of 1-row throughput at concurrency {one['concurrency']}): "
+            f"{one['cost']:+.1%}, {'met' if met else '**not met**'}.",
+        ]
+        data["goals"].append(
+            {"goal": "capture costs ≤ 5% of 1-row req/s", "met": met, "measured": f"{one['cost']:+.1%}"}
+        )
+    data["capture"] = costs
+    return table + "\n".join(lines) + "\n", data
+
+
 def machine_description() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
@@ -646,8 +691,14 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "champion":
                     check_same_answers(answers["baseline"], answers["champion"])
                 measured[name] = measure(server, bodies, args.concurrency, args)
+                if name == "champion":
+                    log("champion again, prediction capture switched off (its cost is the difference)")
+                    set_capture(server, False)
+                    heavy = {rows: bodies[rows] for rows in bodies}
+                    measured["uncaptured"] = measure(server, heavy, [max(args.concurrency)], args)
                 stop(server)
         table, data = report(measured["baseline"], measured["champion"], args, machine_description())
+        table, data = with_capture_cost(table, data, measured["champion"], measured["uncaptured"])
     except BenchError as error:
         log(f"\nBENCH FAILED: {error}")
         return 1

@@ -55,7 +55,7 @@ class Rows:
 def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
     """One `Rows` from the requests one flush took, all answered by the model with `signature`."""
     matrix = np.concatenate([c.rows for c in captured]) if len(captured) > 1 else captured[0].rows
-    at = np.concatenate([np.full(len(c.rows), c.at) for c in captured])
+    at = np.repeat(np.fromiter((c.at for c in captured), np.float64, len(captured)), [len(c.rows) for c in captured])
     ids: list[str | None] = []
     for c in captured:
         ids.extend(c.association_ids if c.association_ids is not None else [None] * len(c.rows))
