@@ -125,6 +125,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/ml/v4/deployments/{deployment_id}/validation"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/settings"): f"{API} 404 ok ok ok 404",
     ("PATCH", "/ml/v4/deployments/{deployment_id}/settings"): f"{API} 404 403 ok ok 404",
+    ("POST", "/ml/v4/deployments/{deployment_id}/actuals"): f"{API} 404 403 ok ok 404",
+    ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/accuracy"): f"{API} 404 ok ok ok 404",
+    ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/service"): f"{API} 404 ok ok ok 404",
+    ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/drift"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployment_jobs"): f"{API} 404 ok ok ok 404",
     ("POST", "/ml/v4/deployment_jobs"): f"{API} 404 403 ok ok 404",
     ("GET", "/ml/v4/deployment_jobs/{job_id}"): f"{API} 404 ok ok ok 404",
@@ -181,6 +185,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/ui/deployments/{deployment_id}/rollback"): f"{UI} 404 ok ok ok 404",
     ("POST", "/ui/deployments/{deployment_id}/rollback"): f"{UI} 404 403 ok ok 404",
     ("POST", "/ui/deployments/{deployment_id}/predict"): f"{UI} 404 ok ok ok 404",
+    ("GET", "/ui/deployments/{deployment_id}/monitoring"): f"{UI} 404 ok ok ok 404",
 }
 
 
@@ -494,6 +499,9 @@ REQUESTS: dict[tuple[str, str], Request] = {
         "json": {"asset": {"id": ids["model_id"]}}
     },
     ("PATCH", "/ml/v4/deployments/{deployment_id}/settings"): json_body({"prediction_intervals": {"enabled": False}}),
+    ("POST", "/ml/v4/deployments/{deployment_id}/actuals"): json_body(
+        {"actuals": [{"association_id": "matrix-1", "value": 1}]}
+    ),
     ("POST", "/ml/v4/deployment_jobs"): new_job_body,
     ("GET", "/ml/v4/deployment_jobs"): space_query,
     ("POST", "/v2/spaces/{space_id}/import"): lambda world, credential, ids: {"params": {"from_space": ids["source"]}},

@@ -9,6 +9,7 @@ from champion.api.wml import (
     extensions,
     jobs,
     models,
+    monitoring,
     probes,
     scoring,
     spaces,
@@ -17,7 +18,7 @@ from champion.api.wml import (
 
 router = APIRouter()
 # data_assets before catalogue: its /v2/assets/{id} routes serve data assets and hand models on.
-for module in (probes, spaces, models, data_assets, catalogue, deployments, extensions, jobs, transfer):
+for module in (probes, spaces, models, data_assets, catalogue, deployments, extensions, monitoring, jobs, transfer):
     router.include_router(module.router)
 
 # The prediction route, mounted ahead of every router: it is matched first and costs no
