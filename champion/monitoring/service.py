@@ -66,7 +66,9 @@ def buckets(span: Period, size: dt.timedelta) -> list[Period]:
         raise InvalidInput("a bucket is a whole number of hours", field="bucket_size")
     found = span.split(size)
     if len(found) > MAX_BUCKETS:
-        raise InvalidInput(f"the period holds {len(found)} buckets of that size; ask for at most {MAX_BUCKETS}")
+        raise InvalidInput(
+            f"the period holds {len(found)} buckets of that size; ask for at most {MAX_BUCKETS}", field="bucket_size"
+        )
     return found
 
 
@@ -223,16 +225,26 @@ def _association_id(value: Any, field: str) -> str:
 
 def _actual_value(value: Any, *, regression: bool, field: str) -> Any:
     if regression:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise InvalidInput("a regression deployment's actual value is a finite number", field=field)
         return float(value)
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int | float) and math.isfinite(value):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int) and abs(value) < 2**63:
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, str) and 0 < len(value) <= 255 and "\x00" not in value:
         return value
     raise InvalidInput("a classification deployment's actual value is a class label", field=field)
+
+
+def _finite(value: int | float) -> bool:
+    """A finite number a float holds (an integer past float's range is not one: 10**400)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _acted_on(value: Any, field: str) -> bool | None:
@@ -248,9 +260,9 @@ def service_stats(
     session: Session, actor: Actor, *, deployment_id: str, span: Period, version_id: str | None = None
 ) -> ServiceStats:
     described = deployments.get(session, actor, deployment_id=deployment_id)
-    _version_of(session, described, version_id)
+    regression = _signature(_version_of(session, described, version_id)).target.type is TargetType.REGRESSION
     windows = _service_windows(session, described.deployment.id, span, version_id)
-    return _service(span, version_id, windows)
+    return _service(span, version_id, windows, regression=regression)
 
 
 def service_stats_over_time(
@@ -263,10 +275,11 @@ def service_stats_over_time(
     version_id: str | None = None,
 ) -> list[ServiceStats]:
     described = deployments.get(session, actor, deployment_id=deployment_id)
-    _version_of(session, described, version_id)
+    regression = _signature(_version_of(session, described, version_id)).target.type is TargetType.REGRESSION
     windows = _service_windows(session, described.deployment.id, span, version_id)
     return [
-        _service(bucket, version_id, [w for w in windows if w.window_start in bucket]) for bucket in buckets(span, size)
+        _service(bucket, version_id, [w for w in windows if w.window_start in bucket], regression=regression)
+        for bucket in buckets(span, size)
     ]
 
 
@@ -281,7 +294,9 @@ def _service_windows(session: Session, deployment_id: str, span: Period, version
     return list(session.scalars(query))
 
 
-def _service(span: Period, version_id: str | None, windows: Sequence[ServiceWindow]) -> ServiceStats:
+def _service(
+    span: Period, version_id: str | None, windows: Sequence[ServiceWindow], *, regression: bool
+) -> ServiceStats:
     requests = sum(w.requests for w in windows)
     rows = sum(w.rows for w in windows)
     return ServiceStats(
@@ -293,7 +308,7 @@ def _service(span: Period, version_id: str | None, windows: Sequence[ServiceWind
         mean_latency=sum(w.latency_sum for w in windows) / requests if requests else None,
         max_latency=max((w.latency_max for w in windows if w.requests), default=None),
         dropped_rows=sum(w.dropped_rows for w in windows),
-        mean_prediction=(sum(w.prediction_sum for w in windows) / rows if rows else None),
+        mean_prediction=(sum(w.prediction_sum for w in windows) / rows if rows and regression else None),
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sqlalchemy import select
 
+from champion.errors import InvalidInput
 from champion.models.tables import ModelVersion
 from champion.monitoring import drift, files
 from champion.monitoring import service as monitoring
@@ -232,3 +233,22 @@ def test_sampling_keeps_about_its_share() -> None:
 
 def test_baseline_rows_is_what_the_drift_test_sends() -> None:
     assert drift.BASELINE_ROWS <= 600
+
+
+def test_an_actual_past_floats_range_is_refused_naming_it(server: Server, classifier: str) -> None:
+    with server.context.sessions() as session, pytest.raises(InvalidInput) as refused:
+        monitoring.submit_actuals(
+            session,
+            actor(server),
+            deployment_id=classifier,
+            actuals=[ActualIn(association_id="big", value=10**400)],
+        )
+    assert refused.value.field == "actuals[0].value"
+
+
+def test_a_classifier_has_no_mean_prediction(server: Server, classifier: str) -> None:
+    with server.context.sessions() as session:
+        stats = monitoring.service_stats(
+            session, actor(server), deployment_id=classifier, span=monitoring.period(None, None)
+        )
+    assert stats.requests > 0 and stats.mean_prediction is None
