@@ -412,7 +412,8 @@ def test_settings_change_through_a_status_url(server: Server, live: str) -> None
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"associationId": {"columnNames": ["id"]}}, "associationId"),
+        ({"predictionWarning": {"enabled": True}}, "predictionWarning"),
+        ({"associationId": {"columnNames": ["a", "b"]}}, "associationId.columnNames"),
         ({"predictionIntervals": {"enabled": True, "percentiles": [80]}}, "predictionIntervals.enabled"),
         ({"predictionIntervals": {"percentiles": [120]}}, "predictionIntervals.percentiles"),
         ({"segmentAnalysis": {"enabled": True, "attributes": ["nope"]}}, "segmentAnalysis.attributes"),

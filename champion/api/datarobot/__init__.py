@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from champion.api.datarobot import deployments, model_packages, operations, predictions, replacement, settings
+from champion.api.datarobot import (
+    deployments,
+    model_packages,
+    monitoring,
+    operations,
+    predictions,
+    replacement,
+    settings,
+)
 
 router = APIRouter()
 router.include_router(deployments.router)
@@ -10,6 +18,7 @@ router.include_router(replacement.router)
 router.include_router(model_packages.router)
 router.include_router(operations.router)
 router.include_router(settings.router)
+router.include_router(monitoring.router)
 
 # The prediction routes, mounted ahead of every router by create_app (see predictions.py).
 hot_routes = predictions.hot_routes

@@ -45,15 +45,28 @@ PERMISSIONS = {
     Role.ADMIN: ["CAN_VIEW", "CAN_EDIT", "CAN_DELETE", "CAN_MAKE_PREDICTIONS", "CAN_REPLACE_MODEL", "CAN_SHARE"],
 }
 
-# What this server does for a deployment: replacement yes; DataRobot's monitoring features not yet.
+# What this server does for a deployment, under DataRobot's capability names (its
+# DeploymentCapabilitiesResponse; the client itself never reads them). Drift is tracked from
+# captured predictions, and humility rules act on predictions; champion recommends no rules and
+# computes no default thresholds for them, and it has no challengers, prediction intervals or
+# warnings, segments, secondary datasets or automatic actuals yet.
 CAPABILITIES = {
     "supportsModelReplacement": True,
     "supportsChallengerModels": False,
-    "supportsFeatureDriftTracking": False,
-    "supportsTargetDriftTracking": False,
-    "supportsHumility": False,
-    "supportsSegmentedAnalysisDriftAndAccuracy": False,
+    "supportsFeatureDriftTracking": True,
+    "supportsTargetDriftTracking": True,
+    "supportsHumilityRules": True,
+    "supportsHumilityRecommendedRules": False,
+    "supportsHumilityRulesDefaultCalculations": False,
+    "supportsPredictionIntervals": False,
     "supportsPredictionWarning": False,
+    "supportsSecondaryDatasets": False,
+    "supportsAutomaticActuals": False,
+    "supportsSegmentedAnalysisDriftAndAccuracy": False,
+    "supportsScoringCodeDownload": False,
+    "supportsPortablePredictionServer": False,
+    "supportsRetraining": False,
+    "supportsShapBasedPredictionExplanations": False,
 }
 
 UNKNOWN_HEALTH = {"status": "unknown", "message": "", "startDate": None, "endDate": None}

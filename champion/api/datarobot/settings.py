@@ -1,7 +1,9 @@
 """`/api/v2/deployments/{id}/settings/`: a deployment's settings in DataRobot's camelCase shape.
 
 champion keeps the settings in `champion.deployments.settings` (snake_case, one document per
-deployment); this module only translates. DataRobot spreads drift tracking over two keys
+deployment); this module only translates: every other section is the camelCase of champion's, field
+by field (`associationId.columnNames`, `predictionsDataCollection.samplingPercent`, `retentionDays`,
+`maxRows` beside DataRobot's own `enabled`). DataRobot spreads drift tracking over two keys
 (`targetDrift`, `featureDrift`) and calls challengers `challengerModels`. The client reads
 `predictionIntervals.percentiles` after every replacement, so it is always sent (as `[]` when
 empty). A PATCH is applied at once, but the client waits on a status URL, so it answers 202 with
@@ -32,6 +34,8 @@ SECTIONS = {
     "segmentAnalysis": "segment_analysis",
     "challengerModels": "challengers",
     "humility": "humility",
+    "associationId": "association_id",
+    "predictionsDataCollection": "predictions_data_collection",
 }
 DRIFT = {"targetDrift": "target_drift_enabled", "featureDrift": "feature_drift_enabled"}
 
@@ -41,6 +45,8 @@ ERROR_PREFIXES = {
     "segment_analysis": "segmentAnalysis",
     "challengers": "challengerModels",
     "humility": "humility",
+    "association_id": "associationId",
+    "predictions_data_collection": "predictionsDataCollection",
     "drift_tracking.target_drift_enabled": "targetDrift.enabled",
     "drift_tracking.feature_drift_enabled": "featureDrift.enabled",
 }
