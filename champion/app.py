@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from champion import __version__, ui
 from champion.api import datarobot, inference, metrics, wml
+from champion.challengers.replay import ReplayHandler, ReplayScheduler
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
             OperationKind.DEPLOY: deploy,
             OperationKind.BATCH_JOB: batch_job,
             OperationKind.REPLACE: replace,
+            OperationKind.CHALLENGER_REPLAY: ReplayHandler(ctx.sessions, ctx.store),
         }
         runner = OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names)
         app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
@@ -61,9 +63,12 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         )
         writer.start()
         app.state.capture_writer = writer
+        scheduler = ReplayScheduler(ctx.sessions)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await runner.stop()
             await writer.stop()  # after the runner: nothing scores any more, and the last rows land
             await follower.stop()

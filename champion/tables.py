@@ -1,5 +1,6 @@
 """Every domain's tables in one import, for Alembic and for create-time checks."""
 
+from champion.challengers.tables import Challenger, ChallengerReplay, ChallengerResult
 from champion.changes import ChangeCounter
 from champion.cluster.tables import ProcessReport
 from champion.deployments.tables import Deployment, DeploymentSettingsRow
@@ -25,6 +26,9 @@ __all__ = [
     "BatchJob",
     "BrowserSession",
     "CaptureFile",
+    "Challenger",
+    "ChallengerReplay",
+    "ChallengerResult",
     "ChangeCounter",
     "DataAsset",
     "Deployment",

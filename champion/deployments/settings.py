@@ -80,6 +80,59 @@ class Challengers(_Setting):
     enabled: bool = False
 
 
+ScheduleValue = int | str
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+class Schedule(_Setting):
+    """When something runs, as DataRobot's schedules (and cron) say it: each field is ["*"] or a list.
+
+    minute 0-59, hour 0-23, day_of_month 1-31, month 1-12 or a name ("jan", "october"), day_of_week
+    0-6 from Sunday or a name ("sun", "Sunday"). Restricting both days means either may match.
+    """
+
+    minute: list[ScheduleValue]
+    hour: list[ScheduleValue]
+    day_of_month: list[ScheduleValue]
+    month: list[ScheduleValue]
+    day_of_week: list[ScheduleValue]
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        for name, low, high, names in (
+            ("minute", 0, 59, ()),
+            ("hour", 0, 23, ()),
+            ("day_of_month", 1, 31, ()),
+            ("month", 1, 12, MONTHS),
+            ("day_of_week", 0, 6, WEEKDAYS),
+        ):
+            values = getattr(self, name)
+            if not values:
+                raise ValueError(f"{name} is a list: ['*'] for every {name.replace('_', ' ')}")
+            for value in values:
+                if value == "*" or (isinstance(value, int) and low <= value <= high):
+                    continue
+                if isinstance(value, str) and names and value[:3].lower() in names:
+                    continue
+                raise ValueError(f"{name} takes '*' or {low} to {high}{' or a name' if names else ''}, not {value!r}")
+        return self
+
+
+class ChallengerReplay(_Setting):
+    """Replaying captured traffic through the challengers on a schedule (on demand it needs no setting)."""
+
+    enabled: bool = False
+    schedule: Schedule | None = None
+    rows: int = Field(default=1_000, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _scheduled(self) -> Self:
+        if self.enabled and self.schedule is None:
+            raise ValueError("a scheduled replay needs its schedule")
+        return self
+
+
 class PredictionsDataCollection(_Setting):
     """Prediction capture: which share of requests is recorded, and how long captured rows are kept.
 
@@ -189,6 +242,7 @@ class DeploymentSettings(_Setting):
     predictions_data_collection: PredictionsDataCollection = Field(default_factory=PredictionsDataCollection)
     association_id: AssociationId = Field(default_factory=AssociationId)
     replay: Replay = Field(default_factory=Replay)
+    challenger_replay: ChallengerReplay = Field(default_factory=ChallengerReplay)
 
 
 # --- checking and keeping settings ---------------------------------------------------------------

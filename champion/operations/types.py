@@ -9,6 +9,7 @@ class OperationKind(enum.StrEnum):
     DEPLOY = "deploy"
     BATCH_JOB = "batch_job"
     REPLACE = "replace"
+    CHALLENGER_REPLAY = "challenger_replay"
 
 
 class OperationState(enum.StrEnum):

@@ -18,6 +18,7 @@ import multiprocessing
 import resource
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
@@ -66,6 +67,9 @@ class Replayed:
     champion's answers are spread)."""
     mean_probability_difference: float | None = None
     """Classifiers with probabilities for the same classes: mean absolute difference, per class cell."""
+    labels: np.ndarray | None = None
+    """The candidate's answer per replayed row, in row order (None where it failed): for accuracy on the
+    rows that have actuals (a challenger's replay)."""
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,13 @@ def _compared(
     index = np.concatenate([np.arange(start, start + len(p.labels)) for start, p in answered])
     labels = np.concatenate([np.asarray(p.labels) for _, p in answered])
     champion = replay.labels[index]
+    every = np.full(rows, None, dtype=object)
+    every[index] = labels
     if signature.target.type is TargetType.REGRESSION:
         ours, theirs = labels.astype(np.float64), champion.astype(np.float64)
         spread = float(np.mean(np.abs(theirs - theirs.mean()))) or 1.0
-        return Replayed(rows, failed, first_error, disagreement=float(np.mean(np.abs(ours - theirs)) / spread))
+        difference = float(np.mean(np.abs(ours - theirs)) / spread)
+        return Replayed(rows, failed, first_error, disagreement=difference, labels=every)
     disagreement = float(np.mean([str(a) != str(b) for a, b in zip(labels, champion, strict=True)]))
     classes = tuple(str(c) for c in signature.target.classes)
     probability_difference = None
@@ -176,7 +183,12 @@ def _compared(
         ours_p = np.concatenate([np.asarray(p.probabilities) for _, p in answered])
         probability_difference = float(np.mean(np.abs(ours_p - replay.probabilities[index])))
     return Replayed(
-        rows, failed, first_error, disagreement=disagreement, mean_probability_difference=probability_difference
+        rows,
+        failed,
+        first_error,
+        disagreement=disagreement,
+        mean_probability_difference=probability_difference,
+        labels=every,
     )
 
 
@@ -195,6 +207,7 @@ class _ProcessLost(Exception):
 def _serve(connection: Connection, memory_bytes: int) -> None:
     """The trial process's loop: take (function, arguments), send back the result, until the pipe closes."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    warnings.simplefilter("ignore")  # a candidate's warnings on replayed rows would flood the server's log
     while True:
         try:
             function, arguments = connection.recv()

@@ -1,0 +1,1 @@
+"""Challengers: other model versions a deployment keeps beside its champion and compares on its traffic."""
