@@ -185,6 +185,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/ui/deployments/{deployment_id}/rollback"): f"{UI} 404 ok ok ok 404",
     ("POST", "/ui/deployments/{deployment_id}/rollback"): f"{UI} 404 403 ok ok 404",
     ("POST", "/ui/deployments/{deployment_id}/predict"): f"{UI} 404 ok ok ok 404",
+    ("GET", "/ui/deployments/{deployment_id}/monitoring"): f"{UI} 404 ok ok ok 404",
 }
 
 
