@@ -1,8 +1,10 @@
 """Prediction capture on the hot path: a bounded in-memory buffer a background writer drains.
 
 Every online prediction offers what it was asked and what it answered (`CaptureBuffer.offer`);
-the buffer keeps it if the deployment's sampling picks the request and there is room, and the
-writer (`writer.py`) takes everything kept about once a second and stores it off the event loop.
+the buffer counts every request in its hour's tally (requests, rows, latency: the service figures
+are exact whatever the sampling), keeps the rows if the deployment's sampling picks the request and
+there is room, and the writer (`writer.py`) takes everything every few seconds and stores it off the
+event loop.
 Offering costs a dictionary lookup, a random draw and an append: it never waits, never touches
 the database or a file, and never raises into the prediction. When the writer falls behind and
 the buffer is full, the rows are dropped and counted (`champion_capture_dropped_rows`), as a
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from champion.errors import InvalidInput
-from champion.runtimes import Prediction, Signature
+from champion.runtimes import Prediction, Signature, TargetType
 
 DEFAULT_CAPACITY_CELLS = 4_000_000
 """Rows times features the buffer holds before it drops: about 32 MB of float64 per process."""
@@ -55,13 +57,32 @@ class Captured:
     """Seconds to answer, queueing for the model included."""
 
 
+SLOW_SECONDS = 1.0
+"""A request answered slower than this counts as slow (DataRobot's `slowRequests` at its default)."""
+
+
+@dataclass
+class Tally:
+    """Every request one model version answered in one hour, sampled for capture or not (they add up)."""
+
+    requests: int = 0
+    rows: int = 0
+    latency_sum: float = 0.0
+    latency_max: float = 0.0
+    slow_requests: int = 0
+    prediction_sum: float = 0.0
+    """A regressor's predicted values summed (0 for a classifier)."""
+    dropped_rows: int = 0
+    """Rows sampled for capture but dropped because the buffer was full."""
+
+
 @dataclass
 class Drained:
-    """What the writer takes at once: the captured requests, and what was dropped since the last take."""
+    """What the writer takes at once: the captured requests, and every request's tally since the last take."""
 
     captured: list[Captured] = field(default_factory=list)
-    dropped: dict[tuple[str, str], int] = field(default_factory=dict)
-    """Rows dropped per deployment and model version because the buffer was full."""
+    tallies: dict[tuple[str, str, float], Tally] = field(default_factory=dict)
+    """By (deployment id, model version id, start of the hour in epoch seconds)."""
 
 
 class CaptureBuffer:
@@ -72,7 +93,7 @@ class CaptureBuffer:
         self._lock = threading.Lock()  # offers come from the event loop, takes from the writer's thread
         self._captured: list[Captured] = []
         self._cells = 0
-        self._dropped: dict[tuple[str, str], int] = {}
+        self._tallies: dict[tuple[str, str, float], Tally] = {}
 
     def offer(
         self,
@@ -86,24 +107,36 @@ class CaptureBuffer:
         association_ids: Sequence[str] | None,
         latency: float,
     ) -> None:
-        if policy.sampling < 1.0 and random.random() >= policy.sampling:
-            return
+        now = time.time()
+        sampled = policy.sampling >= 1.0 or random.random() < policy.sampling
         cells = rows.size or len(rows)
         with self._lock:
+            key = (deployment_id, version_id, now - now % 3600)
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = Tally()
+            tally.requests += 1
+            tally.rows += len(rows)
+            tally.latency_sum += latency
+            tally.latency_max = max(tally.latency_max, latency)
+            tally.slow_requests += latency > SLOW_SECONDS
+            if signature.target.type is TargetType.REGRESSION:
+                tally.prediction_sum += float(np.sum(prediction.labels, dtype=np.float64))
+            if not sampled:
+                return
             if self._cells + cells > self.capacity_cells:
-                key = (deployment_id, version_id)
-                self._dropped[key] = self._dropped.get(key, 0) + len(rows)
+                tally.dropped_rows += len(rows)
                 return
             self._cells += cells
             self._captured.append(
-                Captured(deployment_id, version_id, signature, time.time(), rows, prediction, association_ids, latency)
+                Captured(deployment_id, version_id, signature, now, rows, prediction, association_ids, latency)
             )
 
     def drain(self) -> Drained:
         """Everything kept and dropped since the last drain; the buffer starts empty again."""
         with self._lock:
-            drained = Drained(self._captured, self._dropped)
-            self._captured, self._cells, self._dropped = [], 0, {}
+            drained = Drained(self._captured, self._tallies)
+            self._captured, self._cells, self._tallies = [], 0, {}
         return drained
 
     def filling(self) -> float:

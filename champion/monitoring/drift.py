@@ -105,9 +105,15 @@ def _make_baseline(
         loaded[record.id] = files.read(store.open_path(record.sha256), signature)
         first.append(loaded[record.id])
     made = {}
+    classes = tuple(dict.fromkeys(str(c) for c in signature.target.classes))
     for feature, kind in tracked(signature):
         values = np.concatenate([values_of(r, feature) for r in first])
-        bins = binning.fit(values, kind)
+        if feature == TARGET and classes:
+            # A classifier's prediction drifts over its own classes, each its own bin, even one the
+            # first rows never predicted (a class appearing later is the drift to see).
+            bins = binning.Bins(kind="categorical", categories=classes)
+        else:
+            bins = binning.fit(values, kind)
         made[feature] = DriftBaseline(
             deployment_id=deployment_id,
             version_id=version_id,

@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,14 +29,12 @@ from champion.db import utcnow
 from champion.deployments.tables import Deployment
 from champion.meters import ServingMetrics
 from champion.monitoring import drift, files, retention, upserts
-from champion.monitoring.capture import CaptureBuffer, Captured, Drained
+from champion.monitoring.capture import CaptureBuffer, Captured, Drained, Tally
 from champion.monitoring.tables import CaptureFile
 from champion.runtimes import Signature, TargetType
 
 logger = logging.getLogger(__name__)
 
-SLOW_SECONDS = 1.0
-"""A request answered slower than this counts as slow (DataRobot's `slowRequests`)."""
 RETENTION_EVERY = 60.0
 
 
@@ -106,13 +103,14 @@ class CaptureWriter:
 
     def _flush(self) -> list[Flushed]:
         drained = self._buffer.drain()
-        if self._metrics is not None:
-            for (deployment_id, _), count in drained.dropped.items():
-                self._metrics.capture_dropped(deployment_id, count)
+        tallies: dict[tuple[str, str], dict[float, Tally]] = defaultdict(dict)
+        for (deployment_id, version_id, hour), tally in drained.tallies.items():
+            tallies[(deployment_id, version_id)][hour] = tally
+            if self._metrics is not None and tally.dropped_rows:
+                self._metrics.capture_dropped(deployment_id, tally.dropped_rows)
         flushed = []
         for (deployment_id, version_id), captured in _groups(drained).items():
-            dropped = drained.dropped.get((deployment_id, version_id), 0)
-            done = self._store_group(deployment_id, version_id, captured, dropped)
+            done = self._store_group(deployment_id, version_id, captured, tallies.get((deployment_id, version_id), {}))
             if done is not None:
                 flushed.append(done)
         if time.monotonic() - self._swept_at > RETENTION_EVERY:
@@ -122,14 +120,14 @@ class CaptureWriter:
         return flushed
 
     def _store_group(
-        self, deployment_id: str, version_id: str, captured: list[Captured], dropped: int
+        self, deployment_id: str, version_id: str, captured: list[Captured], tallies: dict[float, Tally]
     ) -> Flushed | None:
         with self._sessions() as session:
             if session.scalar(select(Deployment.id).where(Deployment.id == deployment_id)) is None:
                 return None  # deleted since it answered
         if not captured:
             with self._sessions() as session:
-                upserts.add_service(session, _service(deployment_id, version_id, [], dropped))
+                upserts.add_service(session, _service(deployment_id, version_id, tallies))
                 session.commit()
             return None
         signature = captured[0].signature
@@ -155,7 +153,7 @@ class CaptureWriter:
             )
             session.add(record)
             upserts.keep_first_predictions(session, list(_associated(deployment_id, version_id, signature, rows)))
-            upserts.add_service(session, _service(deployment_id, version_id, captured, dropped))
+            upserts.add_service(session, _service(deployment_id, version_id, tallies))
             session.commit()
             file_id = record.id
         drift.observe(self._sessions, self._store, deployment_id, version_id, signature, file_id, rows)
@@ -166,8 +164,8 @@ def _groups(drained: Drained) -> dict[tuple[str, str], list[Captured]]:
     groups: dict[tuple[str, str], list[Captured]] = defaultdict(list)
     for captured in drained.captured:
         groups[(captured.deployment_id, captured.version_id)].append(captured)
-    for key in drained.dropped:
-        groups.setdefault(key, [])
+    for deployment_id, version_id, _ in drained.tallies:
+        groups.setdefault((deployment_id, version_id), [])
     return groups
 
 
@@ -189,35 +187,8 @@ def _associated(
         }
 
 
-@dataclass
-class _Window:
-    """One hour's service figures for one deployment and model version, as this flush saw them."""
-
-    requests: int = 0
-    rows: int = 0
-    latency_sum: float = 0.0
-    latency_max: float = 0.0
-    slow_requests: int = 0
-    prediction_sum: float = 0.0
-    dropped_rows: int = 0
-
-    def add(self, captured: Captured) -> None:
-        self.requests += 1
-        self.rows += len(captured.rows)
-        self.latency_sum += captured.latency
-        self.latency_max = max(self.latency_max, captured.latency)
-        self.slow_requests += captured.latency > SLOW_SECONDS
-        if captured.signature.target.type is TargetType.REGRESSION:
-            self.prediction_sum += float(np.sum(captured.prediction.labels, dtype=np.float64))
-
-
-def _service(deployment_id: str, version_id: str, captured: list[Captured], dropped: int) -> list[dict[str, object]]:
-    windows: dict[float, _Window] = defaultdict(_Window)
-    for c in captured:
-        windows[c.at - c.at % 3600].add(c)
-    if dropped:  # counted in the newest hour: when they were dropped is not kept
-        windows[max(windows, default=time.time() // 3600 * 3600)].dropped_rows = dropped
+def _service(deployment_id: str, version_id: str, tallies: dict[float, Tally]) -> list[dict[str, object]]:
     return [
-        {"deployment_id": deployment_id, "version_id": version_id, "window_start": files.hour_of(start), **vars(w)}
-        for start, w in windows.items()
+        {"deployment_id": deployment_id, "version_id": version_id, "window_start": files.hour_of(start), **vars(t)}
+        for start, t in tallies.items()
     ]

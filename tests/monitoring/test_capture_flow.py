@@ -210,7 +210,8 @@ def test_a_full_buffer_drops_and_counts_and_never_fails_a_prediction() -> None:
         )
     drained = buffer.drain()
     assert sum(len(c.rows) for c in drained.captured) == 1_000
-    assert drained.dropped == {("d", "v"): 2_000}
+    ((key, tally),) = drained.tallies.items()
+    assert key[:2] == ("d", "v") and (tally.requests, tally.rows, tally.dropped_rows) == (30, 3_000, 2_000)
     assert buffer.drain().captured == []  # drained means empty
 
 
@@ -228,7 +229,9 @@ def test_sampling_keeps_about_its_share() -> None:
             association_ids=None,
             latency=0.001,
         )
-    assert 400 < len(buffer.drain().captured) < 600
+    drained = buffer.drain()
+    assert 400 < len(drained.captured) < 600
+    assert sum(t.requests for t in drained.tallies.values()) == 2_000  # every request is counted, sampled or not
 
 
 def test_baseline_rows_is_what_the_drift_test_sends() -> None:
@@ -252,3 +255,22 @@ def test_a_classifier_has_no_mean_prediction(server: Server, classifier: str) ->
             session, actor(server), deployment_id=classifier, span=monitoring.period(None, None)
         )
     assert stats.requests > 0 and stats.mean_prediction is None
+
+
+def test_a_classifiers_prediction_drifts_over_all_its_classes(
+    server: Server, space: str, model_files: ModelFiles
+) -> None:
+    model = upload_model(server, space, model_files.classifier_named.read_bytes(), name="one-sided")
+    deployment_id = ready(server, space, model, "one-sided")
+    rows = np.random.default_rng(4).normal(size=(600, 3))
+    rows[:, 0] = -5.0  # the first rows all predict one class
+    assert score(server, deployment_id, FEATURES, rows.tolist()).status_code == 200
+    flush(server)
+    with server.context.sessions() as session:
+        found = monitoring.drift_of(
+            session, actor(server), deployment_id=deployment_id, span=monitoring.period(None, None)
+        )
+    assert found.target is not None
+    classes = [str(c) for c in joblib.load(model_files.classifier_named).classes_]
+    assert found.target.labels[: len(classes)] == classes  # the class never predicted yet has its own bin
+    assert sorted(found.target.counts[: len(classes)]) == [0, 600]

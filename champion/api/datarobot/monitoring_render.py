@@ -32,7 +32,7 @@ from typing import Any
 from champion.monitoring.types import Accuracy, Drift, Drifted, Period, ServiceStats
 
 SLOW_THRESHOLD_MS = 1000.0
-"""The slowRequests threshold the capture writer counts at (`writer.SLOW_SECONDS`), DataRobot's default."""
+"""The slowRequests threshold the capture writer counts at (`capture.SLOW_SECONDS`), DataRobot's default."""
 
 
 def moment(value: dt.datetime) -> str:
