@@ -153,6 +153,15 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/deployments/{deployment_id}/model/"): f"{API} 404 403 bad bad 404",
     ("GET", "/api/v2/deployments/{deployment_id}/settings/"): f"{API} 404 ok ok ok 404",
     ("PATCH", "/api/v2/deployments/{deployment_id}/settings/"): f"{API} 404 403 ok ok 404",
+    ("POST", "/api/v2/deployments/{deployment_id}/actuals/fromJSON/"): f"{API} 404 403 ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/accuracy/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/accuracyOverTime/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/predictionsVsActualsOverTime/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/serviceStats/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/serviceStatsOverTime/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/featureDrift/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/targetDrift/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/predictionsOverTime/"): f"{API} 404 ok ok ok 404",
     ("POST", "/api/v2/modelPackages/fromLeaderboard/"): f"{API} bad 403 ok ok bad",
     ("GET", "/api/v2/modelPackages/"): f"{API} ok ok ok ok ok",
     ("GET", "/api/v2/modelPackages/{package_id}/"): f"{API} 404 ok ok ok 404",
@@ -528,6 +537,9 @@ REQUESTS: dict[tuple[str, str], Request] = {
         "json": {"modelId": ids["model_id"]}
     },
     ("PATCH", "/api/v2/deployments/{deployment_id}/settings/"): json_body({"predictionIntervals": {"enabled": False}}),
+    ("POST", "/api/v2/deployments/{deployment_id}/actuals/fromJSON/"): json_body(
+        {"data": [{"associationId": "matrix-1", "actualValue": 1}]}
+    ),
     ("POST", "/"): sign_in,
     ("POST", "/ui/sign-out"): form(),
     ("POST", "/ui/spaces/{space_id}/import"): ui_import,
