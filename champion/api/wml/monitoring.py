@@ -71,8 +71,8 @@ from champion.deployments import service as deployments
 from champion.errors import InvalidInput
 from champion.monitoring import divergence
 from champion.monitoring import service as monitoring
-from champion.monitoring.types import Accuracy, ActualIn, Drifted, Period, ServiceStats
 from champion.monitoring.capture import SLOW_SECONDS
+from champion.monitoring.types import Accuracy, ActualIn, Drifted, Period, ServiceStats
 
 router = APIRouter(route_class=WMLRoute)
 DEPLOYMENT = "/ml/v4/deployments/{deployment_id}"
