@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +79,16 @@ def observe(
                 return
         except IntegrityError:
             logger.info("deployment %s: another process made the drift baseline of %s", deployment_id, version_id)
+
+
+def captured_rows(session: Session, deployment_id: str, version_id: str) -> int:
+    """The rows of `version_id` the deployment's capture files hold."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(CaptureFile.rows), 0)).where(
+            CaptureFile.deployment_id == deployment_id, CaptureFile.version_id == version_id
+        )
+    )
+    return int(total or 0)
 
 
 def baselines(session: Session, deployment_id: str, version_id: str) -> dict[str, DriftBaseline]:

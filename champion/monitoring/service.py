@@ -330,9 +330,9 @@ def drift_of(
     chosen = _metric(metric)
     signature = _signature(version)
     baselines = drift.baselines(session, described.deployment.id, version.id)
-    report = Drift(span, chosen, version.id, baseline_ready=bool(baselines), target_name=signature.target.name)
     if not baselines:
-        return report
+        captured = drift.captured_rows(session, described.deployment.id, version.id)
+        return Drift(span, chosen, version.id, False, captured, target_name=signature.target.name)
     counts = _drift_counts(session, described.deployment.id, version.id, span)
     found = []
     for name, kind in drift.tracked(signature):
@@ -360,7 +360,8 @@ def drift_of(
         )
     target = next((d for d in found if d.name == drift.TARGET), None)
     features = [d for d in found if d.name != drift.TARGET]
-    return Drift(span, chosen, version.id, True, features, target, signature.target.name)
+    captured = drift.captured_rows(session, described.deployment.id, version.id)
+    return Drift(span, chosen, version.id, True, captured, features, target, signature.target.name)
 
 
 def _drift_counts(session: Session, deployment_id: str, version_id: str, span: Period) -> dict[str, dict[int, int]]:

@@ -99,6 +99,8 @@ class Drift:
     version_id: str
     baseline_ready: bool
     """False until the version has captured enough rows to fix its baseline (`drift.BASELINE_ROWS`)."""
+    captured_rows: int = 0
+    """The rows of this version captured so far (what the baseline waits for while it is not ready)."""
     features: list[Drifted] = field(default_factory=list)
     target: Drifted | None = None
     target_name: str | None = None

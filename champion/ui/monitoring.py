@@ -138,26 +138,12 @@ def gather(
         accuracy=accuracy,
         accuracy_names=accuracy_names(accuracy.target_type),
         drift=found_drift,
-        captured_rows=None if found_drift.baseline_ready else _captured(session, actor, described, end),
+        captured_rows=None if found_drift.baseline_ready else found_drift.captured_rows,
         chosen=None,
     )
     view.chosen = _chosen(view.drifted, view.drift.features, feature)
     _draw(session, actor, view)
     return view
-
-
-def _captured(session: Session, actor: Actor, described: Described, end: dt.datetime) -> int:
-    """The serving model's captured rows so far: its service figures since the deployment began.
-
-    Service windows count exactly the rows that were captured (sampled, not dropped), so this is
-    what the baseline waits on (unless retention swept files before there were enough: rare, as
-    the baseline needs only a few hundred rows).
-    """
-    d = described.deployment
-    since = monitoring.period(min(d.created_at, end - dt.timedelta(hours=1)), end)
-    return monitoring.service_stats(
-        session, actor, deployment_id=d.id, span=since, version_id=described.version.id
-    ).rows
 
 
 def _chosen(rows: list[Drifted], features: list[Drifted], wanted: str | None) -> Drifted | None:

@@ -360,6 +360,7 @@ def test_drift_answers_every_metric_with_the_histograms(server: Server, regresso
         "metric",
         "thresholds",
         "baseline_ready",
+        "captured_rows",
         "features",
         "target",
     }
@@ -434,6 +435,7 @@ def test_drift_before_any_capture_has_no_baseline(server: Server, space: str, mo
     model_id = upload_model(server, space, model_files.regressor.read_bytes(), name="idle")
     found = answer(monitoring(server, ready(server, space, model_id, "idle"), "drift"))
     assert found["baseline_ready"] is False and found["features"] == [] and found["target"] is None
+    assert found["captured_rows"] == 0
 
 
 # --- refusals -----------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ about; null for every version; drift names the version it read, the champion unl
          "max_latency_seconds", "dropped_rows" (captured rows the buffer could not keep),
          "mean_prediction" (a regressor's)
     GET  .../monitoring/drift
-         {..., "metric", "thresholds": {"warning", "failing"}, "baseline_ready", "features": [drifted],
+         {..., "metric", "thresholds": {"warning", "failing"}, "baseline_ready", "captured_rows", "features": [drifted],
           "target": drifted | null}
          drifted: "name", "kind" (numeric, categorical), "score", "level" (passing, warning,
          failing), "rows", "baseline_rows", "labels", "counts", "baseline_counts" — one label and two
@@ -379,6 +379,7 @@ def get_drift(
         "metric": found.metric,
         "thresholds": {"warning": warning, "failing": failing},
         "baseline_ready": found.baseline_ready,
+        "captured_rows": found.captured_rows,
         "features": [drifted(feature, feature.name) for feature in found.features],
         "target": drifted(found.target, found.target_name) if found.target is not None else None,
     }
