@@ -19,6 +19,9 @@ DOMAINS = (
     "runtimes",
     "artifacts",
     "serving",
+    "monitoring",
+    "challengers",
+    "meters",
 )
 BASE = ("config.py", "db.py", "errors.py", "auth.py", "patch.py")
 WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app", "champion.ui")
