@@ -1,12 +1,14 @@
-"""A deployment's settings (intervals, drift, segments, challengers, humility) and runtime parameter values.
+"""A deployment's settings (intervals, drift, segments, challengers, humility, capture, replay) and runtime values.
 
 Settings are what DataRobot's `deployments/{id}/settings/` reads and writes. champion stores them
 and holds replacements to them: the replacement checks (`replacement/checks.py`) refuse a candidate
 that would break a setting in force (a tracked segment attribute it does not take, a humility rule
 watching a feature it lacks). Humility rules act on predictions: `every_stored` hands the
 settings to each process's follower, which compiles them into the deployment's view, and the
-serving engine applies them (`serving/humility.py`) for every face. champion computes no intervals,
-drift or segments yet: those settings record intent, and each check's message says what it protects.
+serving engine applies them (`serving/humility.py`) for every face; prediction capture and the
+association id column reach the prediction path the same way. champion computes no intervals or
+segments yet: those settings record intent, and each check's message says what it protects. Drift is
+computed from captured rows whether its tracking flags are on or not (`monitoring/drift.py`).
 
 Runtime parameter values belong to the champion: its version declares them
 (`models/runtime_parameters.py`); `deployments.create` stores the first ones with the new deployment,
