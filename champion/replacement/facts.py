@@ -74,6 +74,12 @@ class ReplacementFacts:
     deployment_state: str  # a champion.deployments.types.State value: ready, updating, initializing, failed
     retired_fields: frozenset[str] = frozenset()  # features earlier champions took and the current one does not
     settings: DeploymentSettings = field(default_factory=DeploymentSettings)  # what the deployment tracks
+    captured_rows: int = 0
+    """The current model's captured rows (its drift history)."""
+    challengers: tuple[str, ...] = ()
+    """The names of the deployment's challengers."""
+    candidate_challenger: str | None = None
+    """The candidate's name as a challenger, when promoting one."""
     replayed: Replayed | None = None
     """How the candidate answered the champion's latest captured rows in its trial; None: nothing replayed
     (no captured rows, replay switched off, or the candidate did not load)."""

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from champion import patch
 from champion.artifacts import ArtifactStore
+from champion.challengers.tables import Challenger
 from champion.db import new_id
 from champion.deployments import lifecycle, runtime_values, settings
 from champion.deployments import patch as rules
@@ -34,6 +35,7 @@ from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion, RegisteredModel
+from champion.monitoring import drift
 from champion.monitoring.recent import recent_rows
 from champion.operations import service as operations
 from champion.operations.tables import Operation
@@ -289,6 +291,14 @@ def _facts(
     """Everything the checks read, the candidate's trial included (`trial.py`: load, warm-up, replay)."""
     role = spaces.role_of(session, actor, described.deployment.space_id)
     kept = settings.stored(session, deployment_id=described.deployment.id)
+    names = {
+        version_id: name
+        for version_id, name in session.execute(
+            select(Challenger.version_id, Challenger.name)
+            .where(Challenger.deployment_id == described.deployment.id)
+            .order_by(Challenger.created_at)
+        )
+    }
     candidate_facts = _model_facts(session, store, candidate, check_artifact=True)
     replayed = None
     if candidate_facts.artifact_intact and candidate.id != described.version.id:
@@ -309,6 +319,9 @@ def _facts(
             described.deployment.id, frozenset()
         ),
         settings=kept,
+        captured_rows=drift.captured_rows(session, described.deployment.id, described.version.id),
+        challengers=tuple(names.values()),
+        candidate_challenger=names.get(candidate.id),
         replayed=replayed,
     )
 

@@ -181,10 +181,16 @@ def driftTracking(facts: ReplacementFacts) -> CheckResult:
     tracked = " and ".join(
         [*(["target"] if drift.target_drift_enabled else []), *(["feature"] if drift.feature_drift_enabled else [])]
     )
+    history = (
+        f" The current model's drift ({facts.captured_rows} captured rows) stays readable under its version."
+        if facts.captured_rows
+        else ""
+    )
     return CheckResult(
         "driftTracking",
         PASSING,
-        f"The candidate keeps what {tracked} drift tracking follows; its baselines carry over.",
+        f"The candidate keeps what {tracked} drift tracking follows; its drift is measured against its own "
+        f"baseline, its first captured rows.{history}",
     )
 
 
@@ -271,8 +277,11 @@ def validChallenger(facts: ReplacementFacts) -> CheckResult:
             FAILING,
             f"Challengers are on, so the candidate must be comparable with them, but {'; '.join(problems)}.",
         )
+    others = [name for name in facts.challengers if name != facts.candidate_challenger]
+    promoted = f"It is the challenger '{facts.candidate_challenger}'. " if facts.candidate_challenger else ""
+    compared = f" The challengers {listed(others)} will be compared with it." if others else ""
     return CheckResult(
         "validChallenger",
         PASSING,
-        "Challengers are on; the candidate predicts the same target, of the same type, and loads.",
+        f"{promoted}Challengers are on; the candidate predicts the same target, of the same type, and loads.{compared}",
     )

@@ -193,3 +193,12 @@ def test_schedules_match_as_cron_does() -> None:
     assert schedule.latest(nightly, now) == dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
     yearly = Schedule(minute=[0], hour=[0], day_of_month=[1], month=[1], day_of_week=["*"])
     assert schedule.latest(yearly, now) is None  # more than a day ago: missed, not run late
+
+
+def test_validating_a_challenger_as_the_candidate_names_it(server: Server, live: dict[str, Any]) -> None:
+    url = f"/ml/v4/deployments/{live['deployment']}/validation"
+    body = {"asset": {"id": live["models"]["retrained"]}}
+    response = server.call("POST", url, params={**V, "space_id": live["space"]}, json=body)
+    assert response.status_code == 200, response.text
+    checks = {c["name"]: c for c in response.json()["checks"]}
+    assert "It is the challenger 'retrained'" in checks["validChallenger"]["message"]

@@ -635,10 +635,13 @@ def test_drift_tracking_passes_when_off_whatever_changes() -> None:
     assert check.status is PASSING and "off" in check.message
 
 
-def test_drift_tracking_passes_when_the_baselines_carry_over() -> None:
+def test_drift_tracking_passes_when_the_candidate_keeps_what_is_tracked() -> None:
     both = {"drift_tracking": {"target_drift_enabled": True, "feature_drift_enabled": True}}
     check = result(replacement(settings=both), "driftTracking")
     assert check.status is PASSING and "target and feature drift" in check.message
+    assert "its own baseline" in check.message and "stays readable" not in check.message
+    with_history = dataclasses.replace(replacement(settings=both), captured_rows=1234)
+    assert "drift (1234 captured rows) stays readable" in result(with_history, "driftTracking").message
 
 
 def test_drift_tracking_warns_when_the_target_baseline_resets() -> None:
@@ -749,6 +752,15 @@ def test_valid_challenger_passes_when_challengers_are_off() -> None:
 
 def test_valid_challenger_passes_for_the_same_target_and_a_loadable_model() -> None:
     assert result(replacement(settings=CHALLENGERS, loads=True), "validChallenger").status is PASSING
+
+
+def test_valid_challenger_names_the_challenger_promoted_and_those_that_stay() -> None:
+    facts = dataclasses.replace(
+        replacement(settings=CHALLENGERS, loads=True), challengers=("elastic", "forest"), candidate_challenger="forest"
+    )
+    check = result(facts, "validChallenger")
+    assert check.status is PASSING
+    assert "It is the challenger 'forest'" in check.message and "elastic will be compared with it" in check.message
 
 
 @pytest.mark.parametrize(
