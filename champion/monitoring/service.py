@@ -62,6 +62,9 @@ def period(start: dt.datetime | None, end: dt.datetime | None, *, now: dt.dateti
 
 
 def buckets(span: Period, size: dt.timedelta) -> list[Period]:
+    """`span` cut into buckets of `size`: a whole number of hours, no longer than the span."""
+    if size > span.end - span.start:
+        raise InvalidInput(f"a bucket of {size} is longer than the period asked about", field="bucket_size")
     if size < HOUR or size % HOUR:
         raise InvalidInput("a bucket is a whole number of hours", field="bucket_size")
     found = span.split(size)

@@ -31,8 +31,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
+from champion.api import moments
 from champion.api.datarobot import render
 from champion.api.datarobot.monitoring_render import SLOW_THRESHOLD_MS
 from champion.errors import InvalidInput
@@ -48,30 +47,13 @@ SERVICE_METRICS = ("totalPredictions", "totalRequests", "slowRequests", "executi
 CHAMPION_SERVICE_METRICS = ("meanExecutionTime", "maxExecutionTime", "droppedPredictions")
 UNMEASURED = ("responseTime", "userErrorRate", "serverErrorRate", "numConsumers", "medianLoad", "peakLoad")
 """DataRobot's service metrics champion does not measure (failed requests are not captured)."""
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
 # --- dates and buckets -------------------------------------------------------------------------------------
 
 
-def moment(text: str | None, field: str) -> dt.datetime | None:
-    if text is None:
-        return None
-    # A '+' an unencoded URL turned into a space: "…T00:00:00 02:00" is "…T00:00:00+02:00".
-    written = re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2", text.strip())
-    try:
-        parsed = dt.datetime.fromisoformat(written)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z", field=field) from None
-    utc = parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
-    if not EARLIEST <= utc < LATEST:
-        raise InvalidInput("a date between 1970 and 3000, please", field=field)
-    return utc
-
-
 def span_of(start: str | None, end: str | None) -> Period:
-    return monitoring.period(moment(start, "start"), moment(end, "end"))
+    return monitoring.period(moments.moment(start, "start"), moments.moment(end, "end"))
 
 
 def bucket_size(text: str | None, span: Period) -> dt.timedelta:
@@ -80,16 +62,7 @@ def bucket_size(text: str | None, span: Period) -> dt.timedelta:
         if length <= dt.timedelta(days=2):
             return dt.timedelta(hours=1)
         return dt.timedelta(days=1) if length <= dt.timedelta(days=60) else dt.timedelta(days=7)
-    try:
-        # pydantic reads ISO 8601 durations (a month as 30 days); the leading P keeps out bare numbers.
-        size = TypeAdapter(dt.timedelta).validate_python(text) if text.startswith("P") else None
-    except ValidationError:
-        size = None
-    if size is None:
-        raise InvalidInput(f"{text!r} is not an ISO 8601 duration such as PT1H, P1D or P7D", field="bucketSize")
-    if size > length:
-        raise InvalidInput(f"{text} is longer than the period asked about ({length})", field="bucketSize")
-    return size
+    return moments.duration(text, "bucketSize")
 
 
 def no_segments(attribute: str | None, value: str | None) -> None:
@@ -202,7 +175,7 @@ def actuals_of(body: Any) -> list[ActualIn]:
                 association_id=item.get("associationId"),
                 value=item.get("actualValue"),
                 was_acted_on=item.get("wasActedOn"),
-                timestamp=moment(stamp, f"{field}.timestamp"),
+                timestamp=moments.moment(stamp, f"{field}.timestamp"),
             )
         )
     return found

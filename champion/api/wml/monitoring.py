@@ -58,12 +58,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from champion.api import moments
 from champion.api.deps import ActorDep, SessionDep
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.render import timestamp
@@ -76,8 +76,6 @@ from champion.monitoring.types import Accuracy, ActualIn, Drifted, Period, Servi
 
 router = APIRouter(route_class=WMLRoute)
 DEPLOYMENT = "/ml/v4/deployments/{deployment_id}"
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 """Dates outside these are refused: the service's hour arithmetic must stay inside `datetime`'s range."""
 
 Start = Annotated[str | None, Query(description="ISO 8601 date-time (naive = UTC); default: a week before the end")]
@@ -112,47 +110,8 @@ ACTUALS_SCHEMA = {
 # --- reading the query --------------------------------------------------------------------------------------
 
 
-def moment(text: str | None, field: str) -> dt.datetime | None:
-    """An ISO 8601 date-time as UTC (naive is UTC), or None when not given."""
-    if text is None:
-        return None
-    # A '+' in an unencoded URL arrives as a space: "...T00:00:00 02:00" meant "+02:00".
-    written = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())
-    try:
-        parsed = dt.datetime.fromisoformat(written)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an ISO 8601 date-time such as 2025-01-01T00:00:00Z", field=field) from None
-    utc = parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-    if not EARLIEST <= utc < LATEST:
-        raise InvalidInput("a date between 1970 and 3000, please", field=field)
-    return utc
-
-
-# [0-9], not \d: \d matches every script's digits, and int() would read them.
-DURATION = re.compile(r"PT(?P<hours>[0-9]{1,6})H|P(?P<days>[0-9]{1,6})D|P(?P<weeks>[0-9]{1,6})W")
-
-
-def duration(text: str) -> dt.timedelta:
-    """PT<n>H, P<n>D or P<n>W as a timedelta, n at least 1; anything else is a 400 naming `bucket`.
-
-    By hand rather than a general ISO 8601 parser: buckets are whole hours, so months and years
-    (of no fixed length), minutes and combinations are refused rather than approximated.
-    """
-    match = DURATION.fullmatch(text)
-    if match is None:
-        raise InvalidInput(f"{text!r} is not a duration of the form PT<n>H, P<n>D or P<n>W", field="bucket")
-    hours, days, weeks = (int(match[name] or 0) for name in ("hours", "days", "weeks"))
-    size = dt.timedelta(hours=hours, days=days, weeks=weeks)
-    if not size:
-        raise InvalidInput("a bucket is at least an hour long", field="bucket")
-    return size
-
-
-def bucket_of(text: str, span: Period) -> dt.timedelta:
-    size = duration(text)
-    if size > span.end - span.start:
-        raise InvalidInput(f"{text} is longer than the period asked about", field="bucket")
-    return size
+def bucket_of(text: str) -> dt.timedelta:
+    return moments.duration(text, "bucket")
 
 
 _FIELDS = {"version_id": "model_version_id", "bucket_size": "bucket"}
@@ -199,7 +158,7 @@ def actuals_of(body: Any) -> list[ActualIn]:
                 association_id=item["association_id"],
                 value=finite_sized(item["value"], f"{field}.value"),
                 was_acted_on=item.get("was_acted_on"),
-                timestamp=moment(stamp, f"{field}.timestamp"),
+                timestamp=moments.moment(stamp, f"{field}.timestamp"),
             )
         )
     return found
@@ -303,7 +262,7 @@ def get_accuracy(
     """champion's extension: accuracy of the predictions that met an actual, over the period or per bucket."""
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     with wml_fields():
-        span = monitoring.period(moment(start, "start"), moment(end, "end"))
+        span = monitoring.period(moments.moment(start, "start"), moments.moment(end, "end"))
         answer = header(deployment_id, model_version_id, span)
         if bucket is None:
             found = monitoring.accuracy(
@@ -315,7 +274,7 @@ def get_accuracy(
             actor,
             deployment_id=deployment_id,
             span=span,
-            size=bucket_of(bucket, span),
+            size=bucket_of(bucket),
             version_id=model_version_id,
         )
     figures = [(found.period, accuracy_figures(found)) for found in over_time]
@@ -337,7 +296,7 @@ def get_service_stats(
     """champion's extension: requests, rows, latency and dropped rows, over the period or per bucket."""
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     with wml_fields():
-        span = monitoring.period(moment(start, "start"), moment(end, "end"))
+        span = monitoring.period(moments.moment(start, "start"), moments.moment(end, "end"))
         answer = {**header(deployment_id, model_version_id, span), "slow_request_seconds": SLOW_SECONDS}
         if bucket is None:
             found = monitoring.service_stats(
@@ -349,7 +308,7 @@ def get_service_stats(
             actor,
             deployment_id=deployment_id,
             span=span,
-            size=bucket_of(bucket, span),
+            size=bucket_of(bucket),
             version_id=model_version_id,
         )
     return {**answer, **bucketed(bucket, [(found.period, service_figures(found)) for found in over_time])}
@@ -369,7 +328,7 @@ def get_drift(
     """champion's extension: each tracked feature's drift, and the prediction's, against the version's baseline."""
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     with wml_fields():
-        span = monitoring.period(moment(start, "start"), moment(end, "end"))
+        span = monitoring.period(moments.moment(start, "start"), moments.moment(end, "end"))
         found = monitoring.drift_of(
             session, actor, deployment_id=deployment_id, span=span, version_id=model_version_id, metric=metric
         )
