@@ -33,6 +33,8 @@ from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.conftest import throwaway_postgres
 from tests.model_files import FEATURES, ModelFiles
 
+SCRAPE = "scrape-0123456789abcdef"
+
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -274,3 +276,34 @@ def test_a_classifiers_prediction_drifts_over_all_its_classes(
     classes = [str(c) for c in joblib.load(model_files.classifier_named).classes_]
     assert found.target.labels[: len(classes)] == classes  # the class never predicted yet has its own bin
     assert sorted(found.target.counts[: len(classes)]) == [0, 600]
+
+
+def test_under_load_a_full_buffer_drops_and_counts_and_no_prediction_fails(
+    tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles
+) -> None:
+    """A buffer of 1,000 cells (33 requests of 10 rows of 3 features), flushed when half full. Small
+    requests may or may not find room between flushes; a 400-row request (1,200 cells) never does.
+    Every prediction answers; the buffer never holds more than its capacity; what it could not keep
+    is counted, in the service figures and in Prometheus, and with what it kept adds up to every row
+    answered."""
+    home = tmp_path_factory.mktemp("capture-load")
+    with serving(home, "alice", capture_buffer_cells=1_000, capture_flush_seconds=3600, metrics_key=SCRAPE) as server:
+        space_id: str = server.call("POST", "/v2/spaces", json={"name": "loaded"}).json()["metadata"]["id"]
+        model = upload_model(server, space_id, model_files.classifier_named.read_bytes(), name="loaded")
+        deployment_id = ready(server, space_id, model, "loaded")
+        buffer: CaptureBuffer = server.client.app.state.engine.capture
+        small, large = np.random.default_rng(6).normal(size=(10, 3)).tolist(), np.zeros((400, 3)).tolist()
+        for request in range(200):
+            assert score(server, deployment_id, FEATURES, large if request % 40 == 0 else small).status_code == 200
+            assert buffer.filling() <= 1.0
+        flush(server)
+        with server.context.sessions() as session:
+            captured = sum(f.rows for f in session.scalars(select(CaptureFile)))
+            window = session.scalars(select(ServiceWindow).where(ServiceWindow.deployment_id == deployment_id)).one()
+        assert window.requests == 200 and window.rows == 195 * 10 + 5 * 400
+        assert captured + window.dropped_rows == window.rows and window.dropped_rows >= 5 * 400
+        scraped = server.call("GET", "/metrics", who=None, headers={"Authorization": f"Bearer {SCRAPE}"}).text
+        assert (
+            f'champion_capture_dropped_rows_total{{deployment="{deployment_id}"}} {float(window.dropped_rows)}'
+            in scraped
+        )
