@@ -126,6 +126,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/ml/v4/deployments/{deployment_id}/settings"): f"{API} 404 ok ok ok 404",
     ("PATCH", "/ml/v4/deployments/{deployment_id}/settings"): f"{API} 404 403 ok ok 404",
     ("POST", "/ml/v4/deployments/{deployment_id}/actuals"): f"{API} 404 403 ok ok 404",
+    ("POST", "/ml/v4/deployments/{deployment_id}/monitoring/baseline"): f"{API} 404 403 ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/accuracy"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/service"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/drift"): f"{API} 404 ok ok ok 404",
@@ -511,6 +512,9 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("POST", "/ml/v4/deployments/{deployment_id}/actuals"): json_body(
         {"actuals": [{"association_id": "matrix-1", "value": 1}]}
     ),
+    ("POST", "/ml/v4/deployments/{deployment_id}/monitoring/baseline"): lambda world, credential, ids: {
+        "json": {"data_asset_id": ids["asset_id"]}
+    },
     ("POST", "/ml/v4/deployment_jobs"): new_job_body,
     ("GET", "/ml/v4/deployment_jobs"): space_query,
     ("POST", "/v2/spaces/{space_id}/import"): lambda world, credential, ids: {"params": {"from_space": ids["source"]}},

@@ -74,7 +74,7 @@ def observe(
                     found = _make_baseline(session, store, deployment_id, version_id, signature)
                     if not found:
                         return
-                _count_file(session, deployment_id, version_id, found, file_id, rows)
+                count_file(session, deployment_id, version_id, found, file_id, rows)
                 session.commit()
                 return
         except IntegrityError:
@@ -137,11 +137,11 @@ def _make_baseline(
     for record in captured:
         if not record.drift_counted:
             rows = loaded.get(record.id) or files.read(store.open_path(record.sha256), signature)
-            _count_file(session, deployment_id, version_id, made, record.id, rows)
+            count_file(session, deployment_id, version_id, made, record.id, rows)
     return made
 
 
-def _count_file(
+def count_file(
     session: Session,
     deployment_id: str,
     version_id: str,

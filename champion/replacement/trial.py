@@ -106,6 +106,36 @@ def run(path: Path, framework: Framework, signature: Signature, replay: ReplayIn
         return TrialOutcome(False, str(lost), time.monotonic() - started)
 
 
+def answers(path: Path, framework: Framework, signature: Signature, rows: np.ndarray) -> np.ndarray:
+    """What the model at `path` answers for `rows` (labels or values), computed in the trial process.
+
+    For work that must not run in a serving process, such as predicting a whole training set to fix
+    a drift baseline. Raises RuntimeError with the model's reason when it cannot load or answer.
+    """
+    try:
+        found: np.ndarray | str = _runner(LIMITS.memory_bytes).run(
+            _answers, (str(path), framework.value, signature.to_dict(), rows), timeout=LIMITS.timeout
+        )
+    except multiprocessing.TimeoutError:
+        raise RuntimeError(f"the model did not answer within {LIMITS.timeout:g} s") from None
+    except _ProcessLost as lost:
+        raise RuntimeError(str(lost)) from None
+    if isinstance(found, str):
+        raise RuntimeError(found)
+    return found
+
+
+def _answers(path: str, framework: str, signature_data: dict[str, Any], rows: np.ndarray) -> np.ndarray | str:
+    """In the trial process: the model's labels for `rows`, or why it could not give them."""
+    try:
+        model = load(Path(path), Framework(framework))
+        return np.concatenate(
+            [np.asarray(model.predict(rows[start : start + 4096]).labels) for start in range(0, len(rows), 4096)]
+        )
+    except Exception as exc:
+        return _first_line(exc)
+
+
 def _trial(path: str, framework: str, signature_data: dict[str, Any], replay: ReplayInput | None) -> TrialOutcome:
     """In the trial process: load, warm up, replay."""
     started = time.monotonic()

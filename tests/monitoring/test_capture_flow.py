@@ -29,9 +29,10 @@ from champion.runtimes.base import Feature, FeatureType, Target, TargetType
 from champion.users.service import Actor
 from tests.api.test_humility import ready
 from tests.api.test_wml_deployments import V, upload_model
+from tests.api.test_wml_jobs import upload_asset
 from tests.api.test_wml_routes import Server, assert_wml_error, serving
 from tests.conftest import throwaway_postgres
-from tests.model_files import FEATURES, ModelFiles
+from tests.model_files import FEATURES, ModelFiles, training_data
 
 SCRAPE = "scrape-0123456789abcdef"
 
@@ -307,3 +308,40 @@ def test_under_load_a_full_buffer_drops_and_counts_and_no_prediction_fails(
             f'champion_capture_dropped_rows_total{{deployment="{deployment_id}"}} {float(window.dropped_rows)}'
             in scraped
         )
+
+
+def test_a_baseline_from_the_training_data_sees_drift_the_first_captured_rows_hide(
+    server: Server, space: str, model_files: ModelFiles
+) -> None:
+    model = upload_model(server, space, model_files.classifier_named.read_bytes(), name="trained")
+    deployment_id = ready(server, space, model, "trained")
+    rng = np.random.default_rng(8)
+    shifted = rng.normal(size=(600, 3))
+    shifted[:, 2] += 2.0  # x3 has drifted since training, from the first request on
+    assert score(server, deployment_id, FEATURES, shifted.tolist()).status_code == 200
+    flush(server)
+    with server.context.sessions() as session:
+        before = monitoring.drift_of(
+            session, actor(server), deployment_id=deployment_id, span=monitoring.period(None, None)
+        )
+    assert {d.name: d.score for d in before.features}["x3"] == pytest.approx(0.0, abs=0.05)  # its own baseline
+
+    frame, _ = training_data(rows=2_000, seed=12)
+    asset = upload_asset(server, space, "training.csv", frame.assign(label=0).to_csv(index=False).encode())
+    url = f"/ml/v4/deployments/{deployment_id}/monitoring/baseline"
+    response = server.call("POST", url, params={**V, "space_id": space}, json={"data_asset_id": asset})
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == 2_000
+    with server.context.sessions() as session:
+        after = monitoring.drift_of(
+            session, actor(server), deployment_id=deployment_id, span=monitoring.period(None, None)
+        )
+    scores = {d.name: d.score for d in after.features}
+    assert scores["x3"] is not None and scores["x3"] > 0.5
+    assert scores["x1"] is not None and scores["x1"] < 0.1 and scores["x2"] is not None and scores["x2"] < 0.1
+    assert {d.name: d.baseline_rows for d in after.features} == {"x1": 2_000, "x2": 2_000, "x3": 2_000}
+    assert {d.name: d.rows for d in after.features} == {"x1": 600, "x2": 600, "x3": 600}  # recounted, not doubled
+    viewer = server.call("POST", url, who="bob", params={**V, "space_id": space}, json={"data_asset_id": asset})
+    assert_wml_error(viewer, 403)
+    missing = server.call("POST", url, params={**V, "space_id": space}, json={"data_asset_id": "nope"})
+    assert missing.status_code == 404

@@ -64,12 +64,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from champion.api import moments
-from champion.api.deps import ActorDep, SessionDep
+from champion.api.deps import ActorDep, SessionDep, StoreDep
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.render import timestamp
 from champion.deployments import service as deployments
 from champion.errors import InvalidInput
-from champion.monitoring import divergence
+from champion.monitoring import baselines, divergence
 from champion.monitoring import service as monitoring
 from champion.monitoring.capture import SLOW_SECONDS
 from champion.monitoring.types import Accuracy, ActualIn, Drifted, Period, ServiceStats
@@ -246,6 +246,40 @@ def submit_actuals(
     deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)  # invisible: 404 first
     receipt = monitoring.submit_actuals(session, actor, deployment_id=deployment_id, actuals=actuals_of(body))
     return {"received": receipt.received, "matched": receipt.matched, "unmatched_ids": receipt.unmatched_ids}
+
+
+BASELINE_SCHEMA = {
+    "type": "object",
+    "required": ["data_asset_id"],
+    "additionalProperties": False,
+    "properties": {"data_asset_id": {"type": "string"}, "model_version_id": {"type": ["string", "null"]}},
+}
+
+
+@router.post(
+    f"{DEPLOYMENT}/monitoring/baseline",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": BASELINE_SCHEMA}}}},
+)
+def set_baseline(
+    deployment_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    space_id: str | None = None,
+    body: Any = Body(),
+) -> dict[str, Any]:
+    """champion's extension: measure drift against a data asset (the training data), not the first captured rows."""
+    deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)  # invisible: 404 first
+    if not isinstance(body, dict) or set(body) - {"data_asset_id", "model_version_id"}:
+        raise InvalidInput('expected {"data_asset_id", "model_version_id"?}', field="body")
+    asset_id, version_id = body.get("data_asset_id"), body.get("model_version_id")
+    if not isinstance(asset_id, str) or not (version_id is None or isinstance(version_id, str)):
+        raise InvalidInput("data_asset_id (and model_version_id) are ids", field="data_asset_id")
+    with wml_fields():
+        rows = baselines.from_data_asset(
+            session, actor, store, deployment_id=deployment_id, data_asset_id=asset_id, version_id=version_id
+        )
+    return {"data_asset_id": asset_id, "rows": rows}
 
 
 @router.get(f"{DEPLOYMENT}/monitoring/accuracy")
