@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import gc
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from champion.challengers.tables import ChallengerReplay
 from champion.models.software_specs import CATALOGUE
 from champion.users import service as users
 from tests.api.test_authentication import routes
@@ -130,6 +133,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/accuracy"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/service"): f"{API} 404 ok ok ok 404",
     ("GET", "/ml/v4/deployments/{deployment_id}/monitoring/drift"): f"{API} 404 ok ok ok 404",
+    # Challengers (champion's extension): members read, editors change, replay and promote.
+    ("GET", "/ml/v4/deployments/{deployment_id}/challengers"): f"{API} 404 ok ok ok 404",
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers"): f"{API} 404 403 ok ok 404",
+    ("PATCH", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): f"{API} 404 403 ok ok 404",
+    ("DELETE", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): f"{API} 404 403 ok ok 404",
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers/replay"): f"{API} 404 403 ok ok 404",
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}/promote"): f"{API} 404 403 ok ok 404",
     ("GET", "/ml/v4/deployment_jobs"): f"{API} 404 ok ok ok 404",
     ("POST", "/ml/v4/deployment_jobs"): f"{API} 404 403 ok ok 404",
     ("GET", "/ml/v4/deployment_jobs/{job_id}"): f"{API} 404 ok ok ok 404",
@@ -163,6 +173,16 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/deployments/{deployment_id}/featureDrift/"): f"{API} 404 ok ok ok 404",
     ("GET", "/api/v2/deployments/{deployment_id}/targetDrift/"): f"{API} 404 ok ok ok 404",
     ("GET", "/api/v2/deployments/{deployment_id}/predictionsOverTime/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/challengers/"): f"{API} 404 ok ok ok 404",
+    ("POST", "/api/v2/deployments/{deployment_id}/challengers/"): f"{API} 404 403 ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): f"{API} 404 ok ok ok 404",
+    ("PATCH", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): f"{API} 404 403 ok ok 404",
+    ("DELETE", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): f"{API} 404 403 ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/challengerReplaySettings/"): f"{API} 404 ok ok ok 404",
+    ("PATCH", "/api/v2/deployments/{deployment_id}/challengerReplaySettings/"): f"{API} 404 403 ok ok 404",
+    ("POST", "/api/v2/deployments/{deployment_id}/challengerPredictions/"): f"{API} 404 403 ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/challengerStatus/{status_id}/"): f"{API} 404 ok ok ok 404",
+    ("GET", "/api/v2/deployments/{deployment_id}/challengerComparison/"): f"{API} 404 ok ok ok 404",
     ("POST", "/api/v2/modelPackages/fromLeaderboard/"): f"{API} bad 403 ok ok bad",
     ("GET", "/api/v2/modelPackages/"): f"{API} ok ok ok ok ok",
     ("GET", "/api/v2/modelPackages/{package_id}/"): f"{API} 404 ok ok ok 404",
@@ -544,6 +564,19 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("POST", "/api/v2/deployments/{deployment_id}/actuals/fromJSON/"): json_body(
         {"data": [{"associationId": "matrix-1", "actualValue": 1}]}
     ),
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers"): lambda world, credential, ids: {
+        "params": {"space_id": ids["space_id"]},
+        "json": {"asset": {"id": ids["model_id"], "rev": "2"}},
+    },
+    ("PATCH", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): json_body(
+        [{"op": "replace", "path": "/name", "value": "c"}]
+    ),
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}/promote"): json_body({"reason": "OTHER"}),
+    ("POST", "/api/v2/deployments/{deployment_id}/challengers/"): lambda world, credential, ids: {
+        "json": {"modelPackageId": revision_two(world), "name": "c"}
+    },
+    ("PATCH", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): json_body({"name": "c"}),
+    ("PATCH", "/api/v2/deployments/{deployment_id}/challengerReplaySettings/"): json_body({"enabled": False}),
     ("POST", "/"): sign_in,
     ("POST", "/ui/sign-out"): form(),
     ("POST", "/ui/spaces/{space_id}/import"): ui_import,
@@ -596,6 +629,61 @@ def victim_attachment(world: World) -> Params:
     }
 
 
+def revision_two(world: World) -> str:
+    """The version id (DataRobot's model package) of the model's revision 2: the shared deployment serves 1."""
+    if "revision_two" not in world.ids:
+        packages = world.call("GET", "/api/v2/modelPackages/", params={"modelId": world.ids["model_id"]}).json()
+        world.ids["revision_two"] = next(p["id"] for p in packages["data"] if p["registeredModelVersion"] == 2)
+    return world.ids["revision_two"]
+
+
+def shared_challenger(world: World) -> Params:
+    """The shared deployment's challenger (revision 2), added again when an earlier call removed it."""
+    url, params = f"/ml/v4/deployments/{world.ids['deployment_id']}/challengers", {"space_id": world.ids["space_id"]}
+    found = world.call("GET", url, params=params).json()["resources"]
+    if not found:
+        added = world.call("POST", url, params=params, json={"asset": {"id": world.ids["model_id"], "rev": "2"}})
+        assert added.status_code == 201, added.text
+        found = [added.json()]
+    return {"challenger_id": found[0]["metadata"]["id"]}
+
+
+def no_challenger(world: World) -> Params:
+    """The shared deployment without challengers, so that adding revision 2 finds its place free."""
+    url, params = f"/ml/v4/deployments/{world.ids['deployment_id']}/challengers", {"space_id": world.ids["space_id"]}
+    for resource in world.call("GET", url, params=params).json()["resources"]:
+        gone = world.call("DELETE", f"{url}/{resource['metadata']['id']}", params=params)
+        assert gone.status_code == 204, gone.text
+    return {}
+
+
+def replayable(world: World) -> Params:
+    """A challenger to replay through, and no replay running (a second one is refused: 429, 409)."""
+    shared_challenger(world)
+    deadline = time.monotonic() + 30
+    while True:
+        with world.server.context.sessions() as session:
+            running = session.scalar(
+                select(ChallengerReplay.id).where(
+                    ChallengerReplay.deployment_id == world.ids["deployment_id"], ChallengerReplay.state == "running"
+                )
+            )
+        if running is None:
+            return {}
+        assert time.monotonic() < deadline, "the replay never ended"
+        time.sleep(0.05)
+
+
+def victim_challenger(world: World) -> Params:
+    """A deployment of its own (serving revision 2) with revision 1 as its challenger: promoting replaces it."""
+    deployment_id = victim_deployment(world)["deployment_id"]
+    url = f"/ml/v4/deployments/{deployment_id}/challengers"
+    body = {"asset": {"id": world.ids["model_id"], "rev": "1"}}
+    added = world.call("POST", url, params={"space_id": world.ids["space_id"]}, json=body)
+    assert added.status_code == 201, added.text
+    return {"deployment_id": deployment_id, "challenger_id": added.json()["metadata"]["id"]}
+
+
 # Routes that destroy (or one-time consume) what they name: a fresh one for every call.
 VICTIMS: dict[tuple[str, str], Callable[[World], Params]] = {
     ("DELETE", "/v2/spaces/{space_id}"): victim_space,
@@ -620,6 +708,21 @@ VICTIMS: dict[tuple[str, str], Callable[[World], Params]] = {
     ("POST", "/ml/v4/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
     ("GET", "/ui/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
     ("POST", "/ui/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
+    # Challengers: the shared deployment's one, there for each call that names it, gone before each that adds it.
+    ("PATCH", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): shared_challenger,
+    ("DELETE", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): shared_challenger,
+    ("GET", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): shared_challenger,
+    ("PATCH", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): shared_challenger,
+    ("DELETE", "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/"): shared_challenger,
+    ("GET", "/api/v2/deployments/{deployment_id}/challengerStatus/{status_id}/"): lambda world: {
+        "status_id": shared_challenger(world)["challenger_id"]
+    },
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers"): no_challenger,
+    ("POST", "/api/v2/deployments/{deployment_id}/challengers/"): no_challenger,
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers/replay"): replayable,
+    ("POST", "/api/v2/deployments/{deployment_id}/challengerPredictions/"): replayable,
+    # Promoting replaces the champion: each call promotes on a deployment of its own.
+    ("POST", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}/promote"): victim_challenger,
 }
 
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from champion.api.datarobot import (
+    challengers,
     deployments,
     model_packages,
     monitoring,
@@ -19,6 +20,7 @@ router.include_router(model_packages.router)
 router.include_router(operations.router)
 router.include_router(settings.router)
 router.include_router(monitoring.router)
+router.include_router(challengers.router)
 
 # The prediction routes, mounted ahead of every router by create_app (see predictions.py).
 hot_routes = predictions.hot_routes

@@ -47,12 +47,13 @@ PERMISSIONS = {
 
 # What this server does for a deployment, under DataRobot's capability names (its
 # DeploymentCapabilitiesResponse; the client itself never reads them). Drift is tracked from
-# captured predictions, and humility rules act on predictions; champion recommends no rules and
-# computes no default thresholds for them, and it has no challengers, prediction intervals or
-# warnings, segments, secondary datasets or automatic actuals yet.
+# captured predictions, humility rules act on predictions, and challengers replay captured traffic
+# (`challengers.py`); champion recommends no rules and computes no default thresholds for them,
+# and it has no prediction intervals or warnings, segments, secondary datasets or automatic
+# actuals yet.
 CAPABILITIES = {
     "supportsModelReplacement": True,
-    "supportsChallengerModels": False,
+    "supportsChallengerModels": True,
     "supportsFeatureDriftTracking": True,
     "supportsTargetDriftTracking": True,
     "supportsHumilityRules": True,
