@@ -89,11 +89,11 @@ class ReplayHandler:
         )
         if rows is None:
             return "no captured predictions of the champion to replay yet"
-        replay.rows = len(rows)
         classes = tuple(str(c) for c in champion.target.classes)
         given = trial.ReplayInput(rows.features, rows.labels, rows.probabilities, classes)
         actuals = _actuals(session, deployment.id, rows)
         found = session.scalars(select(Challenger).where(Challenger.deployment_id == deployment.id)).all()
+        results = []
         for challenger in found:
             if challenger.version_id == deployment.version_id:
                 continue  # promoted: it is the champion now
@@ -101,7 +101,10 @@ class ReplayHandler:
             signature = Signature.from_dict(version.signature)
             started = time.monotonic()
             outcome = trial.run(self.store.open_path(version.sha256), Framework(version.framework), signature, given)
-            session.add(_result(replay, challenger, outcome, champion, rows, actuals, time.monotonic() - started))
+            results.append(_result(replay, challenger, outcome, champion, rows, actuals, time.monotonic() - started))
+        # Written last: a row flushed earlier would hold SQLite's write lock through every trial.
+        session.add_all(results)
+        replay.rows = len(rows)
         return f"replayed {len(rows)} captured rows through {len(found)} challengers"
 
 

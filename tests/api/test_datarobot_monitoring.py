@@ -573,7 +573,5 @@ def test_capabilities_say_what_champion_does(server: Server, classifier: dict[st
     capabilities = dr(server, "GET", f"deployments/{classifier['id']}/").json()["capabilities"]
     assert capabilities["supportsFeatureDriftTracking"] and capabilities["supportsTargetDriftTracking"]
     assert capabilities["supportsHumilityRules"] and capabilities["supportsModelReplacement"]
-    assert (
-        not capabilities["supportsChallengerModels"] and not capabilities["supportsSegmentedAnalysisDriftAndAccuracy"]
-    )
+    assert capabilities["supportsChallengerModels"] and not capabilities["supportsSegmentedAnalysisDriftAndAccuracy"]
     assert "supportsHumility" not in capabilities

@@ -65,7 +65,7 @@ def test_a_compatible_candidate_passes_every_check(server: Server, live: dict[st
     assert report["status"] == "passing" and report["message"] == "All checks passed."
     assert report["schema_mismatch"] is False
     assert all(set(c) == {"name", "status", "message"} and c["message"] for c in report["checks"])
-    assert len(report["checks"]) == 19
+    assert len(report["checks"]) == 20  # DataRobot's nineteen and champion's replay
 
 
 def test_fewer_features_warns_and_flags_the_schema_mismatch(server: Server, live: dict[str, str]) -> None:
@@ -161,6 +161,8 @@ def test_settings_start_switched_off_but_capture(server: Server, live: dict[str,
         "humility",
         "predictions_data_collection",
         "association_id",
+        "replay",
+        "challenger_replay",
     }
     assert body["segment_analysis"] == {"enabled": False, "attributes": []}
     assert body["predictions_data_collection"]["enabled"] is True

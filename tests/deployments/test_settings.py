@@ -115,6 +115,8 @@ def test_a_new_deployment_captures_and_has_everything_else_off(context: ServerCo
             "max_rows": 1_000_000,
         },
         "association_id": {"column_names": [], "required_in_prediction_requests": False},
+        "replay": {"enabled": True, "rows": 1_000, "max_disagreement": 0.2},
+        "challenger_replay": {"enabled": False, "schedule": None, "rows": 1_000},
     }
 
 

@@ -290,6 +290,18 @@ def victim(world: World, path: str) -> dict[str, str]:
         return {"deployment_id": new_deployment(world, world.ids["model_id"])}
     if path == "/ml/v4/deployment_jobs/{job_id}":
         return {"job_id": new_job(world)}
+    if path in (
+        "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}",
+        "/api/v2/deployments/{deployment_id}/challengers/{challenger_id}/",
+    ):
+        # A challenger of the shared deployment (revision 1; it serves revision 2), added for this call
+        # after removing any an earlier call left, so its five places never fill.
+        url = f"/ml/v4/deployments/{world.ids['deployment_id']}/challengers"
+        params = {"space_id": world.ids["space_id"]}
+        for resource in world.ok("GET", url, 200, params=params)["resources"]:
+            world.ok("DELETE", f"{url}/{resource['metadata']['id']}", 204, params=params)
+        body = {"asset": {"id": world.ids["model_id"], "rev": "1"}}
+        return {"challenger_id": world.ok("POST", url, 201, params=params, json=body)["metadata"]["id"]}
     raise AssertionError(f"no victim for DELETE {path}: add one so the deletion does not eat the setup")
 
 
