@@ -216,6 +216,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/ui/deployments/{deployment_id}/rollback"): f"{UI} 404 403 ok ok 404",
     ("POST", "/ui/deployments/{deployment_id}/predict"): f"{UI} 404 ok ok ok 404",
     ("GET", "/ui/deployments/{deployment_id}/monitoring"): f"{UI} 404 ok ok ok 404",
+    # The Monitoring page's challengers: members open the dialogs and watch a replay, editors change.
+    ("GET", "/ui/deployments/{deployment_id}/challengers/add"): f"{UI} 404 ok ok ok 404",
+    ("POST", "/ui/deployments/{deployment_id}/challengers"): f"{UI} 404 403 ok ok 404",
+    ("POST", "/ui/deployments/{deployment_id}/challengers/replay"): f"{UI} 404 403 ok ok 404",
+    ("GET", "/ui/deployments/{deployment_id}/challengers/replays/{operation_id}"): f"{UI} 404 ok ok ok 404",
+    ("GET", "/ui/deployments/{deployment_id}/challengers/{challenger_id}/remove"): f"{UI} 404 ok ok ok 404",
+    ("POST", "/ui/deployments/{deployment_id}/challengers/{challenger_id}/remove"): f"{UI} 404 403 ok ok 404",
 }
 
 
@@ -595,6 +602,11 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("POST", "/ui/deployments/{deployment_id}/upload"): ui_upload,
     ("POST", "/ui/deployments/{deployment_id}/rollback"): form(reason="OTHER"),
     ("POST", "/ui/deployments/{deployment_id}/predict"): ui_predict,
+    ("POST", "/ui/deployments/{deployment_id}/challengers"): lambda world, credential, ids: form(
+        version_id=revision_two(world), name="c"
+    )(world, credential, ids),
+    ("POST", "/ui/deployments/{deployment_id}/challengers/replay"): form(),
+    ("POST", "/ui/deployments/{deployment_id}/challengers/{challenger_id}/remove"): form(),
 }
 
 
@@ -684,6 +696,20 @@ def victim_challenger(world: World) -> Params:
     return {"deployment_id": deployment_id, "challenger_id": added.json()["metadata"]["id"]}
 
 
+def shared_replay(world: World) -> Params:
+    """A replay of the shared deployment (started once, by alice), for the UI's page that watches one."""
+    if "replay_operation" not in world.ids:
+        replayable(world)
+        started = world.call(
+            "POST",
+            f"/ml/v4/deployments/{world.ids['deployment_id']}/challengers/replay",
+            params={"space_id": world.ids["space_id"]},
+        )
+        assert started.status_code == 202, started.text
+        world.ids["replay_operation"] = started.json()["metadata"]["id"]
+    return {"operation_id": world.ids["replay_operation"]}
+
+
 # Routes that destroy (or one-time consume) what they name: a fresh one for every call.
 VICTIMS: dict[tuple[str, str], Callable[[World], Params]] = {
     ("DELETE", "/v2/spaces/{space_id}"): victim_space,
@@ -708,6 +734,12 @@ VICTIMS: dict[tuple[str, str], Callable[[World], Params]] = {
     ("POST", "/ml/v4/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
     ("GET", "/ui/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
     ("POST", "/ui/deployments/{deployment_id}/rollback"): lambda world: rolled(world),
+    # The UI's challengers: the same shared deployment and challenger as the API's.
+    ("POST", "/ui/deployments/{deployment_id}/challengers"): no_challenger,
+    ("POST", "/ui/deployments/{deployment_id}/challengers/replay"): replayable,
+    ("GET", "/ui/deployments/{deployment_id}/challengers/replays/{operation_id}"): shared_replay,
+    ("GET", "/ui/deployments/{deployment_id}/challengers/{challenger_id}/remove"): shared_challenger,
+    ("POST", "/ui/deployments/{deployment_id}/challengers/{challenger_id}/remove"): shared_challenger,
     # Challengers: the shared deployment's one, there for each call that names it, gone before each that adds it.
     ("PATCH", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): shared_challenger,
     ("DELETE", "/ml/v4/deployments/{deployment_id}/challengers/{challenger_id}"): shared_challenger,

@@ -6,12 +6,14 @@ answers out, drawing the charts on the server (`charts.py`). The periods are the
 hours, the last 7 days in 6-hour buckets (a bad afternoon stays visible, which daily points would
 hide) and the last 30 days in days, each ending with the current hour. Service figures and
 accuracy cover every model the deployment served in the period (its history through
-replacements); drift is the serving model's, measured against that model's own baseline.
+replacements); drift is the serving model's, measured against that model's own baseline. The
+challengers section (`challengers.py`) compares other models with the champion on its captured traffic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -32,7 +34,7 @@ from champion.monitoring.drift import BASELINE_ROWS, TARGET
 from champion.monitoring.types import Accuracy, Drift, Drifted, Period, ServiceStats
 from champion.runtimes import TargetType
 from champion.spaces import service as spaces
-from champion.ui import charts
+from champion.ui import challengers, charts
 from champion.ui.render import UIRoute, page, templates
 from champion.ui.session import ViewerSession
 from champion.users.service import Actor
@@ -80,6 +82,15 @@ def accuracy_names(target_type: str) -> tuple[str, ...]:
     return (accuracy_metrics.ACCURACY, *accuracy_metrics.DEFAULT_CLASSIFICATION)
 
 
+@dataclass(frozen=True)
+class Done:
+    """What the page's query says was just done to the challengers (`challengers.page_url`)."""
+
+    replay: str | None = None
+    challenger: str | None = None
+    removed: str | None = None
+
+
 @dataclass
 class MonitoringView:
     described: Described
@@ -96,6 +107,7 @@ class MonitoringView:
     captured_rows: int | None
     """Rows the serving model has captured, while it has no drift baseline yet (None once it has)."""
     chosen: Drifted | None
+    challengers: challengers.ChallengersView
     charts: dict[str, Markup] = field(default_factory=dict)
     accuracy_charts: list[Markup] = field(default_factory=list)
     windows: tuple[Window, ...] = WINDOWS
@@ -115,7 +127,14 @@ class MonitoringView:
 
 
 def gather(
-    session: Session, actor: Actor, deployment_id: str, *, period: str, metric: str, feature: str | None
+    session: Session,
+    actor: Actor,
+    deployment_id: str,
+    *,
+    period: str,
+    metric: str,
+    feature: str | None,
+    done: Done | None = None,
 ) -> MonitoringView:
     """Everything the page shows; a non-member learns nothing, not even that a period is unknown."""
     described = deployments.get(session, actor, deployment_id=deployment_id)
@@ -126,6 +145,8 @@ def gather(
     found_drift = monitoring.drift_of(session, actor, deployment_id=d.id, span=span, metric=metric)
     service = monitoring.service_stats(session, actor, deployment_id=d.id, span=span)
     accuracy = monitoring.accuracy(session, actor, deployment_id=d.id, span=span)
+    done = done or Done()
+    shown = accuracy_names(accuracy.target_type)
     view = MonitoringView(
         described=described,
         space_name=spaces.get_space(session, actor, space_id=d.space_id).name,
@@ -136,10 +157,13 @@ def gather(
         capture=deployments.get_settings(session, actor, deployment_id=d.id),
         service=service,
         accuracy=accuracy,
-        accuracy_names=accuracy_names(accuracy.target_type),
+        accuracy_names=shown,
         drift=found_drift,
         captured_rows=None if found_drift.baseline_ready else found_drift.captured_rows,
         chosen=None,
+        challengers=challengers.section(
+            session, actor, described, metrics=shown, replay=done.replay, added=done.challenger, removed=done.removed
+        ),
     )
     view.chosen = _chosen(view.drifted, view.drift.features, feature)
     _draw(session, actor, view)
@@ -223,8 +247,8 @@ def _milliseconds(seconds: float) -> str:
 
 
 def figure(value: float | None) -> str:
-    """A figure in a table: four significant digits, or a dash when there is none."""
-    return "—" if value is None else f"{value:.4g}"
+    """A figure in a table: four significant digits, or a dash when there is none (or none finite)."""
+    return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def milliseconds(seconds: float | None) -> str:
@@ -244,7 +268,11 @@ def show(
     period: str = DEFAULT_WINDOW,
     metric: str = divergence.DEFAULT_METRIC,
     feature: str | None = None,
+    replay: str | None = None,
+    challenger: str | None = None,
+    removed: str | None = None,
 ) -> Response:
-    view = gather(session, ui.actor, deployment_id, period=period, metric=metric, feature=feature)
+    done = Done(replay=replay, challenger=challenger, removed=removed)
+    view = gather(session, ui.actor, deployment_id, period=period, metric=metric, feature=feature, done=done)
     context = {"ui": ui, "view": view, "d": view.described.deployment, "name_of": _name_of}
     return page(request, "monitoring.html", context)

@@ -84,8 +84,11 @@ def dialog_context(
 
 
 @router.get("/ui/deployments/{deployment_id}/replace", response_class=HTMLResponse)
-def replace_dialog(deployment_id: str, request: Request, ui: ViewerSession, session: SessionDep) -> Response:
-    return page(request, "_replace_dialog.html", dialog_context(session, ui, deployment_id))
+def replace_dialog(
+    deployment_id: str, request: Request, ui: ViewerSession, session: SessionDep, asset: str = ""
+) -> Response:
+    """The dialog; `asset` (`<model id>:<rev>`) chooses the model at first (a challenger's Replace with this one)."""
+    return page(request, "_replace_dialog.html", dialog_context(session, ui, deployment_id, selected=asset or None))
 
 
 @router.post("/ui/deployments/{deployment_id}/replace/validate", response_class=HTMLResponse)

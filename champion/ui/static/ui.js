@@ -359,3 +359,40 @@
     if (opened) openDialog(opened.dataset.openDialog, null);
   });
 })();
+
+/* -- challengers: while a replay runs, ask after it; once it has ended, load the page again -------- */
+(function () {
+  "use strict";
+
+  function show(element, html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    if (template.content.firstElementChild) element.replaceWith(template.content.firstElementChild);
+  }
+
+  function watchReplay(element) {
+    window.setTimeout(function () {
+      if (!document.body.contains(element)) return;
+      fetch(element.dataset.replay, { headers: { "X-Champion-Fragment": "1" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.redirected && new URL(response.url).pathname === "/") {
+            window.location.assign(response.url); // signed out meanwhile
+            return;
+          }
+          if (!response.ok) return response.text().then(function (html) { show(element, html); });
+          var ended = response.headers.get("UI-Location");
+          if (!ended) { watchReplay(element); return; }
+          var next = new URL(ended, window.location.href);
+          var here = new URL(window.location.href);
+          // Going to this page's own address (whatever its #fragment) would only scroll: load it again.
+          if (next.pathname + next.search === here.pathname + here.search) window.location.reload();
+          else window.location.assign(next.href);
+        })
+        .catch(function () { window.setTimeout(function () { watchReplay(element); }, 1000); });
+    }, 500);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-replay]").forEach(watchReplay);
+  });
+})();
