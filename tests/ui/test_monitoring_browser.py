@@ -116,7 +116,7 @@ def test_the_drift_table_shows_the_shifted_feature_failing(site: Site, page_for:
     expect(page.get_by_role("columnheader", name="Score (hellinger)")).to_be_visible()
     expect(drift_row(page, "x2").locator(".badge")).to_have_text("failing")
     expect(page.get_by_role("img", name="x1: baseline and this period", exact=True)).to_be_visible()
-    expect(page.get_by_role("region", name="Challengers")).to_contain_text("not shown on this page yet")
+    expect(page.get_by_role("region", name="Challengers")).to_contain_text("No challengers yet.")
 
     page.get_by_role("link", name="Information").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("churn-api")
