@@ -5,7 +5,8 @@ One run: fit a GradientBoostingClassifier (fixed seed), then start each server a
 and 100-row requests at each concurrency), read its peak memory, stop it, and print a
 Markdown table (also written to bench/results/latest.md and latest.json). champion runs with
 prediction capture on, as it ships; then the same server runs the top concurrency again with
-capture switched off, and the difference is capture's cost.
+capture switched off and on alternately (off, on, on, off), and the difference of the means is
+capture's cost.
 
 Every load is bounded: a fixed duration per scenario, a timeout on every wait, and servers
 are stopped on the way out whatever happened. Any non-2xx answer or socket error fails the
@@ -579,6 +580,26 @@ def report(base: Measured, champ: Measured, args: argparse.Namespace, machine: s
     return "\n".join(lines) + "\n", data
 
 
+def measure_capture(server: Server, bodies: dict[int, Path], args: argparse.Namespace) -> tuple[Measured, Measured]:
+    """The top concurrency with capture off and on, alternated (off, on, on, off) so that neither gains
+    from running later on a warmer server; each the mean of its two runs."""
+    top = [max(args.concurrency)]
+    runs: dict[bool, list[Measured]] = {True: [], False: []}
+    for enabled in (False, True, True, False):
+        set_capture(server, enabled)
+        runs[enabled].append(measure(server, bodies, top, args))
+    set_capture(server, True)
+    return _mean(runs[True]), _mean(runs[False])
+
+
+def _mean(runs: list[Measured]) -> Measured:
+    first, second = runs
+    loads = {
+        key: dataclasses.replace(load, rps=(load.rps + second.loads[key].rps) / 2) for key, load in first.loads.items()
+    }
+    return Measured(loads, max(first.peak_kib, second.peak_kib), second.rss_kib)
+
+
 def with_capture_cost(
     table: str, data: dict[str, Any], captured: Measured, uncaptured: Measured
 ) -> tuple[str, dict[str, Any]]:
@@ -692,13 +713,11 @@ def main(argv: list[str] | None = None) -> int:
                     check_same_answers(answers["baseline"], answers["champion"])
                 measured[name] = measure(server, bodies, args.concurrency, args)
                 if name == "champion":
-                    log("champion again, prediction capture switched off (its cost is the difference)")
-                    set_capture(server, False)
-                    heavy = {rows: bodies[rows] for rows in bodies}
-                    measured["uncaptured"] = measure(server, heavy, [max(args.concurrency)], args)
+                    log("champion again at the top concurrency, capture off, on, on, off (its cost is the difference)")
+                    measured["captured"], measured["uncaptured"] = measure_capture(server, bodies, args)
                 stop(server)
         table, data = report(measured["baseline"], measured["champion"], args, machine_description())
-        table, data = with_capture_cost(table, data, measured["champion"], measured["uncaptured"])
+        table, data = with_capture_cost(table, data, measured["captured"], measured["uncaptured"])
     except BenchError as error:
         log(f"\nBENCH FAILED: {error}")
         return 1

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     """How often each server process stores the predictions it captured (sooner when its buffer is half
     full). Shorter shows fresher monitoring and writes more, smaller files."""
 
-    capture_buffer_cells: int = Field(default=4_000_000, ge=1_000)
+    capture_buffer_cells: int = Field(default=1_000_000, ge=1_000)
     """Rows times features each server process holds for prediction capture between flushes (about 8 bytes
     each); past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
 

@@ -27,8 +27,8 @@ import numpy as np
 from champion.errors import InvalidInput
 from champion.runtimes import Prediction, Signature, TargetType
 
-DEFAULT_CAPACITY_CELLS = 4_000_000
-"""Rows times features the buffer holds before it drops: about 32 MB of float64 per process."""
+DEFAULT_CAPACITY_CELLS = 1_000_000
+"""Rows times features the buffer holds before it drops: about 8 MB of float64 per process."""
 
 
 @dataclass(frozen=True, slots=True)
