@@ -178,6 +178,21 @@ def test_a_replay_asked_for_over_http_and_awaited_by_the_client(rest: httpx.Clie
     assert {entry["replay"]["id"] for entry in found.values()} == {started.json()["id"]}
 
 
+def test_the_replay_check_refuses_a_candidate_that_fails_on_the_captured_rows(arena: dict[str, Any]) -> None:
+    """Through the client's own validation and replacement: the square-rooting model passes warm-up on
+    zeros but fails on the champion's captured rows (negative inputs), so it is refused and nothing changes."""
+    deployment = dr.Deployment.get(arena["deployment"])
+    rooting = arena["packages"]["rooting"]
+    status, message, checks = deployment.validate_replacement_model(new_registered_model_version_id=rooting)
+    assert status == "failing" and "replay" in message
+    assert checks["replay"]["status"] == "failing" and f"of {ROWS} recent rows" in checks["replay"]["message"]
+    assert checks["model_can_be_deployed"]["status"] == "passing"
+    with pytest.raises(dr.errors.ClientError) as refused:
+        deployment.perform_model_replace(rooting, MODEL_REPLACEMENT_REASON.ACCURACY)
+    assert refused.value.status_code == 400
+    assert dr.Deployment.get(arena["deployment"]).model_package["id"] == arena["champion"]
+
+
 def test_promoting_a_challenger_with_replace_model(arena: dict[str, Any]) -> None:
     deployment = dr.Deployment.get(arena["deployment"])
     retrained = STATE["challengers"]["retrained"]
