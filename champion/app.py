@@ -24,7 +24,6 @@ from champion.monitoring.capture import CaptureBuffer
 from champion.monitoring.writer import CaptureWriter
 from champion.operations.runner import Handler, OperationRunner
 from champion.operations.types import OperationKind
-from champion.replacement import trial
 from champion.replacement.handler import ReplaceHandler
 from champion.serving.engine import ServingEngine
 from champion.spaces.access import AccessCache
@@ -73,7 +72,6 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
             await writer.stop()  # after the runner: nothing scores any more, and the last rows land
             await follower.stop()
             await engine.close()
-            trial.close()
             meters.close()
             if context is None:
                 ctx.close()

@@ -14,6 +14,7 @@ how many rows it failed on, and how often it disagrees. The comparison is the re
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import resource
 import threading
@@ -313,7 +314,14 @@ def _runner(memory_bytes: int) -> _Runner:
 
 
 def close() -> None:
-    """Stop the trial processes (the app's shutdown); the next trial starts a new one."""
+    """Stop the trial processes (at the interpreter's exit); a later trial would start a new one.
+
+    Not at an app's shutdown: the child belongs to the process, and several apps in one process
+    (tests, a restarted lifespan) share it rather than each paying for a fresh spawn.
+    """
     with _RUNNERS_LOCK:
         for runner in _RUNNERS.values():
             runner.close()
+
+
+atexit.register(close)
