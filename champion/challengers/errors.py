@@ -13,3 +13,7 @@ class TooManyChallengers(InvalidInput):
 
 class ReplayRunning(Conflict):
     """A replay of this deployment's traffic is already under way."""
+
+
+class ReplayNotFound(NotFound):
+    """No replay with that operation id of this deployment."""

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from champion.artifacts import ArtifactStore
-from champion.challengers.errors import ChallengerNotFound, ReplayRunning, TooManyChallengers
+from champion.challengers.errors import ChallengerNotFound, ReplayNotFound, ReplayRunning, TooManyChallengers
 from champion.challengers.tables import Challenger, ChallengerReplay, ChallengerResult
 from champion.deployments import service as deployments
 from champion.deployments import settings
@@ -183,6 +183,19 @@ def begin_replay(
     session.add(replay)
     session.commit()
     return replay, operation
+
+
+def replay_operation(session: Session, actor: Actor, *, deployment_id: str, operation_id: str) -> Operation:
+    """The operation of a replay of this deployment (members); ReplayNotFound for any other id."""
+    described = deployments.get(session, actor, deployment_id=deployment_id)
+    operation = session.get(Operation, operation_id)
+    if (
+        operation is None
+        or operation.kind != OperationKind.CHALLENGER_REPLAY
+        or operation.target_id != described.deployment.id
+    ):
+        raise ReplayNotFound(f"no replay with id {operation_id!r} of this deployment")
+    return operation
 
 
 def replay_rows(session: Session, *, deployment_id: str) -> int:

@@ -30,6 +30,7 @@ from champion.api.deps import RunnerDep, SessionDep, StoreDep
 from champion.api.status import status_of
 from champion.artifacts import ArtifactStore
 from champion.challengers import service as challengers
+from champion.challengers.errors import ReplayNotFound
 from champion.challengers.service import MAX_CHALLENGERS, Compared
 from champion.challengers.tables import ChallengerReplay
 from champion.deployments import service as deployments
@@ -37,8 +38,7 @@ from champion.deployments.service import Described
 from champion.errors import ChampionError, NotFound
 from champion.models import service as models
 from champion.models.tables import ModelVersion, RegisteredModel
-from champion.operations import service as operations
-from champion.operations.types import OperationKind, OperationState
+from champion.operations.types import OperationState
 from champion.runtimes import Signature, TargetType
 from champion.ui import views
 from champion.ui.render import UIRoute, error_page, field_errors, go, page, templates
@@ -58,10 +58,6 @@ def page_url(deployment_id: str, **query: str) -> str:
     return f"/ui/deployments/{deployment_id}/monitoring?{urlencode(query)}#challengers"
 
 
-class ReplayNotFound(NotFound):
-    pass
-
-
 @dataclass(frozen=True)
 class Watched:
     """A replay someone asked for, as its operation stands."""
@@ -74,13 +70,7 @@ class Watched:
 
 def watched_replay(session: Session, actor: Actor, deployment_id: str, operation_id: str) -> Watched:
     """The replay `operation_id` of this deployment; ReplayNotFound for any other operation."""
-    deployment = deployments.get(session, actor, deployment_id=deployment_id).deployment
-    try:
-        operation = operations.get(session, operation_id=operation_id)
-    except NotFound:
-        operation = None
-    if operation is None or operation.kind != OperationKind.CHALLENGER_REPLAY or operation.target_id != deployment.id:
-        raise ReplayNotFound(f"no replay with id {operation_id!r} of this deployment")
+    operation = challengers.replay_operation(session, actor, deployment_id=deployment_id, operation_id=operation_id)
     state = OperationState(operation.state)
     return Watched(
         operation_id=operation.id,

@@ -56,17 +56,16 @@ from champion.api.datarobot.operations import POLL_SECONDS, WAIT_SECONDS, Status
 from champion.api.datarobot.schemas import Body as DataRobotBody
 from champion.api.deps import ActorDep, ContextDep, HotActorDep, RunnerDep, SessionDep, StoreDep
 from champion.challengers import service as challengers
-from champion.challengers.errors import ChallengerNotFound, ReplayRunning
+from champion.challengers.errors import ChallengerNotFound, ReplayNotFound, ReplayRunning
 from champion.challengers.service import Compared
 from champion.context import ServerContext
 from champion.deployments import service as deployments
 from champion.deployments.settings import ChallengerReplay, Schedule
-from champion.errors import InvalidInput, NotFound
+from champion.errors import InvalidInput
 from champion.models import service as models
 from champion.models.errors import ModelNotFound
 from champion.models.tables import RegisteredModel
-from champion.operations import service as operations
-from champion.operations.types import OperationKind, OperationState
+from champion.operations.types import OperationState
 from champion.runtimes import Signature
 from champion.users.service import Actor
 
@@ -372,15 +371,11 @@ def _look(context: ServerContext, actor: Actor, deployment_id: str, status_id: s
             found = challengers.get(session, actor, deployment_id=deployment.id, challenger_id=status_id)
             return Seen(path=f"/api/v2/deployments/{deployment.id}/challengers/{found.challenger.id}/")
         try:
-            operation = operations.get(session, operation_id=status_id)
-        except NotFound:
-            operation = None
-        if (
-            operation is None
-            or operation.kind != OperationKind.CHALLENGER_REPLAY
-            or operation.target_id != deployment.id
-        ):
-            raise StatusNotFound(f"no challenger or replay with id {status_id!r} in this deployment")
+            operation = challengers.replay_operation(
+                session, actor, deployment_id=deployment.id, operation_id=status_id
+            )
+        except ReplayNotFound:
+            raise StatusNotFound(f"no challenger or replay with id {status_id!r} in this deployment") from None
         match OperationState(operation.state):
             case OperationState.SUCCEEDED:
                 return Seen(path=f"/api/v2/deployments/{deployment.id}/", message=operation.message)
