@@ -46,7 +46,16 @@ class Described:
 
     deployment: Deployment
     version: ModelVersion
+    """The champion: what the deployment answers predictions with now."""
     owner_left: bool = False
+    candidate: ModelVersion | None = None
+    """The version a replacement under way is preparing (None when none is): WML shows it as the
+    deployment's asset while it updates, as the seed's asset patch answer does."""
+
+    @property
+    def target(self) -> ModelVersion:
+        """The version the deployment is headed for: the candidate while one is prepared, else the champion."""
+        return self.candidate or self.version
 
     @property
     def etag(self) -> str:
@@ -133,7 +142,8 @@ def get(session: Session, actor: Actor, *, deployment_id: str, space_id: str | N
 def _describe(session: Session, deployment: Deployment) -> Described:
     owner = session.get(SpaceMember, (deployment.space_id, deployment.owner_id))
     owner_left = owner is None or owner.state != "active"
-    return Described(deployment, _champion(session, deployment), owner_left)
+    candidate = session.get(ModelVersion, deployment.candidate_version_id) if deployment.candidate_version_id else None
+    return Described(deployment, _champion(session, deployment), owner_left, candidate)
 
 
 def _champion(session: Session, deployment: Deployment) -> ModelVersion:

@@ -151,12 +151,41 @@ def refusal(report: ValidationReport, *, deployment_state: str) -> ChampionError
     return ValidationFailed(f"the replacement was refused. {report.message}", report=report)
 
 
+@dataclass(frozen=True)
+class BeforeReplacement:
+    """Roll back to the champion a recorded replacement started from ("the model before this one")."""
+
+    record_id: str
+
+
+@dataclass(frozen=True)
+class EarlierRevision:
+    """Roll back to a revision that served the deployment before; `model_id` None means the champion's model."""
+
+    rev: int
+    model_id: str | None = None
+
+
+RollbackTo = BeforeReplacement | EarlierRevision | None
+"""Where a rollback goes; None is the plain rollback: the champion before the last successful replacement."""
+
+
 def rollback(
-    session: Session, actor: Actor, store: ArtifactStore, *, deployment_id: str, reason: Reason = Reason.OTHER
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    deployment_id: str,
+    reason: Reason = Reason.OTHER,
+    to: RollbackTo = None,
 ) -> Started:
-    """Return to the champion before the last successful replacement, through the same checks."""
+    """Return to an earlier champion (`to`; by default the one before the last successful replacement).
+
+    The target goes through the same checks and swap as any replacement: a rollback is recorded
+    as one (kind `rollback`), so a second plain rollback returns to the model the first replaced.
+    """
     deployments.get(session, actor, deployment_id=deployment_id)
-    previous = _rollback_target(session, deployment_id=deployment_id)
+    previous = _rollback_target(session, deployment_id=deployment_id, to=to)
     return start(
         session,
         actor,
@@ -169,17 +198,31 @@ def rollback(
     )
 
 
-def rollback_target(session: Session, actor: Actor, *, deployment_id: str) -> ModelVersion | None:
+def rollback_target(
+    session: Session, actor: Actor, *, deployment_id: str, to: RollbackTo = None
+) -> ModelVersion | None:
     """The model version `rollback` would return to, or None when there is nothing to roll back to."""
     deployments.get(session, actor, deployment_id=deployment_id)
     try:
-        return _rollback_target(session, deployment_id=deployment_id)
+        return _rollback_target(session, deployment_id=deployment_id, to=to)
     except NothingToRollBack:
         return None
 
 
-def _rollback_target(session: Session, *, deployment_id: str) -> ModelVersion:
-    """The champion before the last successful replacement; NothingToRollBack saying why there is none."""
+def _rollback_target(session: Session, *, deployment_id: str, to: RollbackTo = None) -> ModelVersion:
+    """The version a rollback returns to; NothingToRollBack, or InvalidInput naming the target, saying why not.
+
+    A rollback only goes back: to the `from` of a replacement recorded for this deployment, or to a
+    revision that was its champion once (the `from` or the successful `to` of one of its records).
+    Anything else is a replacement, not a rollback, and is refused so.
+    """
+    if isinstance(to, BeforeReplacement):
+        record = session.get(ReplacementRecord, to.record_id)
+        if record is None or record.deployment_id != deployment_id:
+            raise InvalidInput(f"no replacement {to.record_id!r} in this deployment's history", field="replacement_id")
+        return _version_or_gone(session, record.from_version_id)
+    if isinstance(to, EarlierRevision):
+        return _earlier_revision(session, deployment_id=deployment_id, to=to)
     last = session.scalar(
         select(ReplacementRecord)
         .where(ReplacementRecord.deployment_id == deployment_id, ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
@@ -188,10 +231,48 @@ def _rollback_target(session: Session, *, deployment_id: str) -> ModelVersion:
     )
     if last is None:
         raise NothingToRollBack("the deployment has no earlier champion to roll back to")
-    previous = session.get(ModelVersion, last.from_version_id)
+    return _version_or_gone(session, last.from_version_id)
+
+
+def _version_or_gone(session: Session, version_id: str) -> ModelVersion:
+    previous = session.get(ModelVersion, version_id)
     if previous is None:
         raise NothingToRollBack("the earlier champion's model has been deleted")
     return previous
+
+
+def _earlier_revision(session: Session, *, deployment_id: str, to: EarlierRevision) -> ModelVersion:
+    deployment = session.get(Deployment, deployment_id)
+    assert deployment is not None, "the caller read the deployment"
+    model_id = to.model_id or deployment.model_id
+    version = session.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == model_id, ModelVersion.number == to.rev)
+    )
+    # One answer whether the revision does not exist or never served here: a model of another
+    # space must not be told apart from no model at all.
+    served = (
+        None
+        if version is None
+        else session.scalar(
+            select(ReplacementRecord.id)
+            .where(
+                ReplacementRecord.deployment_id == deployment_id,
+                (ReplacementRecord.from_version_id == version.id)
+                | (
+                    (ReplacementRecord.to_version_id == version.id)
+                    & (ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
+                ),
+            )
+            .limit(1)
+        )
+    )
+    if version is None or served is None:
+        raise InvalidInput(
+            f"revision {to.rev} of model {model_id!r} never served this deployment: a rollback only goes back "
+            "to an earlier champion; replace the model to deploy another",
+            field="asset.rev",
+        )
+    return version
 
 
 @dataclass(frozen=True)
@@ -357,6 +438,7 @@ def _model_facts(session: Session, store: ArtifactStore, version: ModelVersion, 
         artifact_intact=_intact(store, version.sha256) if check_artifact else True,
         time_series=TimeSeries.from_signature(version.signature),
         segmented_by=version.signature.get("segmented_by"),
+        software_spec_id=model.software_spec_id if model else None,
     )
 
 

@@ -165,11 +165,27 @@ def roll_back(
     runner: RunnerDep,
     body: RollbackRequest | None = None,
 ) -> Response:
-    """champion's extension: return to the previous champion, through the same checks and swap."""
-    reason = body.reason if body else Reason.OTHER
-    started = replacement.rollback(session, actor, store, deployment_id=deployment_id, reason=reason)
+    """champion's extension: return to an earlier champion, through the same checks and swap.
+
+    The body may name where to: `replacement_id` (the model before that replacement) or `asset`
+    (`{"id"?, "rev"}`, a revision that served before); neither means before the last change.
+    """
+    body = body or RollbackRequest()
+    started = replacement.rollback(
+        session, actor, store, deployment_id=deployment_id, reason=body.reason, to=rollback_to(body)
+    )
     runner.wake()
     return _with_etag(started.described, request, status=202, report=started.report)
+
+
+def rollback_to(body: RollbackRequest) -> replacement.RollbackTo:
+    if body.replacement_id is not None and body.asset is not None:
+        raise InvalidInput("give at most one of 'replacement_id' or 'asset'", field="asset")
+    if body.replacement_id is not None:
+        return replacement.BeforeReplacement(body.replacement_id)
+    if body.asset is not None:
+        return replacement.EarlierRevision(rev=int(body.asset.rev), model_id=body.asset.id)
+    return None
 
 
 @router.delete("/ml/v4/deployments/{deployment_id}", status_code=204)

@@ -143,9 +143,21 @@ def model(row: RegisteredModel, version: ModelVersion | None, spec: SoftwareSpec
 
 
 def revision(row: RegisteredModel, version: ModelVersion, spec: SoftwareSpec | None) -> dict[str, Any]:
+    """One revision as it was made: its own snapshot of the metadata (name, description, tags, software
+    spec — `spec` is the revision's — and custom) and its content. The type and label column are the
+    model's, fixed when it was created. A revision never changes, so it was modified when it was made."""
     body = model(row, version, spec)
-    body["metadata"]["created_at"] = timestamp(version.created_at)
-    body["metadata"]["commit_info"] = {"committed_at": timestamp(version.created_at)}
+    made = timestamp(version.created_at)
+    body["metadata"].update(
+        name=version.name,
+        description=version.description,
+        tags=version.tags,
+        created_at=made,
+        modified_at=made,
+        commit_info={"committed_at": made},
+    )
+    body["entity"]["software_spec"] = {"id": version.software_spec_id, **({"name": spec.name} if spec else {})}
+    body["entity"]["custom"] = version.custom
     return body
 
 
@@ -175,9 +187,15 @@ def page(resources: list[dict[str, Any]], *, limit: int | None = None) -> dict[s
     return {"total_count": len(resources), "limit": limit or len(resources), "resources": shown}
 
 
-def deployment(row: Deployment, version: ModelVersion, base_url: str) -> dict[str, Any]:
+def deployment(
+    row: Deployment, version: ModelVersion, base_url: str, *, candidate: ModelVersion | None = None
+) -> dict[str, Any]:
+    """A deployment as WML shows it. `entity.asset` is where it is headed: the candidate while a
+    replacement prepares one (the seed's asset patch answers with the asset being deployed), and
+    back to the champion when that replacement fails. `entity.status.serving_asset` (champion's
+    addition, beside the other runtime facts in `status`) is always the version answering now."""
     kind_entity: dict[str, Any] = {}
-    status: dict[str, Any] = {"state": row.state}
+    status: dict[str, Any] = {"state": row.state, "serving_asset": asset_reference(version)}
     if row.kind == "online":
         parameters = {"serving_name": row.serving_name} if row.serving_name else {}
         kind_entity["online"] = {"parameters": parameters} if parameters else {}
@@ -203,7 +221,7 @@ def deployment(row: Deployment, version: ModelVersion, base_url: str) -> dict[st
             "href": f"/ml/v4/deployments/{row.id}?space_id={row.space_id}",
         },
         "entity": {
-            "asset": {"id": row.model_id, "rev": str(version.number)},
+            "asset": asset_reference(candidate or version),
             **kind_entity,
             "custom": row.custom,
             "hardware_spec": row.hardware_spec,
@@ -214,8 +232,12 @@ def deployment(row: Deployment, version: ModelVersion, base_url: str) -> dict[st
     }
 
 
+def asset_reference(version: ModelVersion) -> dict[str, Any]:
+    return {"id": version.model_id, "rev": str(version.number)}
+
+
 def described(item: Described, base_url: str) -> dict[str, Any]:
-    body = deployment(item.deployment, item.version, base_url)
+    body = deployment(item.deployment, item.version, base_url, candidate=item.candidate)
     if item.owner_left:
         # The WML client prints system.warnings[0]; the list is never sent empty.
         body["system"] = {"warnings": [{"id": "owner_left", "message": OWNER_LEFT}]}

@@ -132,8 +132,21 @@ class ScoringRequest(BaseModel):
     scoring_parameters: dict[str, Any] | None = None
 
 
+class RollbackAsset(Strict):
+    id: str | None = Field(default=None, min_length=1)
+    """The model; the one the deployment serves now when omitted."""
+    rev: RevisionText
+    href: str | None = None
+
+
 class RollbackRequest(Strict):
+    """champion's rollback: with neither target, back to the champion before the last successful replacement."""
+
     reason: Reason = Reason.OTHER
+    replacement_id: str | None = Field(default=None, min_length=1)
+    """Back to the model this recorded replacement replaced (its `from`): an id from `.../replacements`."""
+    asset: RollbackAsset | None = None
+    """Back to this revision, which must have been the deployment's champion before."""
 
 
 PageLimit = Annotated[int | None, Query(ge=1, description="at most this many resources in the page")]
