@@ -1,8 +1,15 @@
 """The software specifications champion offers: an honest list of what this server runs.
 
-There is one: the Python interpreter serving requests, with the versions of the model
-libraries really installed. It carries a WML-style name so existing scripts that look it
-up by name keep working.
+Every spec describes the one Python interpreter serving requests, with the versions of the
+libraries really installed; they differ in which model families they are for. The first is WML's
+general `runtime-24.1-py<python>`, for every family, so scripts that look it up by name keep
+working. Then one per runtime family, named as WML names its framework specs
+(`<family>_rt24.1-py<python>`, like WML's `pytorch-onnx_rt24.1-py3.11`), listing only the
+packages that family loads with. A family spec is offered only when all its packages are
+installed. Ids are uuid5 of the name, so they are the same on every server running the same Python.
+
+A model's spec must fit its type's family (`fits`); the registry enforces it when a model is
+created and when its `/software_spec` changes.
 """
 
 from __future__ import annotations
@@ -13,9 +20,33 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from champion.models.types import FAMILIES, parse_model_type
+from champion.runtimes import Framework
 
 _NAMESPACE = uuid.UUID("6f3c7d1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f")
-_PACKAGES = ("scikit-learn", "xgboost", "lightgbm", "onnxruntime", "numpy", "pandas", "joblib")
+_RELEASE = "24.1"  # the WML runtime release champion's names follow
+
+# The distributions each runtime imports to load and run a model (champion/runtimes/<framework>.py).
+RUNTIME_PACKAGES: dict[Framework, tuple[str, ...]] = {
+    Framework.SKLEARN: ("scikit-learn", "joblib", "numpy", "pandas"),
+    Framework.XGBOOST: ("xgboost", "numpy"),
+    Framework.LIGHTGBM: ("lightgbm", "numpy"),
+    Framework.ONNX: ("onnxruntime", "onnx", "numpy"),
+}
+
+# One spec per runtime family: its name's prefix and the type families it serves. ONNX has two
+# type family names (`onnx_<v>` and WML's `onnxruntime_<v>`) for one runtime.
+FAMILY_SPECS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("scikit-learn", ("scikit-learn",)),
+    ("xgboost", ("xgboost",)),
+    ("lightgbm", ("lightgbm",)),
+    ("onnxruntime", ("onnxruntime", "onnx")),
+)
+
+# The one family whose library is installed under another name.
+_FAMILY_PACKAGE = {"onnx": "onnxruntime"}
+
+# The order packages are listed in, after a family spec's own library.
+_ORDER = ("scikit-learn", "xgboost", "lightgbm", "onnxruntime", "onnx", "numpy", "pandas", "joblib")
 
 
 @dataclass(frozen=True)
@@ -26,6 +57,16 @@ class SoftwareSpec:
     python: str
     packages: tuple[tuple[str, str], ...]
     model_types: tuple[str, ...]
+    """The type families (`scikit-learn`, `onnx`, ...) whose models this spec runs."""
+
+    @property
+    def frameworks(self) -> frozenset[Framework]:
+        """The runtimes this spec carries: those its families' files may load with."""
+        return frozenset().union(*(FAMILIES[family] for family in self.model_types))
+
+    def fits(self, model_type: str) -> bool:
+        """Whether a model of `model_type` (`scikit-learn_1.3`, or a bare family) may run on this spec."""
+        return model_type.partition("_")[0] in self.model_types
 
 
 def _installed(name: str) -> str | None:
@@ -35,20 +76,56 @@ def _installed(name: str) -> str | None:
         return None
 
 
+def _packages_of(families: tuple[str, ...], *, first: str | None = None) -> tuple[str, ...]:
+    """The packages `families` load with, `first` (a family's own library) leading, the rest in `_ORDER`."""
+    wanted = {pkg for family in families for framework in FAMILIES[family] for pkg in RUNTIME_PACKAGES[framework]}
+    return tuple(sorted(wanted, key=lambda pkg: (pkg != first, _ORDER.index(pkg))))
+
+
+def _spec(name: str, description: str, python: str, families: tuple[str, ...]) -> SoftwareSpec | None:
+    """The spec, or None when one of the packages its families load with is not installed."""
+    wanted = _packages_of(families, first=_FAMILY_PACKAGE.get(families[0], families[0]))
+    packages = tuple((pkg, v) for pkg in wanted if (v := _installed(pkg)) is not None)
+    if len(packages) < len(wanted):
+        return None
+    return SoftwareSpec(
+        id=str(uuid.uuid5(_NAMESPACE, name)),
+        name=name,
+        description=description,
+        python=python,
+        packages=packages,
+        model_types=families,
+    )
+
+
+def _general(python: str) -> SoftwareSpec:
+    """WML's general runtime, for every family; it lists the packages that are installed, whichever they are."""
+    name = f"runtime-{_RELEASE}-py{python}"
+    families = tuple(sorted(FAMILIES))
+    packages = tuple((pkg, v) for pkg in _packages_of(families) if (v := _installed(pkg)) is not None)
+    return SoftwareSpec(
+        id=str(uuid.uuid5(_NAMESPACE, name)),
+        name=name,
+        description=f"champion's Python {python} runtime with every model library it loads",
+        python=python,
+        packages=packages,
+        model_types=families,
+    )
+
+
 def _build() -> tuple[SoftwareSpec, ...]:
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    name = f"runtime-24.1-py{python}"
-    packages = tuple((pkg, v) for pkg in _PACKAGES if (v := _installed(pkg)) is not None)
-    return (
-        SoftwareSpec(
-            id=str(uuid.uuid5(_NAMESPACE, name)),
-            name=name,
-            description=f"champion's Python {python} runtime with the model libraries it loads",
-            python=python,
-            packages=packages,
-            model_types=tuple(sorted(FAMILIES)),
-        ),
+    family_specs = (
+        _spec(
+            f"{prefix}_rt{_RELEASE}-py{python}",
+            f"champion's Python {python} runtime for {' and '.join(families)} models, with the libraries it loads "
+            "them with",
+            python,
+            families,
+        )
+        for prefix, families in FAMILY_SPECS
     )
+    return (_general(python), *(spec for spec in family_specs if spec is not None))
 
 
 CATALOGUE = _build()
@@ -61,8 +138,9 @@ def find(*, spec_id: str | None = None, name: str | None = None) -> SoftwareSpec
     return None
 
 
-# The one family whose library is installed under another name.
-_FAMILY_PACKAGE = {"onnx": "onnxruntime"}
+def fitting(model_type: str) -> tuple[SoftwareSpec, ...]:
+    """The specs a model of `model_type` may take, the general one first."""
+    return tuple(spec for spec in CATALOGUE if spec.fits(model_type))
 
 
 def versioned_type(value: str, spec: SoftwareSpec = CATALOGUE[0]) -> str:

@@ -62,6 +62,8 @@ class ModelFacts:
     segmented_by: str | None = None
     """For a combined model (one model per segment, DataRobot's segmented modeling), the feature
     whose values pick the segment; None for a single model, which is every model champion loads."""
+    software_spec_id: str | None = None
+    """The id of the software specification the revision was made with; None: not recorded."""
 
 
 @dataclass(frozen=True)

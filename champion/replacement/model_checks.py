@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from champion.deployments.types import State
+from champion.models import software_specs
 from champion.replacement.facts import ModelFacts, ReplacementFacts
 from champion.replacement.report import FAILING, PASSING, WARNING, CheckResult
 from champion.runtimes.base import Feature, FeatureType, Framework, TargetType
@@ -87,15 +88,38 @@ def notCurrentModel(facts: ReplacementFacts) -> CheckResult:
 
 
 def supported(facts: ReplacementFacts) -> CheckResult:
-    """Fails when champion cannot load the candidate's framework. Warns when the framework changes
-    (scikit-learn to ONNX, say): champion serves both, but a conversion can shift predictions, so
-    the user should compare them. Passes when the framework stays the same."""
+    """Fails when champion cannot load the candidate's framework, or when the candidate's software
+    specification does not carry that framework's runtime (the registry refuses such a spec, so only
+    a model stored before that rule can have one). Warns when the candidate's spec is not one this
+    server offers (it ran on another Python, say): champion loads it with its own libraries anyway.
+    Warns when the framework changes (scikit-learn to ONNX, say): champion serves both, but a
+    conversion can shift predictions, so the user should compare them. Passes when the framework
+    stays the same, naming the software specification the deployment moves to when that changes:
+    every spec describes this same server's libraries, so a spec change alone loads nothing else."""
     current, candidate = facts.current, facts.candidate
     if candidate.framework not in LOADABLE:
         return CheckResult(
             "supported",
             FAILING,
             f"champion cannot load {candidate.framework} models; it loads {', '.join(sorted(LOADABLE))}.",
+        )
+    spec = software_specs.find(spec_id=candidate.software_spec_id) if candidate.software_spec_id else None
+    if spec is not None and candidate.framework not in spec.frameworks:
+        fit = ", ".join(s.name for s in software_specs.CATALOGUE if candidate.framework in s.frameworks)
+        return CheckResult(
+            "supported",
+            FAILING,
+            f"The candidate is a {candidate.framework} model but its software specification {spec.name} runs "
+            f"{' and '.join(spec.model_types)} models; change its model's software specification to one of {fit}.",
+        )
+    if candidate.software_spec_id and spec is None:
+        offered = ", ".join(s.name for s in software_specs.CATALOGUE)
+        return CheckResult(
+            "supported",
+            WARNING,
+            f"The candidate's software specification {candidate.software_spec_id} is not one this server offers "
+            f"({offered}); champion loads it with its own {candidate.framework} runtime, but change its model's "
+            "software specification to one of those.",
         )
     if candidate.framework != current.framework:
         return CheckResult(
@@ -107,8 +131,17 @@ def supported(facts: ReplacementFacts) -> CheckResult:
     return CheckResult(
         "supported",
         PASSING,
-        f"Both models are {candidate.framework} models ({current.model_type} and {candidate.model_type}).",
+        f"Both models are {candidate.framework} models ({current.model_type} and {candidate.model_type})"
+        f"{_spec_move(current, spec)}.",
     )
+
+
+def _spec_move(current: ModelFacts, spec: software_specs.SoftwareSpec | None) -> str:
+    """How the software specification changes, when it does: said, since it is what the deployment shows next."""
+    before = software_specs.find(spec_id=current.software_spec_id) if current.software_spec_id else None
+    if spec is None or before is None or before.id == spec.id:
+        return ""
+    return f"; the software specification changes from {before.name} to {spec.name}"
 
 
 def modelStatus(facts: ReplacementFacts) -> CheckResult:

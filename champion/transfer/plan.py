@@ -203,9 +203,11 @@ def _software_spec(entry: ModelEntry) -> tuple[str, tuple[str, ...]]:
     and each file is loaded with this server's libraries before it is kept anyway.
     """
     spec = software_specs.find(spec_id=entry.software_spec_id) or software_specs.find(name=entry.software_spec_name)
-    if spec is not None:
+    if spec is not None and spec.fits(entry.type):
         return spec.id, ()
     fallback = software_specs.CATALOGUE[0]
+    if spec is not None:  # the general spec fits every family; create_model would refuse this one
+        return fallback.id, (f"software spec {spec.name!r} does not fit {entry.type} models; using {fallback.name!r}",)
     named = entry.software_spec_name or entry.software_spec_id
     return fallback.id, (f"software spec {named!r} is not offered here; using {fallback.name!r}",)
 
