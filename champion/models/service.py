@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ PATCHABLE = ("/name", "/description", "/tags", "/software_spec", "/custom")
 def create_model(session: Session, actor: Actor, *, space_id: str, new: NewModel) -> RegisteredModel:
     spaces.require(session, actor, space_id, Role.EDITOR)
     parse_model_type(new.type)
-    _check_software_spec(new.software_spec_id, field="software_spec.id")
+    _check_software_spec(new.software_spec_id, model_type=new.type, field="software_spec.id")
     model = RegisteredModel(
         space_id=space_id,
         name=new.name,
@@ -80,7 +81,10 @@ def update_model(session: Session, actor: Actor, *, model_id: str, operations: A
     )
     changed = patch.apply_to(current, operations, allowed=PATCHABLE)
     spec_id = changed.software_spec.id
-    _check_software_spec(spec_id, field="/software_spec/id", name=changed.software_spec.name)
+    if spec_id != model.software_spec_id or changed.software_spec.name is not None:
+        # Only a spec the patch names is checked: a model whose spec this server no longer offers
+        # (another Python) can still be renamed.
+        _check_software_spec(spec_id, model_type=model.type, field="/software_spec/id", name=changed.software_spec.name)
     model.name, model.description, model.tags = changed.name, changed.description, changed.tags
     model.software_spec_id, model.custom = spec_id, changed.custom
     model.modified_at = utcnow()
@@ -138,15 +142,7 @@ def add_version(
             label_column=model.label_column,
         )
         staged = store.stage(path)
-        # Touching the model's row first takes its write lock (a row lock on PostgreSQL, the database's
-        # on SQLite) until the commit: concurrent uploads to one model number their versions in turn,
-        # each reading the newest number the one before it committed.
-        model.modified_at = utcnow()
-        try:
-            session.flush()
-        except StaleDataError:  # the model was deleted while the upload was read and checked
-            session.rollback()
-            raise ModelNotFound(f"no model with id {model_id!r}") from None
+        _lock(session, model)
         version = ModelVersion(
             model_id=model.id,
             number=_next_number(session, model_id=model.id),
@@ -157,6 +153,7 @@ def add_version(
             signature=(signature or read).to_dict(),
             runtime_parameters=declared,
             created_by=actor.user_id,
+            **_metadata(model),
         )
         session.add(version)
         session.flush()
@@ -217,8 +214,35 @@ def _inspect(
         raise NotAModel(str(exc), field="content") from exc
 
 
+def _lock(session: Session, model: RegisteredModel) -> None:
+    """Take the model row's write lock until the commit, before numbering a new revision.
+
+    Touching the row takes a row lock on PostgreSQL (the database's write lock on SQLite): concurrent
+    uploads and revisions of one model number theirs in turn, each reading the newest number (and, for
+    a revision, the newest content) the one before it committed.
+    """
+    model_id = model.id
+    model.modified_at = utcnow()
+    try:
+        session.flush()
+    except StaleDataError:  # the model was deleted meanwhile
+        session.rollback()
+        raise ModelNotFound(f"no model with id {model_id!r}") from None
+
+
+def _metadata(model: RegisteredModel) -> dict[str, Any]:
+    """The model's editable metadata as a new revision keeps it (copies: a revision never changes)."""
+    return {
+        "name": model.name,
+        "description": model.description,
+        "tags": list(model.tags),
+        "software_spec_id": model.software_spec_id,
+        "custom": copy.deepcopy(model.custom),
+    }
+
+
 def _next_number(session: Session, *, model_id: str) -> int:
-    """The number the model's next version takes; call it holding the model row's lock (see add_version)."""
+    """The number the model's next version takes; call it holding the model row's lock (`_lock`)."""
     return (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model_id)) or 0) + 1
 
 
@@ -247,16 +271,32 @@ def list_versions(session: Session, actor: Actor, *, model_id: str) -> list[Mode
 
 
 def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVersion:
-    """Freeze the current content as a revision.
+    """Freeze the model's current metadata and content as a new revision, every time it is called.
 
-    Every upload is already an immutable, numbered version, so the revision is the newest
-    one: calling this twice without a new upload returns the same revision.
+    The content is the newest revision's file: the new revision names the same blob (by its
+    SHA-256), so nothing is stored twice; its signature and runtime parameters come with the file.
     """
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
-    version = latest_version(session, model_id=model_id)
-    if version is None:
+    _lock(session, model)
+    newest = latest_version(session, model_id=model_id)
+    if newest is None:
+        session.rollback()
         raise NoContent("the model has no content yet: upload it before creating a revision")
+    version = ModelVersion(
+        model_id=model.id,
+        number=newest.number + 1,
+        framework=newest.framework,
+        sha256=newest.sha256,
+        size=newest.size,
+        filename=newest.filename,
+        signature=newest.signature,
+        runtime_parameters=newest.runtime_parameters,
+        created_by=actor.user_id,
+        **_metadata(model),
+    )
+    session.add(version)
+    session.commit()
     return version
 
 
@@ -269,7 +309,8 @@ def sweep_orphans(session: Session, store: ArtifactStore, *, keep: Iterable[str]
     return len(orphans)
 
 
-def _check_software_spec(spec_id: str, *, field: str, name: str | None = None) -> None:
+def _check_software_spec(spec_id: str, *, model_type: str, field: str, name: str | None = None) -> None:
+    """The spec must be one champion offers, named as it is (when a name is given), and fit the model's family."""
     spec = software_specs.find(spec_id=spec_id)
     if spec is None:
         names = ", ".join(spec.name for spec in software_specs.CATALOGUE)
@@ -278,4 +319,12 @@ def _check_software_spec(spec_id: str, *, field: str, name: str | None = None) -
         raise InvalidInput(
             f"the software specification {spec_id!r} is named {spec.name!r}, not {name!r}",
             field=field.rsplit("/", 1)[0] + "/name",
+        )
+    if not spec.fits(model_type):
+        family = parse_model_type(model_type).family
+        names = ", ".join(s.name for s in software_specs.fitting(model_type))
+        raise InvalidInput(
+            f"the software specification {spec.name!r} runs {' and '.join(spec.model_types)} models, "
+            f"not {family} models; the specifications that fit {family} models are {names}",
+            field=field,
         )

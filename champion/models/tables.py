@@ -30,7 +30,14 @@ class RegisteredModel(Base):
 
 
 class ModelVersion(Base):
-    """One uploaded artifact of a model, numbered from 1; never changed once written."""
+    """One revision of a model, numbered from 1; never changed once written.
+
+    A revision is the model's content (a file, named by its SHA-256 in the content-addressed store,
+    so revisions of the same file share one blob) and a snapshot of the model's editable metadata
+    when it was made: an upload makes one, and so does `create_revision` with the newest content.
+    The model's type, label column and declared input are fixed when it is created, so the model's
+    row is their one source; what a patch can change is kept here.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("model_id", "number"),)
@@ -45,5 +52,10 @@ class ModelVersion(Base):
     signature: Mapped[dict[str, Any]] = mapped_column(JSON)
     runtime_parameters: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     """The runtime parameters it declares (`models/runtime_parameters.py`, as DataRobot spells them), or None."""
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON)
+    software_spec_id: Mapped[str] = mapped_column(ID)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(ID)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -249,7 +249,7 @@ def test_upload_and_revisions(server: Server, space: str, model_files: ModelFile
     output = details["entity"]["schemas"]["output"][0]["fields"][0]["metadata"]
     assert output["class_labels"] == [0, 1] and output["target_type"] == "binary"
     revision = server.call("POST", f"/ml/v4/models/{model_id}/revisions", params=V, json={"space_id": space})
-    assert revision.status_code == 201 and revision.json()["metadata"]["rev"] == "1"
+    assert revision.status_code == 201 and revision.json()["metadata"]["rev"] == "2"  # the upload was revision 1
     by_rev = server.call("GET", f"/ml/v4/models/{model_id}", params={**V, "space_id": space, "rev": "1"})
     assert by_rev.status_code == 200
     assert_wml_error(server.call("GET", f"/ml/v4/models/{model_id}", params={"space_id": space, "rev": "9"}), 404)

@@ -106,9 +106,9 @@ def test_versions_are_numbered_and_revisions_freeze_the_newest(
     upload(context, alice, model.id, model_files.classifier_named, tmp_path)
     second = upload(context, alice, model.id, model_files.classifier_plain, tmp_path)
     with context.sessions() as session:
-        assert models.create_revision(session, alice, model_id=model.id).number == 2
-        assert [v.number for v in models.list_versions(session, alice, model_id=model.id)] == [1, 2]
-        assert models.get_version(session, alice, model_id=model.id, number=2).sha256 == second.sha256
+        assert models.create_revision(session, alice, model_id=model.id).number == 3
+        assert [v.number for v in models.list_versions(session, alice, model_id=model.id)] == [1, 2, 3]
+        assert models.get_version(session, alice, model_id=model.id, number=3).sha256 == second.sha256
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from champion.models import service as models
 from champion.models import software_specs
 from champion.models.revisions import Revision
 from champion.models.schemas import NewModel as DomainNewModel
-from champion.models.tables import RegisteredModel
+from champion.models.tables import ModelVersion, RegisteredModel
 
 router = APIRouter(route_class=WMLRoute)
 
@@ -31,6 +31,10 @@ WML_FIELDS = {"software_spec_id": "software_spec.id", "declared_input": "schemas
 def _render(session: SessionDep, row: RegisteredModel) -> dict[str, Any]:
     version = models.latest_version(session, model_id=row.id)
     return render.model(row, version, software_specs.find(spec_id=row.software_spec_id))
+
+
+def _revision(row: RegisteredModel, version: ModelVersion) -> dict[str, Any]:
+    return render.revision(row, version, software_specs.find(spec_id=version.software_spec_id))
 
 
 def _space(space_id: str | None) -> str:
@@ -93,7 +97,7 @@ def get_model(
     if rev is None:
         return _render(session, row)
     version = models.get_version(session, actor, model_id=model_id, number=rev)
-    return render.revision(row, version, software_specs.find(spec_id=row.software_spec_id))
+    return _revision(row, version)
 
 
 @router.patch("/ml/v4/models/{model_id}")
@@ -145,7 +149,7 @@ def create_revision(
 ) -> dict[str, Any]:
     row = models.get_model(session, actor, model_id=model_id, space_id=(body.space_id if body else None) or space_id)
     version = models.create_revision(session, actor, model_id=model_id)
-    return render.revision(row, version, software_specs.find(spec_id=row.software_spec_id))
+    return _revision(row, version)
 
 
 @router.get("/ml/v4/models/{model_id}/revisions")
@@ -153,6 +157,5 @@ def list_revisions(
     model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, limit: PageLimit = None
 ) -> dict[str, Any]:
     row = models.get_model(session, actor, model_id=model_id, space_id=space_id)
-    spec = software_specs.find(spec_id=row.software_spec_id)
     versions = models.list_versions(session, actor, model_id=model_id)
-    return render.page([render.revision(row, v, spec) for v in versions], limit=limit)
+    return render.page([_revision(row, v) for v in versions], limit=limit)
