@@ -438,7 +438,7 @@ def _model_facts(session: Session, store: ArtifactStore, version: ModelVersion, 
         artifact_intact=_intact(store, version.sha256) if check_artifact else True,
         time_series=TimeSeries.from_signature(version.signature),
         segmented_by=version.signature.get("segmented_by"),
-        software_spec_id=model.software_spec_id if model else None,
+        software_spec_id=version.software_spec_id or None,  # the revision's own: it keeps the spec it was made with
     )
 
 
