@@ -30,7 +30,7 @@ from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.service import Described
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
-from champion.errors import ChampionError, InvalidInput, ValidationFailed
+from champion.errors import ChampionError, Conflict, InvalidInput, ValidationFailed
 from champion.models import service as models
 from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
@@ -88,6 +88,104 @@ def start(
     with the deployment's current values; the operation carries the result, and the handler stores
     it with the swap, so a failed swap keeps the old values.
     """
+    checked = _checked(
+        session,
+        actor,
+        store,
+        deployment_id=deployment_id,
+        model_id=model_id,
+        rev=rev,
+        space_id=space_id,
+        runtime_parameter_values=runtime_parameter_values,
+    )
+    begun = _begin(session, actor, checked, reason=reason, kind=kind)
+    session.commit()
+    return _started(session, actor, checked, begun)
+
+
+def start_together(
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    deployment_ids: Sequence[str],
+    model_id: str,
+    rev: int,
+    reason: Reason = Reason.OTHER,
+) -> list[Started]:
+    """Replace the champion of every deployment in `deployment_ids` with one candidate: all start, or none.
+
+    Each is validated as `start` validates one (the same checks, the same refusals), writing nothing.
+    If any is refused, none starts, and the error names every refused deployment with its reason
+    (`_refused_together`). Otherwise every replacement, its operation and its record are committed
+    together; each then swaps through its own operation, so each ends like any replacement: a swap
+    that fails leaves that deployment's old champion serving and the others' swaps unaffected.
+    """
+    checked: list[_Checked] = []
+    refused: list[tuple[str, ChampionError]] = []
+    for deployment_id in deployment_ids:
+        try:
+            checked.append(_checked(session, actor, store, deployment_id=deployment_id, model_id=model_id, rev=rev))
+        except ChampionError as error:
+            refused.append((deployment_id, error))
+    if refused:
+        session.rollback()
+        raise _refused_together(session, refused, total=len(deployment_ids))
+    begun = []
+    for item in checked:
+        try:
+            begun.append(_begin(session, actor, item, reason=reason, kind=Kind.REPLACE))
+        except ReplacementInProgress as error:  # `_begin` rolled back every replacement begun before it
+            raise _refused_together(session, [(item.described.deployment.id, error)], total=len(checked)) from None
+    session.commit()
+    return [_started(session, actor, item, pair) for item, pair in zip(checked, begun, strict=True)]
+
+
+def _refused_together(session: Session, refused: list[tuple[str, ChampionError]], *, total: int) -> ChampionError:
+    """One error for replacements refused together, naming each deployment and why.
+
+    Its kind is the one the caller can do least about: a failing check (the candidate does not fit a
+    deployment; retrying will not help) before bad input, before a conflict (a deployment busy now).
+    """
+    named = "; ".join(f"{_name(session, deployment_id)} ({deployment_id}): {e.message}" for deployment_id, e in refused)
+    text = f"{len(refused)} of the {total} deployments cannot take this model, so none was replaced. {named}"
+    errors = [error for _, error in refused]
+    if failed := [e for e in errors if isinstance(e, ValidationFailed)]:
+        return ValidationFailed(text, report=failed[0].report)
+    if invalid := [e for e in errors if isinstance(e, InvalidInput)]:
+        return InvalidInput(text, field=invalid[0].field)
+    if [e for e in errors if isinstance(e, Conflict)]:
+        return ReplacementInProgress(text)
+    return errors[0]
+
+
+def _name(session: Session, deployment_id: str) -> str:
+    deployment = session.get(Deployment, deployment_id)
+    return repr(deployment.name) if deployment is not None else "a deployment"
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A replacement that passed its checks, with what `_begin` records."""
+
+    described: Described
+    candidate: ModelVersion
+    report: ValidationReport
+    values: dict[str, Any]
+
+
+def _checked(
+    session: Session,
+    actor: Actor,
+    store: ArtifactStore,
+    *,
+    deployment_id: str,
+    model_id: str,
+    rev: int | None,
+    space_id: str | None = None,
+    runtime_parameter_values: Sequence[RuntimeValue] = (),
+) -> _Checked:
+    """Validate a replacement, writing nothing; the refusal (`refusal`) if it may not start."""
     described = deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
     deployment = described.deployment
     candidate = _candidate(session, actor, deployment, model_id=model_id, rev=rev)
@@ -100,6 +198,17 @@ def start(
         settings.stored_runtime_values(session, deployment_id=deployment.id),
         runtime_parameter_values,
     )
+    return _Checked(described, candidate, report, values)
+
+
+def _begin(
+    session: Session, actor: Actor, checked: _Checked, *, reason: Reason, kind: Kind
+) -> tuple[Operation, ReplacementRecord]:
+    """Turn the deployment `updating` and add the operation and record to the transaction; the caller commits.
+
+    If another request moved the deployment first, the whole transaction is rolled back.
+    """
+    deployment, candidate = checked.described.deployment, checked.candidate
     previous = lifecycle.begin_replacement(session, deployment, candidate_version_id=candidate.id)
     if previous is None:
         session.rollback()
@@ -112,7 +221,7 @@ def start(
         target_id=deployment.id,
         created_by=actor.user_id,
         payload=ReplacePayload(
-            to_version_id=candidate.id, previous_state=previous, record_id=record_id, runtime_values=values
+            to_version_id=candidate.id, previous_state=previous, record_id=record_id, runtime_values=checked.values
         ),
     )
     session.flush()
@@ -126,12 +235,16 @@ def start(
         actor_id=actor.user_id,
         operation_id=operation.id,
         outcome=Outcome.RUNNING.value,
-        report=report.to_dict(),
+        report=checked.report.to_dict(),
     )
     session.add(record)
-    session.commit()
+    return operation, record
+
+
+def _started(session: Session, actor: Actor, checked: _Checked, begun: tuple[Operation, ReplacementRecord]) -> Started:
+    deployment = checked.described.deployment
     session.refresh(deployment)
-    return Started(deployments.get(session, actor, deployment_id=deployment.id), operation, record, report)
+    return Started(deployments.get(session, actor, deployment_id=deployment.id), *begun, checked.report)
 
 
 def refusal(report: ValidationReport, *, deployment_state: str) -> ChampionError | None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from champion import patch
-from champion.api.deps import ActorDep, SessionDep, SettingsDep, StoreDep
+from champion.api.deps import ActorDep, RunnerDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.schemas import NewModel, NewRevision, PageLimit
@@ -21,6 +21,8 @@ from champion.models import software_specs
 from champion.models.revisions import Revision
 from champion.models.schemas import NewModel as DomainNewModel
 from champion.models.tables import ModelVersion, RegisteredModel
+from champion.replacement import model_asset
+from champion.replacement.types import Reason
 
 router = APIRouter(route_class=WMLRoute)
 
@@ -102,10 +104,34 @@ def get_model(
 
 @router.patch("/ml/v4/models/{model_id}")
 def update_model(
-    model_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, body: Any = Body()
+    model_id: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    store: StoreDep,
+    runner: RunnerDep,
+    space_id: str | None = None,
+    reason: Reason = Reason.OTHER,
+    body: Any = Body(),
 ) -> dict[str, Any]:
-    models.get_model(session, actor, model_id=model_id, space_id=space_id)
-    return _render(session, models.update_model(session, actor, model_id=model_id, operations=body))
+    """Metadata ops answer the model (200). The seed's `/asset` op moves the online deployments serving
+    the model to the revision named and answers 202 with those deployments, `updating`, in a page."""
+    # `reason` is champion's addition, as on the deployment's asset patch: why the model is replaced.
+    patched = model_asset.apply_model_patch(
+        session, actor, store, model_id=model_id, operations_body=body, space_id=space_id, reason=reason
+    )
+    if patched.moved is None:
+        return _render(session, patched.model)
+    runner.wake()
+    response.status_code = 202
+    base = str(request.base_url).rstrip("/")
+    moved = []
+    for started in patched.moved:
+        deployment = render.described(started.described, base)
+        render.add_validation(deployment, started.report)
+        moved.append(deployment)
+    return render.page(moved)
 
 
 @router.delete("/ml/v4/models/{model_id}", status_code=204)
