@@ -32,6 +32,7 @@ from champion.replacement.checks import ValidationReport
 from champion.replacement.errors import NothingToRollBack
 from champion.replacement.report import SCHEMA_MISMATCH_WARNING
 from champion.replacement.types import Reason
+from champion.ui import views
 from champion.ui.render import UIRoute, error_page, field_errors, go, page
 from champion.ui.session import ChangingSession, UISession, ViewerSession
 
@@ -223,21 +224,22 @@ def _keep_upload(
     return page(request, "_asset_choice.html", context)
 
 
+def rollback_context(session: Session, ui: UISession, deployment_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "ui": ui,
+        "view": views.rollback_dialog(session, ui.actor, deployment_id),
+        "reasons": list(Reason),
+        "reason": Reason.OTHER.value,
+        "to": "",
+        "errors": {},
+        **extra,
+    }
+
+
 @router.get("/ui/deployments/{deployment_id}/rollback", response_class=HTMLResponse)
 def rollback_dialog(deployment_id: str, request: Request, ui: ViewerSession, session: SessionDep) -> Response:
-    d = deployments.get(session, ui.actor, deployment_id=deployment_id).deployment
-    context = {
-        "ui": ui,
-        "action": f"/ui/deployments/{d.id}/rollback",
-        "title": f"Roll back {d.name}?",
-        "text": "The deployment returns to the model it served before its last successful replacement, "
-        "through the same checks and swap; the current model answers until then.",
-        "confirm": "Roll back",
-        "reasons": list(Reason),
-        "default_reason": Reason.OTHER.value,
-        "errors": {},
-    }
-    return page(request, "_confirm_dialog.html", context)
+    """Roll back: before the last change by default, or to an earlier champion chosen from the history."""
+    return page(request, "_rollback_dialog.html", rollback_context(session, ui, deployment_id))
 
 
 @router.post("/ui/deployments/{deployment_id}/rollback", response_class=HTMLResponse)
@@ -249,16 +251,26 @@ async def rollback(
     store: StoreDep,
     runner: RunnerDep,
 ) -> Response:
-    reason = str((await request.form()).get("reason", ""))
+    form = await request.form()
+    reason, to = str(form.get("reason", "")), str(form.get("to", ""))
+    target = replacement.BeforeReplacement(to) if to else None
     try:
         started = await run_in_threadpool(
-            replacement.rollback, session, ui.actor, store, deployment_id=deployment_id, reason=_reason(reason)
+            replacement.rollback,
+            session,
+            ui.actor,
+            store,
+            deployment_id=deployment_id,
+            reason=_reason(reason),
+            to=target,
         )
     except NothingToRollBack as error:
         return error_page(request, 409, "Cannot roll back", error.message)
     except NotFound:
         raise
     except ChampionError as error:
-        return error_page(request, status_of(error), "Cannot roll back", error.message)
+        errors = field_errors(error, ("reason",))
+        context = rollback_context(session, ui, deployment_id, reason=reason, to=to, errors=errors)
+        return page(request, "_rollback_dialog.html", context, status=status_of(error))
     runner.wake()
     return go(request, f"/ui/deployments/{deployment_id}?watch={started.record.id}")

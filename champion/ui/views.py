@@ -167,6 +167,48 @@ def deployment_view(session: Session, actor: Actor, deployment_id: str) -> Deplo
 
 
 @dataclass(frozen=True)
+class RollbackChoice:
+    """An earlier champion the Roll back dialog offers: the model a recorded replacement replaced."""
+
+    record_id: str
+    version: ModelVersion
+    model_name: str
+    replaced: HistoryEntry
+
+
+@dataclass(frozen=True)
+class RollbackDialog:
+    described: Described
+    default: ModelVersion | None
+    """Where a plain rollback goes (`replacement.service.rollback_target`), None when nowhere."""
+    default_name: str
+    choices: list[RollbackChoice]
+    """The other earlier champions, newest first, each once; the champion itself is not offered."""
+
+
+def rollback_dialog(session: Session, actor: Actor, deployment_id: str) -> RollbackDialog:
+    """What Roll back can return to, from the history: the service still checks the choice made."""
+    described = deployments.get(session, actor, deployment_id=deployment_id)
+    default = replacement.rollback_target(session, actor, deployment_id=deployment_id)
+    offered = {described.version.id} | ({default.id} if default else set())
+    names: dict[str, str] = {}
+
+    def name_of(version: ModelVersion) -> str:
+        if version.model_id not in names:
+            names[version.model_id] = models.get_model(session, actor, model_id=version.model_id).name
+        return names[version.model_id]
+
+    choices = []
+    for entry in replacement.history(session, actor, deployment_id=deployment_id):
+        earlier = entry.from_version
+        if earlier is None or earlier.id in offered:
+            continue
+        offered.add(earlier.id)
+        choices.append(RollbackChoice(entry.record.id, earlier, name_of(earlier), entry))
+    return RollbackDialog(described, default, name_of(default) if default else "", choices)
+
+
+@dataclass(frozen=True)
 class Ending:
     """How a watched replacement ended, for the polite notification."""
 
