@@ -163,6 +163,12 @@ def test_a_deployment_pinned_to_a_revision_serves_its_content(server: Server, pi
 def test_the_seed_asset_patch_moves_every_online_deployment_serving_the_model(
     server: Server, space: str, churn: str, pinned: dict[str, str]
 ) -> None:
+    batch = {"name": "churn-batch", "batch": {}, "hardware_spec": {"name": "S"}, "asset": {"id": churn, "rev": "1"}}
+    created = server.call("POST", "/ml/v4/deployments", params={**V, "space_id": space}, json=batch)
+    assert created.status_code == 202, created.text
+    batch_id = created.json()["metadata"]["id"]
+    assert wait_until_settled(server, space, batch_id)["entity"]["status"]["state"] == "ready"
+
     body = [{"op": "replace", "path": "/asset", "value": {"id": churn, "rev": "3"}}]
     response = patch_model(server, space, churn, body)
     assert response.status_code == 202, response.text
@@ -178,6 +184,10 @@ def test_the_seed_asset_patch_moves_every_online_deployment_serving_the_model(
         assert answer(server, deployment_id)[0] == "3"
     history = server.call("GET", f"/ml/v4/deployments/{pinned['1']}/replacements", params={"space_id": space}).json()
     assert [(r["entity"]["from"]["rev"], r["entity"]["to"]["rev"]) for r in history["resources"]] == [("1", "3")]
+
+    # The seed patches a model "for an online deployment": a batch deployment keeps its revision.
+    batch_details = server.call("GET", f"/ml/v4/deployments/{batch_id}", params={"space_id": space}).json()
+    assert batch_details["entity"]["asset"] == {"id": churn, "rev": "1"}
 
     # Patched again to where they are, nothing moves.
     again = patch_model(server, space, churn, body)
