@@ -320,7 +320,7 @@ def samples(setup: Setup, target: str) -> dict[str, Any]:
         "/custom/a/b": None,
     }
     if target == "model":
-        spec = CATALOGUE[-1].id
+        spec = [s for s in CATALOGUE if s.fits("scikit-learn")][-1].id  # one the model's family may take
         return {**common, "/software_spec": {"id": spec}, "/software_spec/id": spec, "/software_spec/name": "x"}
     return {
         **common,
