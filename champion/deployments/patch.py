@@ -2,9 +2,11 @@
 
 The patchable document mirrors the WML view of a deployment: `/name`, `/description`,
 `/tags` and `/custom` at the top, the owner at `/metadata/owner`, plus `/hardware_spec`,
-`/online/parameters` and `/asset`. The rules here are the seed's: the owner changes only by
-`replace`, only by a space admin, and only to an admin or editor of the space; `/asset`
-starts a model replacement and must be alone in its patch.
+`/hardware_request`, `/online` (its `parameters`), `/batch` (its `parameters`) and `/asset`.
+The rules here are the seed's: the owner changes only by `replace`, only by a space admin, and
+only to an admin or editor of the space; `/asset` starts a model replacement and must be alone in
+its patch. A deployment's kind never changes: `/online` belongs to online deployments and `/batch`
+to batch ones (`check_kind`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from champion.deployments.settings import BatchParameters, HardwareRequest
+from champion.deployments.types import Kind
 from champion.errors import InvalidInput, PermissionDenied
 from champion.models.revisions import RevisionText
 from champion.spaces.types import Role
 
-DETAIL_PATHS = ("/name", "/description", "/tags", "/custom", "/hardware_spec", "/online/parameters")
+DETAIL_PATHS = ("/name", "/description", "/tags", "/custom", "/hardware_spec", "/hardware_request", "/online", "/batch")
 OWNER_PATH = "/metadata/owner"
 ASSET_PATH = "/asset"
 PATCHABLE = (*DETAIL_PATHS, OWNER_PATH, ASSET_PATH)
@@ -64,7 +68,9 @@ class DeploymentDocument(BaseModel):
     # patched document whole, naming any such value, so a patch can still remove it.
     custom: dict[str, Any] = Field(default_factory=dict)
     hardware_spec: dict[str, Any] = Field(default_factory=dict)
+    hardware_request: HardwareRequest | None = None
     online: Online | None = None
+    batch: BatchParameters | None = None
     metadata: Owner
     asset: Asset
 
@@ -86,3 +92,15 @@ def check_rules(operations: list[dict[str, Any]], *, role: Role) -> None:
             raise InvalidInput("the owner can only be changed with a 'replace' operation", field=f"[{index}].op")
         if operation["op"] == "replace" and role is not Role.ADMIN:
             raise PermissionDenied("only an admin of the space can change a deployment's owner")
+
+
+def check_kind(changed: DeploymentDocument, *, kind: Kind) -> None:
+    """A deployment's kind never changes: an online one keeps `/online` and takes no `/batch`, and the reverse."""
+    if kind == Kind.ONLINE and changed.batch is not None:
+        raise InvalidInput("an online deployment has no /batch: its kind cannot change", field="/batch")
+    if kind == Kind.BATCH and changed.online is not None:
+        raise InvalidInput("a batch deployment has no /online: its kind cannot change", field="/online")
+    if kind == Kind.ONLINE and changed.online is None:
+        raise InvalidInput("an online deployment keeps /online: its kind cannot change", field="/online")
+    if kind == Kind.BATCH and changed.batch is None:
+        raise InvalidInput("a batch deployment keeps /batch: its kind cannot change", field="/batch")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -51,6 +51,8 @@ class Described:
     candidate: ModelVersion | None = None
     """The version a replacement under way is preparing (None when none is): WML shows it as the
     deployment's asset while it updates, as the seed's asset patch answer does."""
+    settings: DeploymentSettings = field(default_factory=DeploymentSettings)
+    """Its settings, among them WML's `hardware_request` and batch `parameters`."""
 
     @property
     def target(self) -> ModelVersion:
@@ -101,6 +103,8 @@ def create(
         if settings is not None
         else None
     )
+    if first_settings is not None:
+        _check_batch_kind(first_settings, kind=new.kind)
     deployment = Deployment(
         space_id=space_id,
         name=new.name,
@@ -120,7 +124,7 @@ def create(
             session, deployment_id=deployment.id, settings=first_settings, runtime_values=values
         )
     session.commit()
-    return Described(deployment, version), operation
+    return Described(deployment, version, settings=first_settings or DeploymentSettings()), operation
 
 
 def _version(session: Session, actor: Actor, *, model_id: str, rev: int | None) -> ModelVersion:
@@ -143,7 +147,8 @@ def _describe(session: Session, deployment: Deployment) -> Described:
     owner = session.get(SpaceMember, (deployment.space_id, deployment.owner_id))
     owner_left = owner is None or owner.state != "active"
     candidate = session.get(ModelVersion, deployment.candidate_version_id) if deployment.candidate_version_id else None
-    return Described(deployment, _champion(session, deployment), owner_left, candidate)
+    kept = deployment_settings.stored(session, deployment_id=deployment.id)
+    return Described(deployment, _champion(session, deployment), owner_left, candidate, kept)
 
 
 def _champion(session: Session, deployment: Deployment) -> ModelVersion:
@@ -194,6 +199,7 @@ def update_details(
     changed = patch.validated(
         rules.DeploymentDocument, patch.apply(current.model_dump(mode="json"), parsed), prefix="/", separator="/"
     )
+    rules.check_kind(changed, kind=Kind(deployment.kind))
     if changed.metadata.owner != deployment.owner_id:
         _check_new_owner(session, deployment.space_id, changed.metadata.owner)
     serving_name = changed.online.parameters.serving_name if changed.online else None
@@ -208,8 +214,26 @@ def update_details(
     deployment.custom, deployment.hardware_spec = changed.custom, changed.hardware_spec
     deployment.owner_id = changed.metadata.owner
     deployment.modified_at = utcnow()
-    session.commit()
+    _keep_requested(session, deployment, changed)
+    try:
+        session.commit()
+    except IntegrityError:  # another first edit of the settings inserted their row meanwhile
+        session.rollback()
+        raise Conflict("the deployment changed while you edited it; read it again and retry") from None
     return _describe(session, deployment)
+
+
+def _keep_requested(session: Session, deployment: Deployment, changed: rules.DeploymentDocument) -> None:
+    """Store WML's hardware request and batch parameters with the settings, if the patch changed them.
+
+    Nothing served changes (`settings.HARDWARE_NOT_APPLIED`): they are recorded for the reader.
+    """
+    kept = deployment_settings.current(session, deployment_id=deployment.id)
+    batch = changed.batch or kept.batch
+    if (changed.hardware_request, batch) == (kept.hardware_request, kept.batch):
+        return
+    updated = kept.model_copy(update={"hardware_request": changed.hardware_request, "batch": batch})
+    deployment_settings.keep(session, deployment_id=deployment.id, settings=updated)
 
 
 def check_unchanged(described: Described, expected_etag: str | None) -> None:
@@ -229,7 +253,9 @@ def document(described: Described) -> rules.DeploymentDocument:
         tags=d.tags,
         custom=d.custom,
         hardware_spec=d.hardware_spec,
+        hardware_request=described.settings.hardware_request,
         online=online,
+        batch=described.settings.batch if d.kind == Kind.BATCH else None,
         metadata=rules.Owner(owner=d.owner_id),
         asset=rules.Asset(id=d.model_id, rev=str(described.version.number)),
     )
@@ -315,6 +341,7 @@ def update_settings(
     changed = deployment_settings.checked(
         changes, signature=Signature.from_dict(described.version.signature), current=current
     )
+    _check_batch_kind(changed, kind=Kind(deployment.kind))
     deployment_settings.keep(session, deployment_id=deployment.id, settings=changed)
     try:
         session.commit()
@@ -322,6 +349,12 @@ def update_settings(
         session.rollback()
         raise Conflict("the settings changed while you edited them; read them again and retry") from None
     return changed
+
+
+def _check_batch_kind(settings: DeploymentSettings, *, kind: Kind) -> None:
+    """Batch parameters belong to batch deployments (`patch.check_kind`'s rule, for a settings document)."""
+    if kind == Kind.ONLINE and settings.batch.parameters:
+        raise InvalidInput("an online deployment has no batch parameters", field="batch.parameters")
 
 
 def runtime_values_of(session: Session, actor: Actor, *, deployment_id: str) -> dict[str, Any]:

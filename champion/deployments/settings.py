@@ -24,7 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -232,9 +240,39 @@ class Humility(_Setting):
         return rules
 
 
+HARDWARE_NOT_APPLIED = (
+    "champion serves every deployment on CPU in each of its server processes: the hardware request is "
+    "recorded, not applied."
+)
+
+
+class HardwareRequest(_Setting):
+    """WML's `hardware_request`: the GPU size and node count a deployment asks for.
+
+    champion has no GPUs or nodes to hand out (every server process serves every deployment, on
+    CPU), so the request is recorded and shown, with `HARDWARE_NOT_APPLIED` as a warning, and changes
+    nothing served; to serve more, run more workers or replicas.
+    """
+
+    size: Literal["gpu_s", "gpu_m", "gpu_l"]
+    """WML's sizes (the official client's `Deployments.HardwareRequestSizes`)."""
+    num_nodes: int = Field(default=1, ge=1)
+
+
+class BatchParameters(_Setting):
+    """WML's `batch` of a batch deployment: a marker object, whose `parameters` champion keeps as given
+    (as `online.parameters` of an online one) and does not act on."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class DeploymentSettings(_Setting):
     """Off by default but prediction capture: a new deployment records what it answers and tracks,
-    segments and second-guesses nothing."""
+    segments and second-guesses nothing.
+
+    `hardware_request` and `batch` are WML's deployment members of the same kind: what the
+    deployment asks for, kept with it (and exported with it), changed by a deployment patch.
+    """
 
     prediction_intervals: PredictionIntervals = Field(default_factory=PredictionIntervals)
     drift_tracking: DriftTracking = Field(default_factory=DriftTracking)
@@ -245,6 +283,19 @@ class DeploymentSettings(_Setting):
     association_id: AssociationId = Field(default_factory=AssociationId)
     replay: Replay = Field(default_factory=Replay)
     challenger_replay: ChallengerReplay = Field(default_factory=ChallengerReplay)
+    hardware_request: HardwareRequest | None = None
+    batch: BatchParameters = Field(default_factory=BatchParameters)
+
+    @model_serializer(mode="wrap")
+    def _without_unrequested(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out `hardware_request` and `batch` while nobody asked for them: the settings document
+        (stored, shown, exported) of every other deployment stays what it was before they were kept here."""
+        data: dict[str, Any] = handler(self)
+        if self.hardware_request is None:
+            data.pop("hardware_request", None)
+        if not self.batch.parameters:
+            data.pop("batch", None)
+        return data
 
 
 # --- checking and keeping settings ---------------------------------------------------------------

@@ -116,3 +116,118 @@ def test_a_bad_rollback_target_is_a_400_naming_it_and_changes_nothing(
 def test_viewers_cannot_roll_back_to_a_target(server: Server, live: dict[str, str]) -> None:
     url = f"/ml/v4/deployments/{live['deployment']}/rollback"
     assert_wml_error(server.call("POST", url, who="bob", params=V, json={"asset": {"rev": "1"}}), 403)
+
+
+@pytest.fixture(scope="module")
+def batch(server: Server, live: dict[str, str]) -> str:
+    body = {"name": "nightly", "batch": {}, "asset": {"id": live["model"], "rev": "1"}, "space_id": live["space"]}
+    created = server.call("POST", "/ml/v4/deployments", params=V, json=body)
+    assert created.status_code == 202, created.text
+    deployment: str = created.json()["metadata"]["id"]
+    assert wait_until_settled(server, live["space"], deployment)["entity"]["status"]["state"] == "ready"
+    return deployment
+
+
+def patch_of(server: Server, live: dict[str, str], deployment: str, body: Any, who: str = "alice") -> Any:
+    return patch(server, {**live, "deployment": deployment}, body, who=who)
+
+
+def details(server: Server, live: dict[str, str], deployment: str) -> Any:
+    return server.call("GET", f"/ml/v4/deployments/{deployment}", params={"space_id": live["space"]})
+
+
+def test_a_hardware_request_is_kept_shown_and_warned_about_never_applied(server: Server, live: dict[str, str]) -> None:
+    request = {"size": "gpu_m", "num_nodes": 2}
+    answer = patch(server, live, [{"op": "add", "path": "/hardware_request", "value": request}])
+    assert answer.status_code == 200, answer.text  # nothing to do asynchronously: no GPU is allocated
+    for body in (answer.json(), details(server, live, live["deployment"]).json()):
+        assert body["entity"]["hardware_request"] == request
+        assert body["entity"]["status"]["state"] == "ready"
+        assert {"id": "hardware_request_not_applied"}.items() <= body["system"]["warnings"][0].items()
+        assert "not applied" in body["system"]["warnings"][0]["message"]
+    smaller = patch(server, live, [{"op": "replace", "path": "/hardware_request", "value": {"size": "gpu_s"}}])
+    assert smaller.json()["entity"]["hardware_request"] == {"size": "gpu_s", "num_nodes": 1}
+    removed = patch(server, live, [{"op": "remove", "path": "/hardware_request"}])
+    assert removed.status_code == 200, removed.text
+    assert "hardware_request" not in removed.json()["entity"] and "system" not in removed.json()
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"size": "gpu_xl"}, "/hardware_request/size"),
+        ({"size": "gpu_s", "num_nodes": 0}, "/hardware_request/num_nodes"),
+        ({"size": "gpu_s", "num_nodes": "2"}, "/hardware_request/num_nodes"),
+        ({"num_nodes": 1}, "/hardware_request/size"),
+        ({"size": "gpu_s", "gpus": 4}, "/hardware_request/gpus"),
+        ("gpu_s", "/hardware_request"),
+    ],
+)
+def test_an_illegal_hardware_request_is_a_400_naming_it_and_changes_nothing(
+    server: Server, live: dict[str, str], value: Any, field: str
+) -> None:
+    before = details(server, live, live["deployment"])
+    answer = patch(server, live, [{"op": "add", "path": "/hardware_request", "value": value}])
+    assert_wml_error(answer, 400, field)
+    after = details(server, live, live["deployment"])
+    assert (after.json(), after.headers["ETag"]) == (before.json(), before.headers["ETag"])
+
+
+def test_batch_parameters_are_kept_and_shown(server: Server, live: dict[str, str], batch: str) -> None:
+    answer = patch_of(server, live, batch, [{"op": "replace", "path": "/batch", "value": {"parameters": {"k": 1}}}])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["entity"]["batch"] == {"parameters": {"k": 1}}
+    assert details(server, live, batch).json()["entity"]["batch"] == {"parameters": {"k": 1}}
+    removed = patch_of(server, live, batch, [{"op": "remove", "path": "/batch/parameters/k"}])
+    assert removed.json()["entity"]["batch"] == {}
+    marker = patch_of(server, live, batch, [{"op": "replace", "path": "/batch", "value": {}}])  # the client's BATCH: {}
+    assert marker.status_code == 200 and marker.json()["entity"]["batch"] == {}
+    gpu = {"size": "gpu_l", "num_nodes": 3}
+    assert patch_of(server, live, batch, [{"op": "add", "path": "/hardware_request", "value": gpu}]).status_code == 200
+    assert details(server, live, batch).json()["entity"]["hardware_request"] == gpu
+
+
+@pytest.mark.parametrize(
+    ("which", "operation", "field"),
+    [
+        ("online", {"op": "add", "path": "/batch", "value": {}}, "/batch"),
+        ("online", {"op": "remove", "path": "/online"}, "/online"),
+        ("batch", {"op": "add", "path": "/online", "value": {}}, "/online"),
+        ("batch", {"op": "remove", "path": "/batch"}, "/batch"),
+        ("batch", {"op": "replace", "path": "/batch", "value": {"parameters": [1]}}, "/batch/parameters"),
+    ],
+)
+def test_a_deployments_kind_never_changes(
+    server: Server, live: dict[str, str], batch: str, which: str, operation: dict[str, Any], field: str
+) -> None:
+    deployment = live["deployment"] if which == "online" else batch
+    assert_wml_error(patch_of(server, live, deployment, [operation]), 400, field)
+    assert details(server, live, deployment).json()["entity"].get("online" if which == "online" else "batch") == {}
+
+
+def test_the_online_object_patches_its_parameters(server: Server, live: dict[str, str]) -> None:
+    value = {"parameters": {"serving_name": "patched_name"}}
+    answer = patch(server, live, [{"op": "replace", "path": "/online", "value": value}])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["entity"]["online"] == value
+    assert patch(server, live, [{"op": "replace", "path": "/online", "value": {}}]).json()["entity"]["online"] == {}
+
+
+def test_viewers_cannot_change_the_hardware_request(server: Server, live: dict[str, str]) -> None:
+    operation = {"op": "add", "path": "/hardware_request", "value": {"size": "gpu_s"}}
+    assert_wml_error(patch(server, live, [operation], who="bob"), 403)
+
+
+def test_a_new_deployment_keeps_its_hardware_request_and_batch_parameters(server: Server, live: dict[str, str]) -> None:
+    asset = {"id": live["model"], "rev": "1"}
+    body = {"name": "gpu", "batch": {"parameters": {"a": "b"}}, "asset": asset, "space_id": live["space"]}
+    created = server.call(
+        "POST", "/ml/v4/deployments", params=V, json={**body, "hardware_request": {"size": "gpu_s", "num_nodes": 2}}
+    )
+    assert created.status_code == 202, created.text
+    entity = created.json()["entity"]
+    assert entity["hardware_request"] == {"size": "gpu_s", "num_nodes": 2}
+    assert entity["batch"] == {"parameters": {"a": "b"}}
+    wait_until_settled(server, live["space"], created.json()["metadata"]["id"])
+    refused = server.call("POST", "/ml/v4/deployments", params=V, json={**body, "hardware_request": {"size": "xl"}})
+    assert_wml_error(refused, 400, "hardware_request.size")

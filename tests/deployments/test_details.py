@@ -85,7 +85,7 @@ def test_viewers_change_nothing(context: ServerContext, team: dict[str, Any], al
     assert current(context, alice, team).deployment.name == "dep"
 
 
-@pytest.mark.parametrize("path", ["/state", "/metadata/id", "/space_id", "/online", "/metadata", "/kind"])
+@pytest.mark.parametrize("path", ["/state", "/metadata/id", "/space_id", "/metadata", "/kind"])
 def test_other_paths_are_refused_by_name(context: ServerContext, alice: Actor, team: dict[str, Any], path: str) -> None:
     with pytest.raises(InvalidInput) as error:
         update(context, alice, team, [{"op": "replace", "path": path, "value": "x"}])

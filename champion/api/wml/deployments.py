@@ -64,7 +64,14 @@ def create_deployment(
             "hardware_spec": body.hardware_spec,
         },
     )
-    described, _ = deployments.create(session, actor, space_id=_space(body.space_id or space_id), new=new)
+    # WML's hardware request and batch parameters are kept with the settings (stored and shown, not applied).
+    requested = {
+        **({"hardware_request": body.hardware_request} if body.hardware_request is not None else {}),
+        **({"batch": body.batch} if body.batch else {}),
+    }
+    described, _ = deployments.create(
+        session, actor, space_id=_space(body.space_id or space_id), new=new, settings=requested or None
+    )
     runner.wake()
     return render.described(described, _base(request))
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from champion.deployments.service import OWNER_LEFT, Described
+from champion.deployments.settings import HARDWARE_NOT_APPLIED, DeploymentSettings
 from champion.deployments.tables import Deployment
 from champion.jobs.tables import BatchJob, DataAsset
 from champion.jobs.types import JobResult, ResultBlock
@@ -188,7 +189,12 @@ def page(resources: list[dict[str, Any]], *, limit: int | None = None) -> dict[s
 
 
 def deployment(
-    row: Deployment, version: ModelVersion, base_url: str, *, candidate: ModelVersion | None = None
+    row: Deployment,
+    version: ModelVersion,
+    base_url: str,
+    *,
+    candidate: ModelVersion | None = None,
+    settings: DeploymentSettings | None = None,
 ) -> dict[str, Any]:
     """A deployment as WML shows it. `entity.asset` is where it is headed: the candidate while a
     replacement prepares one (the seed's asset patch answers with the asset being deployed), and
@@ -205,7 +211,10 @@ def deployment(
             urls.append(f"{base_url}/ml/v4/deployments/{row.serving_name}/predictions")
         status["serving_urls"] = urls
     else:
-        kind_entity["batch"] = {}
+        parameters = settings.batch.parameters if settings else {}
+        kind_entity["batch"] = {"parameters": parameters} if parameters else {}
+    if settings is not None and settings.hardware_request is not None:
+        kind_entity["hardware_request"] = settings.hardware_request.model_dump(mode="json")
     if row.failure:
         status["failure"] = {"trace": row.id, "errors": row.failure}
     return {
@@ -237,10 +246,15 @@ def asset_reference(version: ModelVersion) -> dict[str, Any]:
 
 
 def described(item: Described, base_url: str) -> dict[str, Any]:
-    body = deployment(item.deployment, item.version, base_url, candidate=item.candidate)
+    body = deployment(item.deployment, item.version, base_url, candidate=item.candidate, settings=item.settings)
+    # The WML client prints system.warnings[0]; the list is never sent empty.
+    warnings = []
     if item.owner_left:
-        # The WML client prints system.warnings[0]; the list is never sent empty.
-        body["system"] = {"warnings": [{"id": "owner_left", "message": OWNER_LEFT}]}
+        warnings.append({"id": "owner_left", "message": OWNER_LEFT})
+    if item.settings.hardware_request is not None:
+        warnings.append({"id": "hardware_request_not_applied", "message": HARDWARE_NOT_APPLIED})
+    if warnings:
+        body["system"] = {"warnings": warnings}
     return body
 
 
