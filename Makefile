@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
+PORT   ?= 8443
 
 .PHONY: run test fuzz lint format bench bench-swap clean
 
@@ -19,8 +20,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
+# `make run PORT=9443` when 8443 is taken.
 run: $(VENV)/.runtime
-	$(BIN)/champion serve --tls
+	$(BIN)/champion serve --tls --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -28,6 +28,7 @@ from champion.cli.client import (
     fail,
     stderr,
 )
+from champion.cli.tables import folding, id_column
 
 deployments_app = typer.Typer(help="Deploy models and manage deployments on a server.", no_args_is_help=True)
 
@@ -89,7 +90,10 @@ def create(
     state = details["entity"]["status"]["state"]
     if state != "ready":
         fail(f"deployment {deployment_id} {state}: {_failure(details)}")
-    console.print(f"deployment [bold]{name}[/bold] id {deployment_id} is ready ({_kind(details)}, {_asset(details)})")
+    console.print(
+        f"deployment [bold]{name}[/bold] id {deployment_id} is ready ({_kind(details)}, {_asset(details)})",
+        soft_wrap=True,
+    )
     for url in details["entity"]["status"].get("serving_urls", []):
         console.print(f"  scoring URL: {url}", soft_wrap=True)
 
@@ -104,13 +108,13 @@ def list_deployments(
     """List a space's deployments."""
     with connect(server, api_key, insecure) as client:
         page = check(client.get("/ml/v4/deployments", params={"space_id": space, "version": API_VERSION}))
-    table = Table("name", "id", "kind", "state", "asset:rev")
+    table = Table(*folding("name"), id_column(), *folding("kind", "state", "asset:rev"))
     for details in page["resources"]:
         metadata = details["metadata"]
         table.add_row(
             metadata["name"], metadata["id"], _kind(details), details["entity"]["status"]["state"], _asset(details)
         )
-    console.print(table)
+    console.print(table, crop=False)
 
 
 @deployments_app.command("get")
@@ -131,7 +135,7 @@ def get(
         typer.echo(json.dumps(details, indent=2))
         return
     metadata, entity = details["metadata"], details["entity"]
-    table = Table("field", "value", show_header=False)
+    table = Table(*folding("field", "value"), show_header=False)
     table.add_row("name", metadata["name"])
     table.add_row("id", metadata["id"])
     table.add_row("space", metadata["space_id"])
@@ -162,7 +166,7 @@ def delete(
     with connect(server, api_key, insecure) as client:
         params = {"space_id": space, "version": API_VERSION}
         check(client.delete(f"/ml/v4/deployments/{deployment_id}", params=params))
-    console.print(f"deleted deployment {deployment_id}")
+    console.print(f"deleted deployment {deployment_id}", soft_wrap=True)
 
 
 def score(

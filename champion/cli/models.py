@@ -19,7 +19,7 @@ from champion.cli.client import (
     connect,
     console,
 )
-from champion.models.software_specs import CATALOGUE
+from champion.models.software_specs import CATALOGUE, versioned_type
 
 models_app = typer.Typer(help="Work with a server's model registry.", no_args_is_help=True)
 
@@ -28,7 +28,8 @@ CHUNK = 1 << 20
 
 
 def _guess_type(path: Path) -> str:
-    return f"{SUFFIX_TYPES.get(path.suffix.lower(), 'scikit-learn')}_1"
+    """The library the file's suffix suggests, typed as `<library>_<major.minor>` of the version installed."""
+    return versioned_type(SUFFIX_TYPES.get(path.suffix.lower(), "scikit-learn"))
 
 
 def _chunks(path: Path, progress: Progress) -> Iterator[bytes]:
@@ -44,7 +45,14 @@ def upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     space: Annotated[str, typer.Option(help="Space id.")],
     name: Annotated[str | None, typer.Option(help="Model name (default: the file name).")] = None,
-    model_type: Annotated[str | None, typer.Option("--type", help="Model type, e.g. scikit-learn_1.")] = None,
+    model_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help=f"Model type, <library>_<major.minor>, e.g. {versioned_type('scikit-learn')} "
+            "(default: guessed from the file's suffix, with the version installed here).",
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Upload as a new revision of this model id.")] = None,
     server: ServerOption = DEFAULT_SERVER,
     api_key: KeyOption = "",
@@ -75,4 +83,4 @@ def upload(
             client.delete(f"/ml/v4/models/{model}", params=params)
         details = check(response)
     rev = details["metadata"].get("rev")
-    console.print(f"model [bold]{details['metadata']['name']}[/bold] id {model} revision {rev}")
+    console.print(f"model [bold]{details['metadata']['name']}[/bold] id {model} revision {rev}", soft_wrap=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from champion.context import bootstrap, open_context
 from champion.server import exec_server
 
 console = Console()
+stderr = Console(stderr=True)
 
 
 def serve(
@@ -29,6 +32,9 @@ def serve(
     ] = False,
 ) -> None:
     """Start the server: migrate, create the first admin on first start, and serve."""
+    # Before anything else: a first start that failed to listen later would have made the admin's
+    # key and shown it beside an error, or not at all.
+    _require_free_port(host, port)
     if home is not None:
         os.environ["CHAMPION_HOME"] = str(home)
     if (cert is None) != (key is None):
@@ -59,6 +65,31 @@ def serve(
     )
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """End the command, saying which port is taken and how to choose another, if `host:port` is in use."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise typer.BadParameter(f"cannot listen on {host!r}: {exc.strerror}", param_hint="--host") from None
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port whose last connections linger in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                reason = f"port {port} is already in use (by another champion, or another program)"
+            else:
+                reason = str(exc.strerror or exc)
+            stderr.print(
+                f"[red]error:[/red] cannot listen on {host}:{port}: {reason}.\n"
+                "Choose another port: champion serve --port 9443 (or make run PORT=9443).",
+                soft_wrap=True,
+                highlight=False,
+            )
+            raise typer.Exit(code=1) from None
+
+
 def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool) -> None:
     # Plain lines rather than a box: the key and the command must survive copy and paste.
     console.print(
@@ -75,8 +106,16 @@ def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: boo
             console.print(
                 f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
             )
+    elif not given:
+        console.print(
+            f"The API key of {settings.admin_user} was shown at the first start. Lost it? "
+            f"[bold]champion keys create {settings.admin_user}[/bold] makes a new one "
+            "(run it here, with the same data folder).",
+            soft_wrap=True,
+        )
     shown = "$CHAMPION_ADMIN_API_KEY" if given else admin_key or "<api key>"
     curl = "curl -k" if insecure else "curl"
     console.print("Next, list your spaces:")
     console.print(f'  {curl} -H "Authorization: Bearer {shown}" {url}/v2/spaces', soft_wrap=True)
-    console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with that key.", soft_wrap=True)
+    which = "that key" if given or admin_key else "your API key"
+    console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with {which}.", soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from champion.cli.tables import folding, id_column
 from champion.config import Settings
 from champion.context import open_context
 from champion.errors import ChampionError
@@ -21,6 +23,10 @@ keys_app = typer.Typer(help="Manage API keys (run on the server's machine).", no
 console = Console()
 
 
+def _when(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
 @contextmanager
 def database() -> Iterator[Session]:
     """A session on the configured database; a domain error ends the command with its message."""
@@ -29,7 +35,7 @@ def database() -> Iterator[Session]:
         with context.sessions() as session:
             yield session
     except ChampionError as error:
-        console.print(f"[red]error:[/red] {error.message}")
+        console.print(f"[red]error:[/red] {error.message}", soft_wrap=True)
         raise typer.Exit(code=1) from None
     finally:
         context.close()
@@ -44,20 +50,20 @@ def create_user(
     """Create a user (and an API key, shown once)."""
     with database() as session:
         user = users.create_user(session, name=name, is_admin=admin)
-        console.print(f"user [bold]{user.name}[/bold] id {user.id}")
+        console.print(f"user [bold]{user.name}[/bold] id {user.id}", soft_wrap=True)
         if with_key:
             issued = users.issue_key(session, user_id=user.id, name="created with the user")
-            console.print(f"API key (shown once): [bold yellow]{issued.secret}[/bold yellow]")
+            console.print(f"API key (shown once): [bold yellow]{issued.secret}[/bold yellow]", soft_wrap=True)
 
 
 @users_app.command("list")
 def list_users() -> None:
     """List users."""
     with database() as session:
-        table = Table("id", "name", "admin", "created")
+        table = Table(id_column(), *folding("name", "admin", "created"))
         for user in users.list_users(session):
-            table.add_row(user.id, user.name, "yes" if user.is_admin else "", user.created_at.isoformat())
-        console.print(table)
+            table.add_row(user.id, user.name, "yes" if user.is_admin else "", _when(user.created_at))
+        console.print(table, crop=False)
 
 
 @keys_app.command("create")
@@ -66,8 +72,8 @@ def create_key(user: str, name: Annotated[str, typer.Option(help="A label for th
     with database() as session:
         owner = users.find_user(session, name=user)
         issued = users.issue_key(session, user_id=owner.id, name=name)
-        console.print(f"key id {issued.id}")
-        console.print(f"API key (shown once): [bold yellow]{issued.secret}[/bold yellow]")
+        console.print(f"key id {issued.id}", soft_wrap=True)
+        console.print(f"API key (shown once): [bold yellow]{issued.secret}[/bold yellow]", soft_wrap=True)
 
 
 @keys_app.command("list")
@@ -75,11 +81,11 @@ def list_keys(user: str) -> None:
     """List a user's keys (prefixes only; the keys themselves are not stored)."""
     with database() as session:
         owner = users.find_user(session, name=user)
-        table = Table("id", "prefix", "name", "created", "revoked")
+        table = Table(id_column(), *folding("prefix", "name", "created", "revoked"))
         for key in users.list_keys(session, user_id=owner.id):
-            revoked = key.revoked_at.isoformat() if key.revoked_at else ""
-            table.add_row(key.id, key.prefix + "…", key.name, key.created_at.isoformat(), revoked)
-        console.print(table)
+            revoked = _when(key.revoked_at) if key.revoked_at else ""
+            table.add_row(key.id, key.prefix + "…", key.name, _when(key.created_at), revoked)
+        console.print(table, crop=False)
 
 
 @keys_app.command("revoke")
@@ -88,4 +94,4 @@ def revoke_key(key_id: str) -> None:
     with it stop working at once."""
     with database() as session:
         users.revoke_key(session, key_id=key_id)
-        console.print(f"revoked {key_id}")
+        console.print(f"revoked {key_id}", soft_wrap=True)

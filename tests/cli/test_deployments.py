@@ -175,7 +175,9 @@ def test_server_errors_exit_1_with_the_message(live: Live) -> None:
     assert unknown.exit_code == 1 and "asset.id" in unknown.output
     bad_key = live.run("deployments", "list", "--space", live.space, key="chp_nope.nope")
     assert bad_key.exit_code == 1 and "401" in bad_key.output and "API key" in bad_key.output
-    nowhere = runner.invoke(app, ["deployments", "list", "--space", "s", "--server", "http://127.0.0.1:9"])
+    nowhere = runner.invoke(
+        app, ["deployments", "list", "--space", "s", "--server", "http://127.0.0.1:9", "--api-key", "chp_x.y"]
+    )
     assert nowhere.exit_code == 1 and "cannot talk to http://127.0.0.1:9" in nowhere.output
 
 
