@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -81,13 +82,20 @@ def _require_free_port(host: str, port: int) -> None:
                 reason = f"port {port} is already in use (by another champion, or another program)"
             else:
                 reason = str(exc.strerror or exc)
+            other = 9443 if port != 9443 else 10443
             stderr.print(
                 f"[red]error:[/red] cannot listen on {host}:{port}: {reason}.\n"
-                "Choose another port: champion serve --port 9443 (or make run PORT=9443).",
+                f"Choose another port: {_command()} serve --port {other} (or make run PORT={other}).",
                 soft_wrap=True,
                 highlight=False,
             )
             raise typer.Exit(code=1) from None
+
+
+def _command() -> str:
+    """How this command was called, so the suggested one runs as pasted (`make run` calls `.venv/bin/champion`)."""
+    called = sys.argv[0] if sys.argv else ""
+    return called if Path(called).name == "champion" else "champion"
 
 
 def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool) -> None:
@@ -109,7 +117,7 @@ def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: boo
     elif not given:
         console.print(
             f"The API key of {settings.admin_user} was shown at the first start. Lost it? "
-            f"[bold]champion keys create {settings.admin_user}[/bold] makes a new one "
+            f"[bold]{_command()} keys create {settings.admin_user}[/bold] makes a new one "
             "(run it here, with the same data folder).",
             soft_wrap=True,
         )

@@ -198,3 +198,12 @@ def test_a_second_start_says_where_the_admin_key_went() -> None:
     assert "champion keys create admin" in said
     assert "sign in as admin with your API key" in said
     assert "with that key" not in said
+
+
+def test_the_suggested_command_is_the_one_that_was_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` calls `.venv/bin/champion`, which is not on a newcomer's PATH: the greeting says that."""
+    monkeypatch.setattr(sys, "argv", [".venv/bin/champion", "serve"])
+    settings = Settings(admin_api_key=None, admin_user="admin")
+    with serve_command.console.capture() as captured:
+        serve_command._greet("https://127.0.0.1:8443", settings, None, insecure=True)
+    assert ".venv/bin/champion keys create admin" in captured.get()
