@@ -231,3 +231,16 @@ def test_a_new_deployment_keeps_its_hardware_request_and_batch_parameters(server
     wait_until_settled(server, live["space"], created.json()["metadata"]["id"])
     refused = server.call("POST", "/ml/v4/deployments", params=V, json={**body, "hardware_request": {"size": "xl"}})
     assert_wml_error(refused, 400, "hardware_request.size")
+
+
+def test_the_settings_extension_holds_the_same_rules(server: Server, live: dict[str, str], batch: str) -> None:
+    def settings(deployment: str, body: Any) -> Any:
+        return server.call("PATCH", f"/ml/v4/deployments/{deployment}/settings", params=V, json=body)
+
+    assert_wml_error(settings(live["deployment"], {"batch": {"parameters": {"k": 1}}}), 400, "batch.parameters")
+    assert_wml_error(
+        settings(live["deployment"], {"hardware_request": {"size": "gpu_x"}}), 400, "hardware_request.size"
+    )
+    kept = settings(batch, {"batch": {"parameters": {"k": 2}}})
+    assert kept.status_code == 200, kept.text
+    assert details(server, live, batch).json()["entity"]["batch"] == {"parameters": {"k": 2}}
