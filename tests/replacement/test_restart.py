@@ -26,7 +26,9 @@ def test_a_kill_mid_replacement_ends_cleanly_after_restart(
     with running_server(tmp_path, tls=False, admin_key=key) as first:
         space, model, deployment = set_up(first, model_files, retrained)
         patch = [{"op": "replace", "path": "/asset", "value": {"id": model, "rev": "2"}}]
-        with httpx.Client(base_url=first.url, headers={"Authorization": f"Bearer {key}"}) as http:
+        # The PATCH validates in the trial process, which the server's first validation spawns: seconds on a
+        # loaded machine, beyond httpx's default 5 s.
+        with httpx.Client(base_url=first.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
             response = http.patch(f"/ml/v4/deployments/{deployment}", params={**V, "space_id": space}, json=patch)
         assert response.status_code == 202, response.text
         first.process.send_signal(signal.SIGKILL)  # no shutdown of any kind
