@@ -24,8 +24,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(BIN)/champion serve --tls --port $(PORT)
 
+# The suite runs on every core (pytest-xdist), a whole test module per worker so that a module's tests still
+# share its one server; one module's waits on its servers overlap another's work.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The long fuzz: schemathesis over every operation and the JSON Patch properties, with many more
 # examples than `make test` runs, drawn afresh each time (tests/fuzz).
