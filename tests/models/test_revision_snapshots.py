@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,32 @@ def test_the_migration_gives_existing_versions_their_models_metadata(database_ur
         ("2" * 36, "alpha", "alpha described", ["alpha"], SPEC, {"k": [1]}),
         ("3" * 36, "beta", "beta described", ["beta"], SPEC, {}),
     ]
+
+
+def test_revisions_and_uploads_racing_each_get_their_own_number(
+    context: ServerContext, alice: Actor, space_id: str, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    model = register(context, alice, space_id, "raced")
+    upload(context, alice, model.id, model_files.classifier_named, tmp_path)
+    start = threading.Barrier(6, timeout=30)
+
+    def revision(_: int) -> int:
+        start.wait()
+        return revise(context, alice, model.id).number
+
+    def new_upload(index: int) -> int:
+        folder = tmp_path / f"upload-{index}"
+        folder.mkdir()
+        start.wait()
+        return upload(context, alice, model.id, model_files.classifier_plain, folder).number
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(revision, i) for i in range(4)] + [pool.submit(new_upload, i) for i in range(2)]
+        numbers = [future.result(timeout=60) for future in futures]
+    assert sorted(numbers) == list(range(2, 8))
+    with context.sessions() as session:
+        versions = models.list_versions(session, alice, model_id=model.id)
+    # Each revision froze the content of the revision numbered just before it: the newest when it took its number.
+    by_number = {v.number: v for v in versions}
+    assert all(by_number[n].sha256 == by_number[n - 1].sha256 for n in numbers[:4])
+    assert set(context.store.digests()) == {v.sha256 for v in versions}
