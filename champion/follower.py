@@ -173,6 +173,7 @@ class Follower:
                         # Compiled here, once per change: features resolved to matrix columns.
                         humility=humility.compiled(rules.rules, champion.signature) if rules else None,
                         capture=_capture_policy(kept),
+                        settings_digest=settings.digest(kept),
                     )
                 )
             return views, frozenset(lost)

@@ -21,6 +21,7 @@ This module knows what settings are and how they are kept; reading and changing 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
@@ -345,6 +346,12 @@ def keep(session: Session, *, deployment_id: str, settings: DeploymentSettings) 
         session.add(row)
     row.settings, row.modified_at = settings.model_dump(mode="json"), utcnow()
     bump(session, Topic.DEPLOYMENTS)
+
+
+def digest(settings: DeploymentSettings) -> str:
+    """A short fingerprint of a settings document: a process compiles it into its view of the deployment, and
+    a face compares it with the stored one to tell whether this process acts on the settings yet."""
+    return hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
 
 
 def every_stored(session: Session) -> dict[str, DeploymentSettings]:

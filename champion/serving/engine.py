@@ -68,6 +68,8 @@ class DeploymentView:
     humility: HumilityRules | None = None
     """The enabled humility rules, compiled against the champion's signature; None without any."""
     capture: CapturePolicy | None = None
+    settings_digest: str = ""
+    """`deployments.settings.digest` of the settings this view was compiled from."""
     """How its predictions are captured; None when capture is off."""
 
 

@@ -10,7 +10,6 @@ pairs, counts from what was sent, class distributions from the model's own answe
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -71,16 +70,13 @@ def flush(server: Server) -> None:
 
 
 def with_association_ids(server: Server, deployment_id: str) -> None:
-    """Name the association id column through DataRobot's settings and wait until the engine applies it."""
+    """Name the association id column through DataRobot's settings, as the client does: PATCH, then follow
+    the status URL. Once it resolves, the serving engine acts on the setting: the next prediction's id is
+    captured (the client sends predictions right after `update_association_id_settings` returns)."""
     body = {"associationId": {"columnNames": [RID], "requiredInPredictionRequests": True}}
     follow(server, dr(server, "PATCH", f"deployments/{deployment_id}/settings/", json=body))
-    deadline = time.monotonic() + 10
-    while True:
-        view = server.client.app.state.engine.resolve(deployment_id)
-        if view is not None and view.capture is not None and view.capture.association_column == RID:
-            return
-        assert time.monotonic() < deadline, "the setting never reached the serving engine"
-        time.sleep(0.05)
+    view = server.client.app.state.engine.resolve(deployment_id)
+    assert view is not None and view.capture is not None and view.capture.association_column == RID
 
 
 def predict(server: Server, deployment_id: str, rows: np.ndarray, ids: list[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from champion.api.datarobot.errors import DataRobotRoute
 from champion.api.deps import ContextDep, EngineDep, HotActorDep
 from champion.context import ServerContext
 from champion.deployments import service as deployments
+from champion.deployments import settings as deployment_settings
 from champion.deployments.errors import DeploymentNotFound
 from champion.deployments.types import State
 from champion.errors import NotFound
@@ -60,14 +61,21 @@ class Seen:
     running: dict[str, Any] = field(default_factory=dict)
     state: str | None = None
     """For a deployment's own status: the state this process's serving engine must show before a 303."""
+    settings_digest: str | None = None
+    """For a deployment's own status: the settings this process's serving engine must act on before a 303."""
 
     def pending(self, engine: ServingEngine) -> bool:
         if self.outcome is Outcome.RUNNING:
             return True
-        # A deactivation is committed at once; the engine follows within a tick, and the 303
-        # waits for it, so a prediction sent after the client returns is refused here.
+        # A deactivation or a settings change is committed at once; the engine follows within a tick, and
+        # the 303 waits for it, so a prediction sent after the client returns meets the change here (an
+        # association id set is captured, a deactivated deployment refuses).
         view = engine.resolve(self.deployment_id)
-        return self.state is not None and view is not None and view.state != self.state
+        if view is None:
+            return False
+        return (self.state is not None and view.state != self.state) or (
+            self.settings_digest is not None and view.settings_digest != self.settings_digest
+        )
 
 
 class StatusNotFound(NotFound):
@@ -122,4 +130,5 @@ def _look(context: ServerContext, actor: Actor, status_id: str) -> Seen:
             return Seen(Outcome.ERROR, row.id, reasons)
         if row.state in (State.INITIALIZING, State.UPDATING):
             return Seen(Outcome.RUNNING, row.id, running={"status": "RUNNING", "message": "", "statusId": status_id})
-        return Seen(Outcome.DONE, row.id, state=row.state)
+        stored = deployment_settings.current(session, deployment_id=row.id)
+        return Seen(Outcome.DONE, row.id, state=row.state, settings_digest=deployment_settings.digest(stored))
