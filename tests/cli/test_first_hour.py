@@ -178,7 +178,8 @@ def test_serve_on_a_taken_port_says_so_before_anything_else(tmp_path: Path) -> N
 def test_make_run_takes_the_port() -> None:
     # -o: do not rebuild the environment; -n: print the command only.
     result = subprocess.run(
-        ["make", "-n", "-o", ".venv/.runtime", "run", "PORT=9443"],
+        # --no-print-directory: under `make test` this make is nested, and would say which folder it enters.
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.runtime", "run", "PORT=9443"],
         cwd=ROOT,
         capture_output=True,
         text=True,
