@@ -267,6 +267,16 @@ class BatchParameters(_Setting):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class Compiled(_Setting):
+    """Serving a tree ensemble compiled (ONNX Runtime) once it answers as the native model does.
+
+    On by default: the compiled form serves only after it matched the native model on check rows
+    (`runtimes/compiled.py`); turning it off serves the native model (every process reloads it).
+    """
+
+    enabled: bool = True
+
+
 class DeploymentSettings(_Setting):
     """Off by default but prediction capture: a new deployment records what it answers and tracks,
     segments and second-guesses nothing.
@@ -286,16 +296,19 @@ class DeploymentSettings(_Setting):
     challenger_replay: ChallengerReplay = Field(default_factory=ChallengerReplay)
     hardware_request: HardwareRequest | None = None
     batch: BatchParameters = Field(default_factory=BatchParameters)
+    compiled: Compiled = Field(default_factory=Compiled)
 
     @model_serializer(mode="wrap")
     def _without_unrequested(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave out `hardware_request` and `batch` while nobody asked for them: the settings document
-        (stored, shown, exported) of every other deployment stays what it was before they were kept here."""
+        """Leave out `hardware_request`, `batch` and `compiled` while nobody changed them: the settings
+        document (stored, shown, exported) of every other deployment stays what it was before they were kept here."""
         data: dict[str, Any] = handler(self)
         if self.hardware_request is None:
             data.pop("hardware_request", None)
         if not self.batch.parameters:
             data.pop("batch", None)
+        if self.compiled.enabled:
+            data.pop("compiled", None)
         return data
 
 

@@ -25,6 +25,7 @@ from champion.errors import Unavailable
 from champion.meters.metrics import ServingMetrics
 from champion.monitoring.capture import CaptureBuffer, CapturePolicy
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
+from champion.runtimes import compiled as compiled_form
 from champion.serving import humility
 from champion.serving.batching import MicroBatcher
 from champion.serving.humility import HumilityOutcome, HumilityRules
@@ -70,6 +71,8 @@ class DeploymentView:
     capture: CapturePolicy | None = None
     settings_digest: str = ""
     """`deployments.settings.digest` of the settings this view was compiled from."""
+    compiled: bool = True
+    """A tree ensemble may serve compiled (`runtimes.compiled`); False: the native model serves."""
     """How its predictions are captured; None when capture is off."""
 
 
@@ -90,6 +93,8 @@ class Loaded:
     ref: VersionRef
     model: LoadedModel
     batcher: MicroBatcher
+    compiled: bool = True
+    """Whether it was loaded with compilation allowed: a view that says otherwise has it loaded again."""
     in_flight: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -176,16 +181,18 @@ class ServingEngine:
 
     # -- loading and swapping ---------------------------------------------------------
 
-    async def load(self, ref: VersionRef, path: Path) -> Loaded:
-        """Load and warm a model off the event loop; raises what loading or warm-up raised."""
+    async def load(self, ref: VersionRef, path: Path, *, compiled: bool = True) -> Loaded:
+        """Load and warm a model off the event loop; raises what loading or warm-up raised.
+
+        With `compiled`, a tree ensemble serves compiled when its compiled form matches it."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        model = await loop.run_in_executor(self._executor, _load_and_warm, ref, path)
+        model = await loop.run_in_executor(self._executor, _load_and_warm, ref, path, compiled)
         logger.info(
             "loaded model %s rev %s (%s) in %.3fs", ref.model_id, ref.number, ref.framework, time.monotonic() - started
         )
         self.metrics.model_loaded()
-        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict))
+        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict), compiled=compiled)
 
     async def install(self, deployment_id: str, loaded: Loaded) -> None:
         """Make `loaded` the deployment's champion here; release the old one once drained."""
@@ -246,7 +253,7 @@ class ServingEngine:
             wanted = {view.champion, view.candidate}
             if view.id in self._prepared and self._prepared[view.id].ref not in wanted:
                 self._soon(self.discard(view.id))
-            if view.serves and self.serving(view.id) != view.champion:
+            if view.serves and (self.serving(view.id) != view.champion or self._form_changed(view)):
                 if self.prepared(view.id) == view.champion:
                     self._soon(self.promote(view.id))
                 else:
@@ -256,6 +263,11 @@ class ServingEngine:
         for deployment_id in [d for d in self._prepared if d not in self._views]:
             self._soon(self.discard(deployment_id))
         return plan
+
+    def _form_changed(self, view: DeploymentView) -> bool:
+        """The champion is loaded, but compilation was allowed or refused since: load it again."""
+        loaded = self._loaded.get(view.id)
+        return loaded is not None and loaded.compiled != view.compiled
 
     def _soon(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a swap or release in the background, keeping a reference so it is not collected."""
@@ -280,7 +292,13 @@ async def _release(old: Loaded, metrics: ServingMetrics) -> None:
     logger.info("released model %s rev %s", old.ref.model_id, old.ref.number)
 
 
-def _load_and_warm(ref: VersionRef, path: Path) -> LoadedModel:
+def _load_and_warm(ref: VersionRef, path: Path, compiled: bool = True) -> LoadedModel:
     model = load(path, ref.framework)
     warm_up(model, ref.signature)
+    if compiled:
+        # The compiled form replaces the native one only after matching it (`runtimes/compiled.py`).
+        served = compiled_form.serving(model, path, sha256=ref.sha256)
+        if served is not model:
+            warm_up(served, ref.signature)
+        return served
     return model
