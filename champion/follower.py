@@ -18,15 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from champion import changes
 from champion.artifacts import ArtifactStore
 from champion.cluster import service as cluster
-from champion.deployments import lifecycle, settings
-from champion.deployments import service as deployments
-from champion.deployments.rollout import version_ref
+from champion.deployments import lifecycle
 from champion.deployments.types import State
-from champion.models.tables import ModelVersion
-from champion.monitoring.capture import CapturePolicy
-from champion.replacement import service as replacement
-from champion.serving import humility
 from champion.serving.engine import DeploymentView, ServingEngine, VersionRef
+from champion.serving_views import ServingViews
 from champion.spaces.access import AccessCache
 
 logger = logging.getLogger(__name__)
@@ -52,6 +47,8 @@ class Follower:
         self._interval = interval
         self.process = process
         self._seen: dict[changes.Topic, int] = {}
+        self._built = ServingViews()
+        """The views built so far: a change rebuilds only the deployments it touched."""
         self._loading: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._errors: dict[str, dict[str, str]] = {}
         self._lost: frozenset[str] = frozenset()
@@ -144,39 +141,7 @@ class Follower:
 
     def _views(self) -> tuple[list[DeploymentView], frozenset[str]]:
         with self._sessions() as session:
-            retired = replacement.retired_fields(session)
-            stored = settings.every_stored(session)
-            views, lost = [], set()
-            for d in deployments.serving_snapshot(session):
-                row = d.deployment
-                if row.state == State.FAILED and (row.failure or [{}])[0].get("code") == lifecycle.MODEL_UNAVAILABLE:
-                    lost.add(row.id)
-                candidate = session.get(ModelVersion, row.candidate_version_id) if row.candidate_version_id else None
-                champion = version_ref(d.version)
-                kept = stored.get(row.id) or settings.DeploymentSettings()
-                rules = kept.humility if kept.humility.enabled and kept.humility.rules else None
-                views.append(
-                    DeploymentView(
-                        id=row.id,
-                        space_id=row.space_id,
-                        name=row.name,
-                        kind=row.kind,
-                        state=row.state,
-                        serving_name=row.serving_name,
-                        champion=champion,
-                        # An initializing deployment is loaded everywhere too: its deploy operation
-                        # reports ready once every process holds it.
-                        serves=row.state in (State.INITIALIZING, State.READY, State.UPDATING),
-                        dropped=row.state == State.FAILED,
-                        retired_fields=retired.get(row.id, frozenset()) | _association_column(kept),
-                        candidate=version_ref(candidate) if candidate else None,
-                        # Compiled here, once per change: features resolved to matrix columns.
-                        humility=humility.compiled(rules.rules, champion.signature) if rules else None,
-                        capture=_capture_policy(kept),
-                        settings_digest=settings.digest(kept),
-                    )
-                )
-            return views, frozenset(lost)
+            return self._built.read(session)
 
     def _forget_old_errors(self, views: list[DeploymentView]) -> None:
         """Keep load errors only while the deployment still asks for that version and has not failed
@@ -196,7 +161,9 @@ class Follower:
 
     async def _load(self, deployment_id: str, ref: VersionRef, *, prepare: bool, served_before: bool) -> None:
         try:
-            loaded = await self._engine.load(ref, self._store.open_path(ref.sha256))
+            view = self._engine.resolve(deployment_id)
+            compiled = view.compiled if view is not None else True
+            loaded = await self._engine.load(ref, self._store.open_path(ref.sha256), compiled=compiled)
             if prepare:
                 await self._engine.prepare(deployment_id, loaded)
             else:
@@ -217,23 +184,6 @@ class Follower:
             self._seen.pop(changes.Topic.DEPLOYMENTS, None)
         # Say so at once: an operation is waiting on this report, and a tick is an age to it.
         await self._publish()
-
-
-def _association_column(kept: settings.DeploymentSettings) -> frozenset[str]:
-    """The association id column is accepted in requests beside the features, and not given to the model."""
-    column = kept.association_id.column
-    return frozenset({column}) if column is not None else frozenset()
-
-
-def _capture_policy(kept: settings.DeploymentSettings) -> CapturePolicy | None:
-    collection = kept.predictions_data_collection
-    if not collection.enabled:
-        return None
-    return CapturePolicy(
-        sampling=collection.sampling_percent / 100,
-        association_column=kept.association_id.column,
-        association_required=kept.association_id.required_in_prediction_requests,
-    )
 
 
 def _first_line(exc: Exception) -> str:

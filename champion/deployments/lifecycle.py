@@ -41,6 +41,7 @@ from champion.db import utcnow
 from champion.deployments.errors import NotReady
 from champion.deployments.tables import Deployment
 from champion.deployments.types import State
+from champion.models.tables import ModelVersion
 from champion.operations import service as operations
 from champion.operations.tables import Operation
 from champion.operations.types import OperationKind
@@ -122,7 +123,15 @@ def begin_replacement(session: Session, deployment: Deployment, *, candidate_ver
 
 
 def promote(session: Session, deployment: Deployment, *, version_id: str, model_id: str) -> None:
-    """Phase two of a replacement: the prepared candidate becomes the champion (the asset follows it)."""
+    """Phase two of a replacement: the prepared candidate becomes the champion (the asset follows it).
+
+    The deployment keeps the features of the champion it leaves: requests may still carry them, and
+    they stay accepted (`replacement.service.retired_fields`), read from this one row, not the history.
+    """
+    outgoing = session.get(ModelVersion, deployment.version_id)
+    taken = {feature["name"] for feature in outgoing.signature["features"]} if outgoing else set()
+    if not taken <= set(deployment.earlier_features):
+        deployment.earlier_features = sorted(taken | set(deployment.earlier_features))
     deployment.version_id, deployment.model_id = version_id, model_id
     deployment.candidate_version_id = None
     touch(session, deployment)

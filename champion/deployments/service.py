@@ -5,14 +5,15 @@ Creating one starts a deploy operation; the serving engine follows the rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from champion import changes, patch
 from champion.db import utcnow
@@ -23,7 +24,7 @@ from champion.deployments.errors import DeploymentNotFound, ServingNameTaken
 from champion.deployments.runtime_values import RuntimeValue
 from champion.deployments.schemas import NewDeployment
 from champion.deployments.settings import DeploymentSettings
-from champion.deployments.tables import Deployment
+from champion.deployments.tables import Deployment, DeploymentSettingsRow
 from champion.deployments.types import Kind, State
 from champion.errors import Conflict, InvalidInput, PreconditionFailed
 from champion.models import service as models
@@ -31,7 +32,7 @@ from champion.models.errors import ModelNotFound, NoContent, VersionNotFound
 from champion.models.runtime_parameters import from_stored
 from champion.models.tables import ModelVersion
 from champion.operations.tables import Operation
-from champion.runtimes import Signature
+from champion.runtimes import Signature, compiled
 from champion.spaces import service as spaces
 from champion.spaces.tables import SpaceMember
 from champion.spaces.types import Role
@@ -53,6 +54,14 @@ class Described:
     deployment's asset while it updates, as the seed's asset patch answer does."""
     settings: DeploymentSettings = field(default_factory=DeploymentSettings)
     """Its settings, among them WML's `hardware_request` and batch `parameters`."""
+
+    @property
+    def serving_form(self) -> compiled.ServingForm | None:
+        """Which form of the champion answers (compiled by ONNX Runtime, or native) and its measured deviation,
+        as this process loaded it; None when this process has not loaded the champion (a CLI, a failed one)."""
+        if not self.settings.compiled.enabled:
+            return compiled.TURNED_OFF
+        return compiled.recorded(self.version.sha256)
 
     @property
     def target(self) -> ModelVersion:
@@ -365,9 +374,51 @@ def runtime_values_of(session: Session, actor: Actor, *, deployment_id: str) -> 
     return {d.field_name: values.get(d.field_name, d.default_value) for d in definitions}
 
 
-def serving_snapshot(session: Session) -> list[Described]:
-    """Every deployment with its champion: what each server process should be serving."""
+Mark = tuple[int, dt.datetime, dt.datetime | None]
+"""What moves whenever anything a server process follows about one deployment does: its generation,
+its row's and its settings row's modification times."""
+
+
+def serving_marks(session: Session) -> dict[str, Mark]:
+    """Every deployment's mark, from a few small columns: a process compares them with the marks of
+    what it built, and reads in full only the deployments whose mark moved (or that are new)."""
     rows = session.execute(
-        select(Deployment, ModelVersion).join(ModelVersion, ModelVersion.id == Deployment.version_id)
+        select(
+            Deployment.id, Deployment.generation, Deployment.modified_at, DeploymentSettingsRow.modified_at
+        ).outerjoin(DeploymentSettingsRow, DeploymentSettingsRow.deployment_id == Deployment.id)
     )
-    return [Described(d, v) for d, v in rows]
+    return {d: (generation, modified, kept) for d, generation, modified, kept in rows}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A deployment as a server process follows it: champion, candidate and settings, with its mark."""
+
+    described: Described
+    mark: Mark
+
+
+def serving_snapshot(session: Session, *, ids: Collection[str] | None = None) -> list[Served]:
+    """The deployments named by `ids` (every one when None), each with its champion, its candidate and
+    its settings, in one query: what each server process should be serving."""
+    candidate = aliased(ModelVersion)
+    query = (
+        select(Deployment, ModelVersion, candidate, DeploymentSettingsRow)
+        .join(ModelVersion, ModelVersion.id == Deployment.version_id)
+        .outerjoin(candidate, candidate.id == Deployment.candidate_version_id)
+        .outerjoin(DeploymentSettingsRow, DeploymentSettingsRow.deployment_id == Deployment.id)
+    )
+    if ids is not None:
+        query = query.where(Deployment.id.in_(list(ids)))
+    return [
+        Served(
+            Described(
+                d,
+                v,
+                candidate=c,
+                settings=DeploymentSettings.model_validate(kept.settings or {}) if kept else DeploymentSettings(),
+            ),
+            (d.generation, d.modified_at, kept.modified_at if kept else None),
+        )
+        for d, v, c, kept in session.execute(query)
+    ]

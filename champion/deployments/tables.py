@@ -32,6 +32,9 @@ class Deployment(Base):
     state: Mapped[str] = mapped_column(String(16))
     failure: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     """Why the last operation failed: [{"code", "message"}], cleared by the next success."""
+    earlier_features: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Every feature name its earlier champions took, added to when a swap commits: a request may still
+    carry those the current champion does not take (`replacement.service.retired_fields`)."""
     generation: Mapped[int] = mapped_column(Integer, default=1)
     """Bumped on every change the serving engine must follow."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -567,27 +567,24 @@ def _intact(store: ArtifactStore, sha256: str) -> bool:
 
 
 def retired_fields(session: Session, *, deployment_id: str | None = None) -> dict[str, frozenset[str]]:
-    """Per deployment, the features its earlier champions took that the current one does not."""
-    query = (
-        select(ReplacementRecord.deployment_id, ModelVersion.signature)
-        .join(ModelVersion, ModelVersion.id == ReplacementRecord.from_version_id)
-        .where(ReplacementRecord.outcome == Outcome.SUCCEEDED.value)
-    )
-    if deployment_id is not None:
-        query = query.where(ReplacementRecord.deployment_id == deployment_id)
-    earlier = session.execute(query).all()
-    champions = select(Deployment.id, ModelVersion.signature).join(
+    """Per deployment, the features its earlier champions took that the current one does not.
+
+    Read from each deployment's own row (`Deployment.earlier_features`, kept by `lifecycle.promote`
+    when a swap commits), so the cost does not grow with the replacements made.
+    """
+    query = select(Deployment.id, Deployment.earlier_features, ModelVersion.signature).join(
         ModelVersion, ModelVersion.id == Deployment.version_id
     )
     if deployment_id is not None:
-        champions = champions.where(Deployment.id == deployment_id)
-    current: dict[str, dict[str, Any]] = {d: signature for d, signature in session.execute(champions).all()}
-    retired: dict[str, set[str]] = {}
-    for deployment_id, signature in earlier:
-        names = {f["name"] for f in signature["features"]}
-        retired.setdefault(deployment_id, set()).update(names)
-    return {
-        deployment_id: frozenset(names - {f["name"] for f in current[deployment_id]["features"]})
-        for deployment_id, names in retired.items()
-        if deployment_id in current
+        query = query.where(Deployment.id == deployment_id)
+    found = {
+        d: retired(earlier, {f["name"] for f in signature["features"]})
+        for d, earlier, signature in session.execute(query)
+        if earlier
     }
+    return {d: names for d, names in found.items() if names}
+
+
+def retired(earlier_features: Iterable[str], current_features: Set[str]) -> frozenset[str]:
+    """The features an earlier champion took that the current one (taking `current_features`) does not."""
+    return frozenset(name for name in earlier_features if name not in current_features)
