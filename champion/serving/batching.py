@@ -1,8 +1,9 @@
 """Adaptive micro-batching: predict calls that arrive while a model is busy share its next call.
 
-A request larger than a batch goes through in batch-sized chunks, one after the other, each
-queued behind whatever arrived meanwhile: small requests are not stuck behind all of it, it is
-not stuck behind them, and a single request can never be too large for the queue.
+A request larger than a batch is not queued: it is one model call of its own, on a few threads
+shared by every model (`LargeRequests`), so it runs at the model's own speed for that many rows,
+small requests are not stuck behind it, and it is never refused for the size of the queue (it
+waits for a thread instead). Without those threads it goes through the queue in batch-sized chunks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,31 @@ from champion.runtimes.base import Prediction
 from champion.serving.stacking import join, split, stack
 
 Rows = npt.NDArray[Any]
+
+
+class LargeRequests:
+    """A few threads, shared by every model, each scoring one request larger than a batch in one call.
+
+    One call for the whole request is faster than the same rows in batch-sized chunks (a model's
+    per-call cost is paid once), and on its own thread it runs beside the model's batches: the
+    runtimes' predict calls only read the fitted model (scikit-learn, ONNX Runtime sessions, XGBoost's
+    inplace_predict and LightGBM's predict may be called from several threads). Requests beyond the
+    threads wait for one: none is refused for its size.
+    """
+
+    def __init__(self, threads: int) -> None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="champion-large")
+        # Waiting here rather than in the executor's queue: a caller that goes away stops waiting.
+        self._slots = asyncio.Semaphore(threads)
+
+    async def predict(self, predict: Callable[[Rows], Prediction], rows: Rows) -> Prediction:
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, predict, rows)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +72,7 @@ class MicroBatcher:
         max_batch_rows: int = 256,
         max_queue_rows: int = 8192,
         executor: concurrent.futures.Executor | None = None,
+        large: LargeRequests | None = None,
     ) -> None:
         if max_batch_rows < 1 or max_queue_rows < 1:
             raise ValueError("max_batch_rows and max_queue_rows must be at least 1")
@@ -59,6 +86,7 @@ class MicroBatcher:
         self._executor = executor or concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="champion-batch"
         )
+        self._large = large
         self._queue: collections.deque[_Request] = collections.deque()
         self._pending_rows = 0
         self._closing = False
@@ -73,12 +101,17 @@ class MicroBatcher:
     async def predict(self, rows: Rows) -> Prediction:
         """Predict `rows` (possibly in one call with other callers' rows); answers are for these rows only, in order.
 
-        More rows than a batch go through in batch-sized chunks, each queued when the one before is
-        answered; all of them by this batcher's model, so one request is answered by one model.
+        More rows than a batch are one call of their own on the shared large-request threads, or
+        without them go through in batch-sized chunks, each queued when the one before is answered;
+        either way all of them by this batcher's model, so one request is answered by one model.
         """
         size = self._max_batch_rows
         if len(rows) <= size:
             return await self._submit(rows)
+        if self._large is not None:
+            if self._closing:
+                raise Unavailable("the model is shutting down")
+            return await self._large.predict(self._predict, rows)
         return join([await self._submit(rows[start : start + size]) for start in range(0, len(rows), size)])
 
     async def _submit(self, rows: Rows) -> Prediction:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from concurrent.futures import Executor
@@ -27,11 +28,14 @@ from champion.monitoring.capture import CaptureBuffer, CapturePolicy
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature, load
 from champion.runtimes import compiled as compiled_form
 from champion.serving import humility
-from champion.serving.batching import MicroBatcher
+from champion.serving.batching import LargeRequests, MicroBatcher
 from champion.serving.humility import HumilityOutcome, HumilityRules
 from champion.serving.warmup import warm_up
 
 logger = logging.getLogger(__name__)
+
+LARGE_REQUEST_THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Requests larger than a batch scored at once, across every model: one a core, up to four."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,11 @@ class ServingEngine:
         executor: Executor | None = None,
         metrics: ServingMetrics | None = None,
         capture: CaptureBuffer | None = None,
+        large_request_threads: int = LARGE_REQUEST_THREADS,
     ) -> None:
         self._executor = executor
+        self._large = LargeRequests(large_request_threads)
+        """Where a request larger than a batch is scored, in one call, whichever model it is for."""
         self.metrics = metrics if metrics is not None else ServingMetrics()
         """This process's serving meters: the engine counts loaded models, scoring the rest."""
         self.capture = capture if capture is not None else CaptureBuffer()
@@ -192,7 +199,7 @@ class ServingEngine:
             "loaded model %s rev %s (%s) in %.3fs", ref.model_id, ref.number, ref.framework, time.monotonic() - started
         )
         self.metrics.model_loaded()
-        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict), compiled=compiled)
+        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict, large=self._large), compiled=compiled)
 
     async def install(self, deployment_id: str, loaded: Loaded) -> None:
         """Make `loaded` the deployment's champion here; release the old one once drained."""
@@ -283,6 +290,7 @@ class ServingEngine:
             await self.discard(deployment_id)
         for deployment_id in list(self._loaded):
             await self.remove(deployment_id)
+        self._large.close()
 
 
 async def _release(old: Loaded, metrics: ServingMetrics) -> None:
