@@ -7,12 +7,14 @@ WML body (`input_data[0].fields/values`) and one `predict_proba` call. It answer
 shape champion answers in, so both servers do the same work for the same bytes.
 
 Run by bench/run.py as `python bench/baseline_app.py --model PATH --port PORT`, with the
-uvicorn settings `champion serve` uses (uvloop, httptools, one worker, log level info).
+uvicorn settings `champion serve` uses (uvloop, httptools, one worker unless `--workers N`, log level info).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -52,17 +54,26 @@ def create_app(model_path: str) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn calls in each worker when there are several (it needs an import string)."""
+    return create_app(os.environ["BENCH_BASELINE_MODEL"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="joblib file of a fitted classifier")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    os.environ["BENCH_BASELINE_MODEL"] = args.model
     uvicorn.run(
-        create_app(args.model),
+        "baseline_app:app_from_environment",
+        factory=True,
+        app_dir=str(Path(__file__).resolve().parent),
         host=args.host,
         port=args.port,
-        workers=1,
+        workers=args.workers,
         loop="uvloop",
         http="httptools",
         log_level="info",

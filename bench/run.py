@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -43,6 +44,15 @@ from typing import Any
 import httpx
 
 BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import faces  # noqa: E402  (bench/faces.py: every prediction face's body)
+import limits  # noqa: E402  (bench/limits.py: compute time, start-up, the CLI, many deployments)
+import limits_report  # noqa: E402  (bench/limits_report.py: the issue's table)
+from faces import FaceError  # noqa: E402
+from limits import StartUpError  # noqa: E402
+
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 LUA = BENCH / "score.lua"
@@ -115,6 +125,15 @@ class Server:
     authorization: str = ""
     settings_path: str = ""
     """champion only: the deployment's settings extension (capture is switched off there for a second run)."""
+    space: str = ""
+    model_id: str = ""
+    deployment_id: str = ""
+    """champion only: what deploy_on_champion created (more deployments of the model join the space)."""
+    command: list[str] = dataclasses.field(default_factory=list)
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    """How it was started (champion is started again on the same home to time its start-up)."""
+    started: float = 0.0
+    """time.monotonic() just before the process was spawned."""
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -130,7 +149,7 @@ def start(name: str, command: list[str], port: int, log_path: Path, env: dict[st
         command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
     )
     log_file.close()
-    server = Server(name, process, f"http://{HOST}:{port}", log_path)
+    server = Server(name, process, f"http://{HOST}:{port}", log_path, command=command, env=env)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -162,23 +181,46 @@ def stop(server: Server) -> None:
         process.wait(timeout=10)
 
 
-def start_baseline(model: Path, work: Path) -> Server:
+def start_floor(model: Path, work: Path, workers: int = 1) -> Server:
+    """The HTTP floor (bench/floor_app.py): a constant answer on the same uvicorn settings. `model` is unused."""
     port = free_port()
-    command = [sys.executable, str(BENCH / "baseline_app.py"), "--model", str(model), "--port", str(port)]
+    command = [sys.executable, str(BENCH / "floor_app.py"), "--port", str(port), "--workers", str(workers)]
+    server = start("floor", command, port, work / "floor.log", dict(os.environ), "/health")
+    server.path = "/ml/v4/deployments/floor/predictions"
+    return server
+
+
+def baseline_command(model: Path, port: int, workers: int = 1) -> list[str]:
+    return [
+        sys.executable, str(BENCH / "baseline_app.py"), "--model", str(model), "--port", str(port),
+        "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def start_baseline(model: Path, work: Path, workers: int = 1) -> Server:
+    port = free_port()
+    command = baseline_command(model, port, workers)
     server = start("baseline", command, port, work / "baseline.log", dict(os.environ), "/health")
     server.path = "/ml/v4/deployments/baseline/predictions"
     return server
 
 
-def start_champion(model: Path, work: Path) -> Server:
+def champion_command(home: Path, port: int, workers: int = 1) -> list[str]:
+    champion = Path(sys.executable).with_name("champion")
+    command = [str(champion)] if champion.exists() else [sys.executable, "-m", "champion"]
+    return [
+        *command, "serve", "--no-tls", "--host", HOST, "--port", str(port), "--home", str(home),
+        "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def start_champion(model: Path, work: Path, workers: int = 1) -> Server:
     port = free_port()
     home = work / "champion-home"
     key = f"bench.{secrets.token_hex(16)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
     env["CHAMPION_ADMIN_API_KEY"] = key
-    champion = Path(sys.executable).with_name("champion")
-    command = [str(champion)] if champion.exists() else [sys.executable, "-m", "champion"]
-    command += ["serve", "--no-tls", "--host", HOST, "--port", str(port), "--home", str(home), "--workers", "1"]
+    command = champion_command(home, port, workers)
     server = start("champion", command, port, work / "champion.log", env, "/ml/wml_services/version")
     server.authorization = f"Bearer {key}"
     try:
@@ -226,6 +268,7 @@ def deploy_on_champion(server: Server, model: Path) -> tuple[str, str]:
                 raise BenchError("the deployment was not ready within 60s")
             time.sleep(0.1)
     settings = f"/ml/v4/deployments/{deployment_id}/settings?space_id={space}&version={WML_VERSION['version']}"
+    server.space, server.model_id, server.deployment_id = space, model_id, deployment_id
     return f"/ml/v4/deployments/{deployment_id}/predictions", settings
 
 
@@ -360,12 +403,15 @@ def parse_wrk(output: str) -> Load:
     return Load(rps, p50, p99, requests, errors, output)
 
 
-def run_wrk(server: Server, body: Path, connections: int, seconds: float) -> Load:
-    url = server.base_url + server.path
+def run_wrk(
+    server: Server, body: Path, connections: int, seconds: float, *, path: str = "", content_type: str = ""
+) -> Load:
+    """wrk with score.lua against the server's scoring path (or `path`), the body sent as `content_type`."""
+    url = server.base_url + (path or server.path)
     threads = min(2, connections)
     command = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-        "-s", str(LUA), url, "--", str(body), server.authorization,
+        "-s", str(LUA), url, "--", str(body), server.authorization, content_type,
     ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
@@ -376,7 +422,9 @@ def run_wrk(server: Server, body: Path, connections: int, seconds: float) -> Loa
     return parse_wrk(done.stdout)
 
 
-def run_python_load(server: Server, body: Path, connections: int, seconds: float) -> Load:
+def run_python_load(
+    server: Server, body: Path, connections: int, seconds: float, *, path: str = "", content_type: str = ""
+) -> Load:
     """The fallback when wrk is missing: keep-alive HTTP/1.1 over raw asyncio streams.
 
     Lighter than an HTTP client library (so it steals less CPU from the server), but still
@@ -384,7 +432,11 @@ def run_python_load(server: Server, body: Path, connections: int, seconds: float
     each other.
     """
     payload = body.read_bytes()
-    head = [f"POST {server.path} HTTP/1.1", f"Host: {HOST}", "Content-Type: application/json"]
+    head = [
+        f"POST {path or server.path} HTTP/1.1",
+        f"Host: {HOST}",
+        f"Content-Type: {content_type or 'application/json'}",
+    ]
     if server.authorization:
         head.append(f"Authorization: {server.authorization}")
     head.append(f"Content-Length: {len(payload)}")
@@ -468,8 +520,22 @@ class Measured:
     rss_kib: int
 
 
-def measure(server: Server, bodies: dict[int, Path], concurrency: list[int], args: argparse.Namespace) -> Measured:
-    load = run_wrk if args.generator == "wrk" else run_python_load
+def measure(
+    server: Server,
+    bodies: dict[int, Path],
+    concurrency: list[int],
+    args: argparse.Namespace,
+    *,
+    path: str = "",
+    content_type: str = "",
+    label: str = "",
+) -> Measured:
+    """Each (rows, connections) point: warm-up, then the measured load; the peak memory after them all.
+
+    `path` and `content_type` aim the same load at another route of the server (the other faces)."""
+    generator = run_wrk if args.generator == "wrk" else run_python_load
+    load = functools.partial(generator, path=path, content_type=content_type)
+    name = label or server.name
     loads: dict[tuple[int, int], Load] = {}
     for rows, body in bodies.items():
         for connections in concurrency:
@@ -477,20 +543,20 @@ def measure(server: Server, bodies: dict[int, Path], concurrency: list[int], arg
                 load(server, body, connections, args.warmup)
             result = accounted(load, server, body, connections, args.duration)
             if server.process.poll() is not None:
-                raise BenchError(f"{server.name} died during the load:\n{server.log_tail()}")
+                raise BenchError(f"{name} died during the load:\n{server.log_tail()}")
             log(
-                f"  {server.name:8} rows={rows:<3} c={connections:<2}  {result.rps:9.1f} req/s  "
+                f"  {name:8} rows={rows:<3} c={connections:<2}  {result.rps:9.1f} req/s  "
                 f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ({result.requests} requests; "
                 f"server {result.server_cores:.2f} cores, others {result.other_cores:.2f})"
             )
             if result.errors:
                 raise BenchError(
-                    f"{server.name} gave {result.errors} errors at rows={rows} c={connections}:\n"
+                    f"{name} gave {result.errors} errors at rows={rows} c={connections}:\n"
                     f"{result.detail}\n{server.log_tail()}"
                 )
             loads[(rows, connections)] = result
     peak, rss = memory_kib(server.process.pid)
-    log(f"  {server.name:8} peak memory {peak / 1024:.1f} MiB (now {rss / 1024:.1f} MiB)")
+    log(f"  {name:8} peak memory {peak / 1024:.1f} MiB (now {rss / 1024:.1f} MiB)")
     return Measured(loads, peak, rss)
 
 
@@ -673,8 +739,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--generator", choices=("wrk", "python"), default=None, help="load generator (default: wrk if installed)"
     )
     parser.add_argument(
-        "--quiet-wait", type=float, default=60, help="seconds to wait for other load to stop first (default 60)"
+        "--quiet-wait", type=float, default=40, help="seconds to wait for other load to stop first (default 40)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers of every server (default 1; the issue asks for 2 too)"
+    )
+    parser.add_argument(
+        "--deployments", type=int, default=20, help="deployments of the model for the memory figure (default 20)"
+    )
+    parser.add_argument(
+        "--compute-seconds", type=float, default=2.0, help="seconds of predict_proba per row count (default 2)"
+    )
+    parser.add_argument("--no-capture", action="store_true", help="skip the capture on/off runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (model, logs, champion home)")
     args = parser.parse_args(argv)
     args.concurrency = sorted(int(c) for c in args.concurrency.split(","))
@@ -685,6 +761,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("wrk is not installed (apt-get install wrk), or pass --generator python")
     if args.duration > 60 or args.warmup > 30:
         parser.error("keep the run bounded: --duration at most 60, --warmup at most 30")
+    if not 1 <= args.workers <= 8 or not 2 <= args.deployments <= 100 or not 0.1 <= args.compute_seconds <= 30:
+        parser.error("keep the run bounded: --workers 1..8, --deployments 2..100, --compute-seconds 0.1..30")
     return args
 
 
@@ -697,28 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         with stopped_on_signal(servers):
-            model = fit_model(work)
-            bodies = write_bodies(work, args.rows)
-            measured: dict[str, Measured] = {}
-            answers: dict[str, list[list[Any]]] = {}
-            for name, starter in (("baseline", start_baseline), ("champion", start_champion)):
-                busy = wait_until_quiet(args.quiet_wait)
-                if busy >= QUIET_CORES:
-                    log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
-                log(f"starting {name}")
-                server = starter(model, work)
-                servers.append(server)
-                answers[name] = score_once(server, bodies[max(args.rows)])
-                if name == "champion":
-                    check_same_answers(answers["baseline"], answers["champion"])
-                measured[name] = measure(server, bodies, args.concurrency, args)
-                if name == "champion":
-                    log("champion again at the top concurrency, capture off, on, on, off (its cost is the difference)")
-                    measured["captured"], measured["uncaptured"] = measure_capture(server, bodies, args)
-                stop(server)
-        table, data = report(measured["baseline"], measured["champion"], args, machine_description())
-        table, data = with_capture_cost(table, data, measured["captured"], measured["uncaptured"])
-    except BenchError as error:
+            table, data = run_all(args, work, servers)
+    except (BenchError, FaceError, StartUpError) as error:
         log(f"\nBENCH FAILED: {error}")
         return 1
     finally:
@@ -729,11 +787,186 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.md").write_text(table)
-    (RESULTS / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+    stem = "latest" if args.workers == 1 else f"latest-{args.workers}w"
+    (RESULTS / f"{stem}.md").write_text(table)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
     print(table)  # noqa: T201
-    log(f"total {time.monotonic() - started:.0f}s; written to {RESULTS / 'latest.md'}")
+    log(f"total {time.monotonic() - started:.0f}s; written to {RESULTS / stem}.md")
     return 0
+
+
+def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tuple[str, dict[str, Any]]:
+    """Every server in turn (the HTTP floor, the baseline, champion), then start-up and the CLI."""
+    model = fit_model(work)
+    every = write_bodies(work, sorted({*args.rows, 1, 100}))
+    bodies = {rows: every[rows] for rows in args.rows}
+    top = max(args.concurrency)
+    log("in-process compute time of predict_proba (1 and 100 rows)")
+    compute = limits.compute_times(model, {1: every[1], 100: every[100]}, seconds=args.compute_seconds)
+    for t in compute.values():
+        log(f"  {t.rows:>3} rows: median {t.median_ms:.3f} ms over {t.calls} calls")
+    measured: dict[str, Measured] = {}
+    answers: dict[str, list[list[Any]]] = {}
+    face_loads: dict[str, Load] = {}
+    starters = (("floor", start_floor), ("baseline", start_baseline), ("champion", start_champion))
+    for name, starter in starters:
+        busy = wait_until_quiet(args.quiet_wait)
+        if busy >= QUIET_CORES:
+            log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
+        log(f"starting {name} ({args.workers} worker{'s' if args.workers > 1 else ''})")
+        server = starter(model, work, args.workers)
+        servers.append(server)
+        answers[name] = score_once(server, bodies[max(args.rows)])
+        if name == "champion":
+            check_same_answers(answers["baseline"], answers["champion"])
+        measured[name] = measure(server, bodies, args.concurrency, args)
+        if name == "champion":
+            face_loads = measure_faces(server, every[1], work, top, args)
+            if not args.no_capture:
+                log("champion again at the top concurrency, capture off, on, on, off (its cost is the difference)")
+                measured["captured"], measured["uncaptured"] = measure_capture(server, bodies, args)
+        stop(server)
+    champion = servers[-1]
+
+    log("start-up: champion a second time on the same home (one deployment), then the plain FastAPI app")
+    wait_until_quiet(args.quiet_wait / 2)
+    probe = every[max(args.rows)]
+    restarted, champion_start = restart_champion(champion, probe, answers["champion"], work, args.workers, servers)
+    log(f"  champion: {champion_start.seconds:.2f} s to the first correct prediction")
+    time.sleep(1.0)  # the first requests' buffers settle
+    one_kib, one_threads = memory_kib(restarted.process.pid)[1], tree_threads(restarted.process.pid)
+    log(f"  adding {args.deployments - 1} deployments of the same model")
+    limits.add_deployments(
+        restarted.base_url,
+        restarted.authorization,
+        champion.space,
+        champion.model_id,
+        args.deployments - 1,
+        WML_VERSION,
+    )
+    time.sleep(1.0)
+    many_kib, many_threads = memory_kib(restarted.process.pid)[1], tree_threads(restarted.process.pid)
+    log(f"  RSS {one_kib / 1024:.0f} MiB with one deployment, {many_kib / 1024:.0f} MiB with {args.deployments}")
+    stop(restarted)
+    baseline_start = start_baseline_timed(model, probe, answers["baseline"], work, args.workers, servers)
+    log(f"  plain FastAPI app: {baseline_start.seconds:.2f} s")
+    log("the CLI: champion --help, python -c 'import typer', python -c pass")
+    cli = limits.cli_times(champion.command[: champion.command.index("serve")], champion.env)
+    log(f"  {cli.help_s:.2f} s / {cli.typer_s:.2f} s / {cli.python_s:.2f} s")
+
+    table, data = report(measured["baseline"], measured["champion"], args, machine_description())
+    if "captured" in measured:
+        table, data = with_capture_cost(table, data, measured["captured"], measured["uncaptured"])
+    against = limits_report.Limits(
+        workers=args.workers,
+        floor=dict(measured["floor"].loads),
+        champion=dict(measured["champion"].loads),
+        faces=dict(face_loads),
+        compute=compute,
+        champion_start=champion_start,
+        baseline_start=baseline_start,
+        cli=cli,
+        champion_peak_kib=measured["champion"].peak_kib,
+        baseline_peak_kib=measured["baseline"].peak_kib,
+        floor_peak_kib=measured["floor"].peak_kib,
+        one_deployment_kib=one_kib,
+        many_deployments_kib=many_kib,
+        many=args.deployments,
+        threads_one=one_threads,
+        threads_many=many_threads,
+    )
+    limits_table, limits_data = limits_report.report(against, top)
+    data["limits"] = limits_data
+    return limits_table + "\n" + table, data
+
+
+def measure_faces(server: Server, one_row: Path, work: Path, top: int, args: argparse.Namespace) -> dict[str, Load]:
+    """Every prediction face at 1 row and the top concurrency; the WML route before and after the others."""
+    all_faces = faces.faces(server.path, server.deployment_id, one_row, work)
+    faces.check_same_answers(all_faces, server.base_url, server.authorization)
+    log(f"every prediction face at 1 row, c{top} (the WML route first and last)")
+    loads: dict[str, Load] = {}
+    for face in [*all_faces, all_faces[0]]:
+        result = measure(
+            server, {1: face.body}, [top], args, path=face.path, content_type=face.content_type, label=face.name[:8]
+        ).loads[(1, top)]
+        loads[face.name] = (
+            limits_report.mean_load(loads[face.name], result) if face.name in loads else result  # type: ignore[assignment]
+        )
+    return loads
+
+
+def restart_champion(
+    first: Server, probe: Path, expected: list[list[Any]], work: Path, workers: int, servers: list[Server]
+) -> tuple[Server, limits.StartUp]:
+    """champion started again on the first run's home: spawn to the first correct prediction."""
+    port = free_port()
+    home = Path(first.command[first.command.index("--home") + 1])
+    command = champion_command(home, port, workers)
+    server = spawned("champion-restart", command, port, first.env, work / "champion-restart.log", servers)
+    server.authorization, server.path = first.authorization, first.path
+    headers = {"Authorization": first.authorization, "Content-Type": "application/json"}
+    timed = limits.time_to_first_prediction(
+        server.process,
+        server.started,
+        server.base_url + first.path,
+        probe.read_bytes(),
+        headers,
+        limits.same_prediction(expected),
+        server.log_tail,
+    )
+    return server, timed
+
+
+def start_baseline_timed(
+    model: Path, probe: Path, expected: list[list[Any]], work: Path, workers: int, servers: list[Server]
+) -> limits.StartUp:
+    """The plain FastAPI app: spawn to the first correct prediction, then stopped."""
+    port = free_port()
+    command = baseline_command(model, port, workers)
+    server = spawned("baseline-start", command, port, dict(os.environ), work / "baseline-start.log", servers)
+    try:
+        return limits.time_to_first_prediction(
+            server.process,
+            server.started,
+            f"{server.base_url}/ml/v4/deployments/baseline/predictions",
+            probe.read_bytes(),
+            {"Content-Type": "application/json"},
+            limits.same_prediction(expected),
+            server.log_tail,
+        )
+    finally:
+        stop(server)
+
+
+def spawned(
+    name: str, command: list[str], port: int, env: dict[str, str], log_path: Path, servers: list[Server]
+) -> Server:
+    """A server process just spawned (not waited for), already in `servers` so that it is stopped on the way out."""
+    started = time.monotonic()
+    with log_path.open("wb") as log_file:
+        # A session of its own, so stopping it reaches anything it started (and nothing else).
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(name, process, f"http://{HOST}:{port}", log_path, command=command, env=env, started=started)
+    servers.append(server)
+    return server
+
+
+def tree_threads(pid: int) -> int:
+    """Threads of `pid` and every process below it."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, AttributeError):
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+    return total
+
+
+PROBABILITY_TOLERANCE = 1e-5
+"""How far champion's probabilities may be from scikit-learn's own: a compiled form of the trees (ONNX
+Runtime, treelite) computes in float32; labels must be identical."""
 
 
 def check_same_answers(baseline: list[list[Any]], champion: list[list[Any]]) -> None:
@@ -742,7 +975,9 @@ def check_same_answers(baseline: list[list[Any]], champion: list[list[Any]]) -> 
         raise BenchError(f"baseline answered {len(baseline)} rows, champion {len(champion)}")
     for i, (b, c) in enumerate(zip(baseline, champion, strict=True)):
         same_label = b[0] == c[0]
-        same_probability = all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(b[1], c[1], strict=True))
+        same_probability = all(
+            math.isclose(x, y, rel_tol=0, abs_tol=PROBABILITY_TOLERANCE) for x, y in zip(b[1], c[1], strict=True)
+        )
         if not (same_label and same_probability):
             raise BenchError(f"row {i}: baseline answered {b}, champion {c}")
 

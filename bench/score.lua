@@ -1,5 +1,5 @@
--- wrk script for bench/run.py: POST one fixed JSON body, with an optional Authorization header.
---   wrk ... -s bench/score.lua URL -- BODY_FILE [AUTHORIZATION]
+-- wrk script for bench/run.py: POST one fixed body, with an optional Authorization header and Content-Type.
+--   wrk ... -s bench/score.lua URL -- BODY_FILE [AUTHORIZATION] [CONTENT_TYPE]
 -- The body is read once per wrk thread in init(); wrk builds the request after init() returns,
 -- so every request is the same bytes and wrk itself does no per-request Lua work.
 
@@ -15,5 +15,8 @@ function init(args)
    wrk.headers["Content-Type"] = "application/json"
    if args[2] ~= nil and args[2] ~= "" then
       wrk.headers["Authorization"] = args[2]
+   end
+   if args[3] ~= nil and args[3] ~= "" then
+      wrk.headers["Content-Type"] = args[3]
    end
 end

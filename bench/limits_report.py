@@ -1,0 +1,224 @@
+"""The issue's table: each champion figure beside the limit it is measured against, from one run.
+
+bench/run.py gathers the figures (`Limits`); this module only turns them into Markdown and
+JSON. The goals come from issue 15 and are reported, never enforced: a run fails only when a
+server answers errors or does not start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Protocol
+
+from limits import CliTimes, ComputeTime, StartUp
+
+FLOOR_GOAL = 0.35
+FACES_WITHIN = 0.10
+START_GOAL_S = 1.5
+PEAK_GOAL_MIB = 180
+HELP_GOAL_S = 0.3
+
+
+class LoadLike(Protocol):
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    server_cores: float
+
+    @property
+    def cpu_ms_per_request(self) -> float: ...
+
+
+@dataclasses.dataclass
+class Limits:
+    workers: int
+    floor: dict[tuple[int, int], LoadLike]
+    champion: dict[tuple[int, int], LoadLike]
+    faces: dict[str, LoadLike]
+    """Face name -> its load at 1 row, the top concurrency (the WML route first)."""
+    compute: dict[int, ComputeTime]
+    champion_start: StartUp | None = None
+    baseline_start: StartUp | None = None
+    cli: CliTimes | None = None
+    champion_peak_kib: int = 0
+    baseline_peak_kib: int = 0
+    floor_peak_kib: int = 0
+    one_deployment_kib: int = 0
+    """VmRSS of the restarted champion with its one deployment, just before more were added."""
+    many_deployments_kib: int = 0
+    many: int = 0
+    threads_one: int = 0
+    threads_many: int = 0
+
+
+def _goal(met: bool | None) -> str:
+    return "-" if met is None else ("yes" if met else "**no**")
+
+
+def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
+    rows: list[tuple[str, str, str, str, str, bool | None]] = []
+    data: dict[str, Any] = {"workers": limits.workers, "rows": []}
+
+    one = (1, top)
+    if one in limits.champion and one in limits.floor:
+        c, f = limits.champion[one], limits.floor[one]
+        ratio = c.rps / f.rps
+        rows.append(
+            (
+                f"1 row, c{top}, WML scoring route",
+                f"{c.rps:.0f} req/s (p99 {c.p99_ms:.1f} ms)",
+                f"HTTP floor {f.rps:.0f} req/s (p99 {f.p99_ms:.1f} ms)",
+                f"{ratio:.2f}x",
+                f"≥ {FLOOR_GOAL}x",
+                ratio >= FLOOR_GOAL,
+            )
+        )
+    if limits.faces:
+        names = list(limits.faces)
+        wml = limits.faces[names[0]]
+        for name in names[1:]:
+            face = limits.faces[name]
+            ratio = face.rps / wml.rps
+            rows.append(
+                (
+                    f"1 row, c{top}, {name}",
+                    f"{face.rps:.0f} req/s (p99 {face.p99_ms:.1f} ms)",
+                    f"the WML route {wml.rps:.0f} req/s (same block)",
+                    f"{ratio:.2f}x",
+                    f"within {FACES_WITHIN:.0%}",
+                    abs(ratio - 1) <= FACES_WITHIN,
+                )
+            )
+    for rows_n, conc in ((100, 8), (1, top)):
+        if (rows_n, conc) in limits.champion and rows_n in limits.compute:
+            c, t = limits.champion[(rows_n, conc)], limits.compute[rows_n]
+            rows.append(
+                (
+                    f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}",
+                    f"{c.rps:.0f} req/s ({c.server_cores:.2f} cores)",
+                    f"1 / predict_proba({rows_n}) = {t.max_rps:.0f} req/s (median {t.median_ms:.3f} ms)",
+                    f"{c.rps / t.max_rps:.2f}x",
+                    "2x today's req/s" if rows_n == 100 else "-",
+                    None,
+                )
+            )
+    if limits.champion_start and limits.baseline_start:
+        c_s, b_s = limits.champion_start.seconds, limits.baseline_start.seconds
+        rows.append(
+            (
+                "start-up: spawn to first correct prediction, one deployment",
+                f"{c_s:.2f} s",
+                f"plain FastAPI app loading the model {b_s:.2f} s",
+                f"{c_s / b_s:.2f}x",
+                f"≤ {START_GOAL_S} s",
+                c_s <= START_GOAL_S,
+            )
+        )
+    if limits.champion_peak_kib and limits.baseline_peak_kib:
+        c_m, b_m = limits.champion_peak_kib / 1024, limits.baseline_peak_kib / 1024
+        rows.append(
+            (
+                "peak RSS (VmHWM), one deployment, after the loads",
+                f"{c_m:.0f} MiB",
+                f"plain FastAPI app {b_m:.0f} MiB; HTTP floor {limits.floor_peak_kib / 1024:.0f} MiB",
+                f"{c_m / b_m:.2f}x",
+                f"≤ {PEAK_GOAL_MIB} MB",
+                c_m * 1024**2 / 1e6 <= PEAK_GOAL_MIB,
+            )
+        )
+    if limits.many and limits.one_deployment_kib:
+        one_m, many_m = limits.one_deployment_kib / 1024, limits.many_deployments_kib / 1024
+        per = (many_m - one_m) / (limits.many - 1)
+        rows.append(
+            (
+                f"RSS with {limits.many} deployments of the model",
+                f"{many_m:.0f} MiB, {limits.threads_many} threads",
+                f"one deployment {one_m:.0f} MiB, {limits.threads_one} threads",
+                f"{per:+.2f} MiB per deployment",
+                "reported",
+                None,
+            )
+        )
+    if limits.cli:
+        cli = limits.cli
+        rows.append(
+            (
+                "`champion --help`",
+                f"{cli.help_s:.2f} s",
+                f'`python -c "import typer"` {cli.typer_s:.2f} s (`python -c pass` {cli.python_s:.2f} s)',
+                f"{cli.help_s / cli.typer_s:.2f}x",
+                f"≤ {HELP_GOAL_S} s",
+                cli.help_s <= HELP_GOAL_S,
+            )
+        )
+
+    workers = f"{limits.workers} worker{'s' if limits.workers > 1 else ''}"
+    lines = [
+        f"### Against the limits ({workers})",
+        "",
+        "| point | champion | the limit, measured in this run | ratio | goal | met |",
+        "|---|---:|---|---:|---|:---:|",
+    ]
+    for point, figure, limit, shown, goal, met in rows:
+        lines.append(f"| {point} | {figure} | {limit} | {shown} | {goal} | {_goal(met)} |")
+        data["rows"].append(
+            {"point": point, "champion": figure, "limit": limit, "ratio": shown, "goal": goal, "met": met}
+        )
+
+    lines += [
+        "",
+        "| rows | conc | HTTP floor req/s | champion req/s | champion / floor | floor p50 / p99 ms "
+        "| champion p50 / p99 ms | CPU ms per request (floor / champion) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    data["floor"] = []
+    for key, floor in limits.floor.items():
+        champ = limits.champion.get(key)
+        if champ is None:
+            continue
+        lines.append(
+            f"| {key[0]} | {key[1]} | {floor.rps:.0f} | {champ.rps:.0f} | {champ.rps / floor.rps:.2f}x "
+            f"| {floor.p50_ms:.2f} / {floor.p99_ms:.2f} | {champ.p50_ms:.2f} / {champ.p99_ms:.2f} "
+            f"| {floor.cpu_ms_per_request:.2f} / {champ.cpu_ms_per_request:.2f} |"
+        )
+        data["floor"].append({"rows": key[0], "concurrency": key[1], "floor_rps": floor.rps, "champion_rps": champ.rps})
+    if limits.compute:
+        lines += [
+            "",
+            "In-process compute time (`predict_proba` on a float64 array, this process, after a warm-up): "
+            + "; ".join(
+                f"{t.rows} row{'s' if t.rows > 1 else ''}: median {t.median_ms:.3f} ms, p90 {t.p90_ms:.3f} ms "
+                f"({t.calls} calls)"
+                for t in limits.compute.values()
+            )
+            + ".",
+        ]
+        data["compute_ms"] = {t.rows: t.median_ms for t in limits.compute.values()}
+    if limits.faces:
+        lines += [
+            "",
+            "| face, 1 row, c" + str(top) + " | req/s | p50 / p99 ms | CPU ms per request |",
+            "|---|---:|---:|---:|",
+        ]
+        data["faces"] = {}
+        for name, load in limits.faces.items():
+            lines.append(
+                f"| {name} | {load.rps:.0f} | {load.p50_ms:.2f} / {load.p99_ms:.2f} | {load.cpu_ms_per_request:.2f} |"
+            )
+            data["faces"][name] = {"rps": load.rps, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms}
+    lines.append("")
+    return "\n".join(lines), data
+
+
+def mean_load(first: LoadLike, second: LoadLike) -> LoadLike:
+    """The WML route measured before and after the other faces: the mean of the two, so drift cancels."""
+    return dataclasses.replace(
+        first,  # type: ignore[type-var]
+        rps=(first.rps + second.rps) / 2,
+        p50_ms=(first.p50_ms + second.p50_ms) / 2,
+        p99_ms=max(first.p99_ms, second.p99_ms),
+        server_cores=(first.server_cores + second.server_cores) / 2
+        if not math.isnan(first.server_cores)
+        else second.server_cores,
+    )
