@@ -25,6 +25,7 @@ class LoadLike(Protocol):
     p50_ms: float
     p99_ms: float
     server_cores: float
+    other_cores: float
 
     @property
     def cpu_ms_per_request(self) -> float: ...
@@ -56,8 +57,13 @@ def _goal(met: bool | None) -> str:
     return "-" if met is None else ("yes" if met else "**no**")
 
 
-def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
+def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str, Any]]:
+    """The table; a point whose loads ran while other processes used ≥ `quiet_cores` is marked ⚠."""
     rows: list[tuple[str, str, str, str, str, bool | None]] = []
+
+    def mark(*loads: LoadLike) -> str:
+        return " ⚠" if max(load.other_cores for load in loads) >= quiet_cores else ""
+
     data: dict[str, Any] = {"workers": limits.workers, "rows": []}
 
     one = (1, top)
@@ -66,7 +72,7 @@ def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
         ratio = c.rps / f.rps
         rows.append(
             (
-                f"1 row, c{top}, WML scoring route",
+                f"1 row, c{top}, WML scoring route{mark(c, f)}",
                 f"{c.rps:.0f} req/s (p99 {c.p99_ms:.1f} ms)",
                 f"HTTP floor {f.rps:.0f} req/s (p99 {f.p99_ms:.1f} ms)",
                 f"{ratio:.2f}x",
@@ -82,7 +88,7 @@ def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
             ratio = face.rps / wml.rps
             rows.append(
                 (
-                    f"1 row, c{top}, {name}",
+                    f"1 row, c{top}, {name}{mark(face, wml)}",
                     f"{face.rps:.0f} req/s (p99 {face.p99_ms:.1f} ms)",
                     f"the WML route {wml.rps:.0f} req/s (same block)",
                     f"{ratio:.2f}x",
@@ -95,7 +101,7 @@ def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
             c, t = limits.champion[(rows_n, conc)], limits.compute[rows_n]
             rows.append(
                 (
-                    f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}",
+                    f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}{mark(c)}",
                     f"{c.rps:.0f} req/s ({c.server_cores:.2f} cores)",
                     f"1 / predict_proba({rows_n}) = {t.max_rps:.0f} req/s (median {t.median_ms:.3f} ms)",
                     f"{c.rps / t.max_rps:.2f}x",
@@ -178,7 +184,8 @@ def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
         if champ is None:
             continue
         lines.append(
-            f"| {key[0]} | {key[1]} | {floor.rps:.0f} | {champ.rps:.0f} | {champ.rps / floor.rps:.2f}x "
+            f"| {key[0]} | {key[1]}{mark(floor, champ)} | {floor.rps:.0f} | {champ.rps:.0f} "
+            f"| {champ.rps / floor.rps:.2f}x "
             f"| {floor.p50_ms:.2f} / {floor.p99_ms:.2f} | {champ.p50_ms:.2f} / {champ.p99_ms:.2f} "
             f"| {floor.cpu_ms_per_request:.2f} / {champ.cpu_ms_per_request:.2f} |"
         )
@@ -207,7 +214,12 @@ def report(limits: Limits, top: int) -> tuple[str, dict[str, Any]]:
                 f"| {name} | {load.rps:.0f} | {load.p50_ms:.2f} / {load.p99_ms:.2f} | {load.cpu_ms_per_request:.2f} |"
             )
             data["faces"][name] = {"rps": load.rps, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms}
-    lines.append("")
+    lines += [
+        "",
+        f"⚠: other processes used ≥ {quiet_cores} cores during one of the loads of that point; it is not clean. "
+        "Start-up, memory and the CLI are single measurements: on a busy machine they grow.",
+        "",
+    ]
     return "\n".join(lines), data
 
 
@@ -221,4 +233,5 @@ def mean_load(first: LoadLike, second: LoadLike) -> LoadLike:
         server_cores=(first.server_cores + second.server_cores) / 2
         if not math.isnan(first.server_cores)
         else second.server_cores,
+        other_cores=max(first.other_cores, second.other_cores),
     )

@@ -1,18 +1,23 @@
-"""Benchmark champion's scoring path against a hand-written FastAPI baseline (`make bench`).
+"""Benchmark champion against the machine's limits and a hand-written FastAPI baseline (`make bench`).
 
-One run: fit a GradientBoostingClassifier (fixed seed), then start each server alone on
-127.0.0.1 (the baseline first, then champion), load it with wrk for every scenario (1-row
-and 100-row requests at each concurrency), read its peak memory, stop it, and print a
-Markdown table (also written to bench/results/latest.md and latest.json). champion runs with
-prediction capture on, as it ships; then the same server runs the top concurrency again with
-capture switched off and on alternately (off, on, on, off), and the difference of the means is
-capture's cost.
+One run: fit a GradientBoostingClassifier (fixed seed) and time its `predict_proba` in this
+process (the compute limit, bench/limits.py); then start each server alone on 127.0.0.1 (the
+HTTP floor of bench/floor_app.py, the baseline, then champion), load it with wrk for every
+scenario (1-row and 100-row requests at each concurrency), read its peak memory and stop it.
+champion also answers the same row through every prediction face (bench/faces.py), loaded at
+1 row and the top concurrency, and runs the top concurrency again with prediction capture off
+and on alternately (off, on, on, off: the difference of the means is capture's cost). Then
+champion is started a second time on the same home and timed from spawn to its first correct
+prediction, as is the baseline app; 19 more deployments of the model give the memory of 20; and
+`champion --help` is timed against `python -c "import typer"`. It prints the limits table
+(bench/limits_report.py), then the baseline's, in Markdown (also written to
+bench/results/latest.md and latest.json; latest-<N>w.* with `--workers N`).
 
 Every load is bounded: a fixed duration per scenario, a timeout on every wait, and servers
 are stopped on the way out whatever happened. Any non-2xx answer or socket error fails the
 run: a fast server that answers errors has measured nothing.
 
-    .venv/bin/python bench/run.py [--duration 10] [--warmup 2] [--concurrency 1,8,32] [--rows 1,100]
+    .venv/bin/python bench/run.py [--duration 10] [--warmup 2] [--concurrency 1,8,32] [--rows 1,100] [--workers 1]
 """
 
 from __future__ import annotations
@@ -801,6 +806,7 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
     every = write_bodies(work, sorted({*args.rows, 1, 100}))
     bodies = {rows: every[rows] for rows in args.rows}
     top = max(args.concurrency)
+    wait_until_quiet(args.quiet_wait / 2)
     log("in-process compute time of predict_proba (1 and 100 rows)")
     compute = limits.compute_times(model, {1: every[1], 100: every[100]}, seconds=args.compute_seconds)
     for t in compute.values():
@@ -875,7 +881,7 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
         threads_one=one_threads,
         threads_many=many_threads,
     )
-    limits_table, limits_data = limits_report.report(against, top)
+    limits_table, limits_data = limits_report.report(against, top, QUIET_CORES)
     data["limits"] = limits_data
     return limits_table + "\n" + table, data
 
