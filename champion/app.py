@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         title="champion", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.metrics = meters
-    app.router.routes[:0] = [*wml.hot_routes, *datarobot.hot_routes]
+    app.router.routes[:0] = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
     app.include_router(wml.router)
     app.include_router(inference.router)
     app.include_router(datarobot.router)

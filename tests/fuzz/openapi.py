@@ -5,9 +5,10 @@ champion serves no document (no /openapi.json), so the fuzz builds one in-proces
 it is wrong or silent where champion does something by hand, so each face's truth is added here,
 in one place, with the reason:
 
-- the hot prediction routes (WML scoring, DataRobot's prediction API) and /metrics are plain
-  Starlette routes or left out of the schema, so they are missing: each gets a path item here;
-- routes that read their body by hand (Open Inference infer, JSON Patch documents, model uploads,
+- the hot prediction routes (WML scoring, Open Inference infer, DataRobot's prediction API) and
+  /metrics are plain Starlette routes or left out of the schema, so they are missing: each gets a
+  path item here;
+- routes that read their body by hand (JSON Patch documents, model uploads,
   archive imports, attachment uploads) declare no body, or `{}`: their body is described here;
 - each face renders errors in its own shape and never FastAPI's `422 {"detail": ...}`: WML and
   Open Inference answer a bad request 400, DataRobot 422 with `{"message", "errors"}`; the
@@ -257,19 +258,30 @@ def _hot_routes(features: Sequence[str], schemas: dict[str, Any]) -> dict[str, A
         )
     ):
         paths[path] = {"post": {**copy.deepcopy(datarobot_operation), "operationId": f"datarobot_predict_{index}"}}
+    paths["/v2/models/{model_name}/infer"] = {
+        "post": {
+            "operationId": "inference_infer",
+            "parameters": [{"name": "model_name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _pydantic(InferenceRequest, schemas)}},
+            },
+            "responses": {
+                "200": _json(
+                    "inference answer",
+                    {
+                        "type": "object",
+                        "required": ["model_name", "outputs"],
+                        "properties": {"outputs": {"type": "array"}},
+                    },
+                )
+            },
+        }
+    }
     return paths
 
 
 def _describe_bodies(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
-    infer = paths["/v2/models/{model_name}/infer"]["post"]
-    infer["requestBody"] = {
-        "required": True,
-        "content": {"application/json": {"schema": _pydantic(InferenceRequest, schemas)}},
-    }
-    infer["responses"]["200"] = _json(
-        "inference answer",
-        {"type": "object", "required": ["model_name", "outputs"], "properties": {"outputs": {"type": "array"}}},
-    )
     for path in ("/ml/v4/models/{model_id}", "/ml/v4/deployments/{deployment_id}"):
         paths[path]["patch"]["requestBody"] = {
             "required": True,

@@ -1,24 +1,21 @@
-"""/v2: the Open Inference Protocol (KServe V2 REST) over champion's online deployments."""
+"""/v2: the Open Inference Protocol (KServe V2 REST) over champion's online deployments.
+
+Inference itself is a plain Starlette route, matched ahead of these (`infer.py`).
+"""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from champion.api import body, humility
-from champion.api.deps import AccessDep, EngineDep, HotActorDep, SettingsDep
-from champion.api.inference import render, schemas, tensors
+from champion.api.deps import AccessDep, EngineDep, HotActorDep
+from champion.api.inference import render
 from champion.api.inference.errors import InferenceRoute
 from champion.deployments import scoring
-from champion.serving import inputs
 
 router = APIRouter(route_class=InferenceRoute)
-
-MODEL_VERSION_HEADER = "Champion-Model-Version"
 
 
 # The server probes need no credentials and reveal nothing but the version: orchestrators and
@@ -58,31 +55,3 @@ async def model_ready(model_name: str, actor: HotActorDep, engine: EngineDep, ac
     # Not ready is an answer, not an error: probes poll this while a deployment loads.
     view = scoring.visible(engine, access, actor, model_name)
     return {"name": model_name, "ready": scoring.answering(engine, view)}
-
-
-@router.post("/v2/models/{model_name}/infer")
-async def infer(
-    model_name: str,
-    request: Request,
-    actor: HotActorDep,
-    engine: EngineDep,
-    access: AccessDep,
-    settings: SettingsDep,
-) -> Response:
-    # The hot path: memory only (invariant 5), parsed with orjson, answered with a header
-    # naming the model version that gave the answer (invariant 1).
-    view = scoring.resolve(engine, access, actor, model_name)
-    with scoring.reading(engine, view):
-        parsed = schemas.parse(await body.read_json(request, limit=settings.max_request_bytes))
-        signature = view.champion.signature
-        names = render.wanted(signature, parsed.outputs)
-        rows = tensors.matrix(signature, parsed.inputs, ignore=view.retired_fields)
-        inputs.check_row_count(len(rows), limit=settings.max_rows_per_request, field="inputs")
-    answer = await scoring.predict(engine, view, rows)
-    content = orjson.dumps(
-        render.inference(answer, model_name=model_name, request_id=parsed.id or str(uuid.uuid4()), names=names)
-    )
-    headers = {MODEL_VERSION_HEADER: render.version(answer.version)}
-    if answer.humility is not None:
-        headers.update(humility.headers((answer,)))
-    return Response(content, media_type="application/json", headers=headers)

@@ -1,0 +1,78 @@
+"""POST /v2/models/{model_name}/infer: the Open Inference Protocol's prediction path, as a plain Starlette route.
+
+It gets the WML scoring route's treatment (`champion/api/wml/scoring.py`), for the same reason:
+FastAPI's routing and dependency resolution cost more per request than a small model does. So it
+authenticates from memory (invariant 5) with the helper that route uses, reads the body with
+orjson, checks it against the protocol's schema and the deployment's signature (the common
+layout by hand, `tensors.plain_columns`; any other with pydantic, `schemas.parse`), and renders
+every domain error in the protocol's `{"error": ...}` shape with its usual status. `hot_routes`
+is mounted ahead of every router by `create_app`.
+
+The answer names the model version that gave it, in the body and the `Champion-Model-Version`
+header (invariant 1). Capture and humility rules are the shared scoring path's (`scoring.predict`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from champion.api import humility
+from champion.api.body import read_json
+from champion.api.deps import authenticate_from_memory
+from champion.api.inference import render, schemas, tensors
+from champion.api.inference.errors import render_error
+from champion.api.routing import refuse_nul
+from champion.context import ServerContext
+from champion.deployments import scoring
+from champion.errors import ChampionError
+from champion.serving import inputs
+from champion.serving.engine import ServingEngine
+from champion.spaces.access import AccessCache
+
+MODEL_VERSION_HEADER = "Champion-Model-Version"
+
+
+async def infer(request: Request) -> Response:
+    state = request.app.state
+    context: ServerContext = state.context
+    engine: ServingEngine = state.engine
+    access: AccessCache = state.access
+    settings = context.settings
+    model_name: str = request.path_params["model_name"]
+    try:
+        refuse_nul(request)  # as on every FastAPI route of the face
+        actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
+        view = scoring.resolve(engine, access, actor, model_name)
+        with scoring.reading(engine, view):
+            body = await read_json(request, limit=settings.max_request_bytes)
+            signature = view.champion.signature
+            plain = tensors.plain_columns(body)
+            if plain is not None:
+                columns, request_id = plain
+                names = None
+                rows = inputs.from_columns(signature, columns, field="inputs", ignore=view.retired_fields)
+            else:
+                parsed = schemas.parse(body)
+                request_id, names = parsed.id, render.wanted(signature, parsed.outputs)
+                rows = tensors.matrix(signature, parsed.inputs, ignore=view.retired_fields)
+            inputs.check_row_count(len(rows), limit=settings.max_rows_per_request, field="inputs")
+        answer = await scoring.predict(engine, view, rows)
+        request_id = request_id or str(uuid.uuid4())
+        content = orjson.dumps(render.inference(answer, model_name=model_name, request_id=request_id, names=names))
+    except ChampionError as error:
+        return render_error(error)
+    except ClientDisconnect:
+        # The caller went away mid-body: nobody is left to answer, and it is no server error.
+        return Response(status_code=499)
+    headers = {MODEL_VERSION_HEADER: render.version(answer.version)}
+    if answer.humility is not None:  # one attribute check for deployments without rules
+        headers.update(humility.headers((answer,)))
+    return Response(content, media_type="application/json", headers=headers)
+
+
+hot_routes = [Route("/v2/models/{model_name}/infer", infer, methods=["POST"])]
