@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from champion.runtimes import Framework, Prediction, Signature, TargetType, load
+from champion.runtimes import Framework, Prediction, Signature, TargetType, compiled, load
 from champion.serving.warmup import warm_up
 
 
@@ -149,7 +149,23 @@ def _trial(path: str, framework: str, signature_data: dict[str, Any], replay: Re
     except Exception as exc:
         return TrialOutcome(False, _first_line(exc), time.monotonic() - started)
     replayed = _replay(model.predict, signature, replay) if replay is not None else None
+    _compile_on_captured(model, Path(path), signature, replay)
     return TrialOutcome(True, None, time.monotonic() - started, replayed)
+
+
+def _compile_on_captured(model: Any, path: Path, signature: Signature, replay: ReplayInput | None) -> None:
+    """Check the candidate's compiled form on the captured rows too, here where they are at hand: the
+    check is kept beside the model file (`runtimes.compiled`), so the servers loading the candidate next
+    serve natively a model whose compiled form differed on them. Never fails the trial."""
+    if replay is None or any(f.name not in replay.features for f in signature.features):
+        return
+    matrix = _matrix(signature, replay)
+    if matrix.dtype != np.float64:
+        return
+    try:
+        compiled.serving(model, path, rows=matrix)
+    except Exception as exc:  # the trial measures the candidate; compiling it is the servers' concern
+        warnings.warn(f"could not check the compiled form on captured rows: {_first_line(exc)}", stacklevel=1)
 
 
 def _replay(predict: Any, signature: Signature, replay: ReplayInput) -> Replayed:

@@ -13,19 +13,23 @@ caller's captured rows where there are any. Match means identical labels and pro
 `TOLERANCE` plus `TOLERANCE` relative. Any failure or difference serves the native model, and the
 `ServingForm` says which form serves, its largest deviation and, when native, why.
 
-Conversion is done once per model file and converter versions: the ONNX graph and its check are kept
-beside the file (`<file>.compiled/<key>.onnx` and `.json`, content-addressed by the file's sha256
-and the versions of skl2onnx, onnxmltools, onnx, onnxruntime and the framework), so each server
-process, worker and restart loads the kept graph instead of converting again (a 100-tree model takes
-about 0.1 s to convert, and importing skl2onnx costs more), and a model that failed conversion is
-not tried again. A kept graph is checked again on the rows at hand before it serves: the check is
-cheap, and the record could be older than this deployment's captured rows.
+Conversion is done once per model file and converter versions: the ONNX graph, its check rows and
+the check's outcome are kept beside the file (`<file>.compiled/<key>.onnx`, `.rows.npy`, `.json`; the
+key is the file's sha256 and the versions of skl2onnx, onnxmltools, onnx, onnxruntime and the
+framework), so each server process, worker and restart loads the kept graph instead of converting
+again. That matters more than the conversion (0.1 s for the bench's 100-tree model): importing
+skl2onnx alone takes 1.5 s, and a kept graph needs only onnxruntime. A refusal is kept as well, so a
+model whose compiled form differed is not converted again. A kept graph is checked again on the rows
+at hand before it serves: the check costs milliseconds. Captured rows are where a serving process has
+no database: a replacement's trial process, which replays them through the candidate, checks the
+compiled form on them too (`replacement/trial.py`) and keeps the outcome for the servers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import logging
 import os
@@ -219,7 +223,7 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
             graph = _convert(native)
             _write(graph_path, graph)
         candidate = CompiledModel(_session(graph), native, ServingForm(ONNX_FORM))
-        check = _check_rows(native.signature(), graph, rows)
+        check = _check_rows(native.signature(), graph, folder / f"{key}.rows.npy", rows)
         complete = ~np.isnan(check).any(axis=1)
         deviation = _compare(native, candidate, check[complete])
         missing = None
@@ -314,8 +318,26 @@ def _compare(native: LoadedModel, compiled: CompiledModel, rows: npt.NDArray[Any
     return deviation
 
 
-def _check_rows(signature: Signature, graph: bytes, extra: npt.NDArray[Any] | None) -> npt.NDArray[np.float64]:
-    """Zeros, rows between the model's split points (and with missing values if it takes them), and `extra`."""
+def _check_rows(
+    signature: Signature, graph: bytes, kept: Path, extra: npt.NDArray[Any] | None
+) -> npt.NDArray[np.float64]:
+    """The rows built from the graph (kept beside it, so a later load need not import onnx to read the
+    graph again), and `extra`."""
+    width = len(signature.features)
+    try:
+        built: npt.NDArray[np.float64] = np.load(kept, allow_pickle=False)
+    except (OSError, ValueError):
+        built = _built_rows(signature, graph)
+        buffer = io.BytesIO()
+        np.save(buffer, built, allow_pickle=False)
+        _write(kept, buffer.getvalue())
+    if extra is None or not len(extra):
+        return built
+    return np.vstack([built, np.asarray(extra, dtype=np.float64).reshape(-1, width)])
+
+
+def _built_rows(signature: Signature, graph: bytes) -> npt.NDArray[np.float64]:
+    """Zeros, rows between the model's split points, and some of those with missing values if it takes them."""
     width = len(signature.features)
     rng = np.random.default_rng(0)
     candidates = _split_midpoints(graph, width)
@@ -328,8 +350,6 @@ def _check_rows(signature: Signature, graph: bytes, extra: npt.NDArray[Any] | No
         holes = built[: SPLIT_ROWS // 4].copy()
         holes[rng.random(holes.shape) < 0.3] = np.nan
         parts.append(holes)
-    if extra is not None and len(extra):
-        parts.append(np.asarray(extra, dtype=np.float64).reshape(-1, width))
     return np.vstack(parts)
 
 

@@ -20,6 +20,7 @@ import xgboost
 from sklearn import ensemble
 from sklearn.linear_model import LogisticRegression
 
+from champion.replacement import trial
 from champion.runtimes import Framework, LoadedModel, compiled, load
 from champion.runtimes.compiled import NATIVE_FORM, ONNX_FORM, TOLERANCE, CompiledModel
 
@@ -201,3 +202,23 @@ def test_turned_off_serves_the_native_model(trees: dict[str, Tree]) -> None:
     tree = trees["xgboost-binary"]
     native = load(tree.path, tree.framework)
     assert compiled.serving(native, tree.path, enabled=False) is native
+
+
+def test_a_replacement_trial_checks_the_compiled_form_on_captured_rows(trees: dict[str, Tree], tmp_path: Path) -> None:
+    """The trial process has the captured rows; the servers that load the candidate next read its check."""
+    path = tmp_path / "candidate.txt"
+    shutil.copyfile(trees["lightgbm-binary"].path, path)
+    native = load(path, Framework.LIGHTGBM)
+    signature = native.signature()
+    captured = _between_float32_and_float64(path)
+    replay = trial.ReplayInput(
+        features={f.name: captured[:, i] for i, f in enumerate(signature.features)},
+        labels=native.predict(captured).labels,
+        probabilities=None,
+        classes=(),
+    )
+    assert trial.run(path, Framework.LIGHTGBM, signature, replay).loads
+    served = compiled.serving(load(path, Framework.LIGHTGBM), path)  # a server's load: no captured rows
+    assert not isinstance(served, CompiledModel)
+    form = compiled.recorded(_sha(path))
+    assert form is not None and form.form == NATIVE_FORM and "differ" in (form.reason or "")
