@@ -247,6 +247,9 @@ def asset_reference(version: ModelVersion) -> dict[str, Any]:
 
 def described(item: Described, base_url: str) -> dict[str, Any]:
     body = deployment(item.deployment, item.version, base_url, candidate=item.candidate, settings=item.settings)
+    if (form := item.serving_form) is not None:
+        # champion's addition beside serving_asset: compiled (onnxruntime) or native, and the measured deviation.
+        body["entity"]["status"]["serving_form"] = form.to_dict()
     # The WML client prints system.warnings[0]; the list is never sent empty.
     warnings = []
     if item.owner_left:
