@@ -17,9 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-import uvicorn.config
-
 # prometheus_client's name for the directory its multiprocess mode keeps meters in. Spelled out
 # rather than imported from champion.meters: that import would bring in prometheus_client,
 # which picks in-memory or file-backed values once, at import, from this very variable.
@@ -46,6 +43,9 @@ def run(options: dict[str, Any]) -> None:
         # prometheus_client yet (this module imports only uvicorn).
         metrics_directory = _fresh_metrics_directory()
         os.environ[METRICS_DIRECTORY_VARIABLE] = metrics_directory
+    # Imported here: `champion serve` imports this module for `exec_server` alone.
+    import uvicorn
+
     try:
         uvicorn.run(
             "champion.app:create_app",
@@ -70,6 +70,8 @@ def log_config() -> dict[str, Any]:
     every worker process it spawns (which would not inherit a filter added in this one). The filter
     is named by its path, so importing it is left to the logging configuration.
     """
+    import uvicorn.config
+
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["filters"] = {"redact_secrets": {"()": "champion.logredact.RedactSecrets"}}
     for handler in config["handlers"].values():

@@ -20,9 +20,12 @@ from tests.model_files import ModelFiles, build
 
 # The CLI's Rich consoles are made at import and keep the COLUMNS they saw then for good. Imported here,
 # with no COLUMNS set, they measure the width at every print instead, so each test's own COLUMNS (its
-# CliRunner env or monkeypatch) holds whichever test module happens to import the CLI first.
+# CliRunner env or monkeypatch) holds whichever test module happens to import the CLI first. These are
+# the modules that make consoles (`champion.cli` imports a command's module only when it runs).
 os.environ.pop("COLUMNS", None)
-import champion.cli  # noqa: F401
+import champion.cli.client
+import champion.cli.server
+import champion.cli.users  # noqa: F401
 
 POSTGRES_URL = os.environ.get("CHAMPION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CHAMPION_REQUIRE_POSTGRES") == "1"

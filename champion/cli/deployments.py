@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-import numpy as np
 import orjson
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -29,6 +27,9 @@ from champion.cli.client import (
     stderr,
 )
 from champion.cli.tables import folding, id_column
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 deployments_app = typer.Typer(help="Deploy models and manage deployments on a server.", no_args_is_help=True)
 
@@ -179,6 +180,8 @@ def score(
     insecure: InsecureOption = False,
 ) -> None:
     """Score a CSV file: its rows come back with a prediction column (and one probability column per class)."""
+    import pandas as pd  # only this command reads CSV: the others start without pandas
+
     try:
         frame = pd.read_csv(file)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -240,6 +243,8 @@ def _classes(client: httpx.Client, version: str) -> list[Any] | None:
 
 
 def _with_predictions(frame: pd.DataFrame, blocks: list[dict[str, Any]], classes: list[Any] | None) -> pd.DataFrame:
+    import numpy as np
+
     labels: list[Any] = []
     probabilities: list[list[float] | None] = []
     for block in blocks:

@@ -11,7 +11,6 @@ import shutil
 from typing import Any
 
 import orjson
-import pandas as pd
 
 from champion.artifacts import ArtifactStore
 from champion.artifacts.store import StagedFile
@@ -32,6 +31,8 @@ def write_result(store: ArtifactStore, result: JobResult) -> str:
 
 def write_csv(store: ArtifactStore, result: JobResult) -> StagedFile:
     """Keep a job's predictions as a CSV file (prediction, and probability when given); returns it as kept."""
+    import pandas as pd  # here, not at the top: a server loads pandas only when a job writes a file
+
     folder = store.stage_dir()
     try:
         path = folder / "predictions.csv"

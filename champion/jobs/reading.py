@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
-import pandas as pd
 
 from champion.errors import InvalidInput
 from champion.runtimes import Signature
@@ -44,6 +43,8 @@ def file_matrix(signature: Signature, path: Path, *, field: str) -> npt.NDArray[
 
 
 def _read_frame(path: Path, *, field: str) -> Any:
+    import pandas as pd  # here, not at the top: a server loads pandas only when a job reads a file
+
     with path.open("rb") as handle:
         parquet = handle.read(4) == PARQUET_MAGIC
     try:

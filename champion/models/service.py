@@ -26,7 +26,6 @@ from champion.models.schemas import ModelDetails, NewModel, SoftwareSpecRef
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import ModelType, parse_model_type
 from champion.models.unpack import model_file
-from champion.runtimes.sklearn import SklearnModel
 from champion.spaces import service as spaces
 from champion.spaces.types import Role
 from champion.users.service import Actor
@@ -204,8 +203,12 @@ def _inspect(
         if framework not in declared.frameworks:
             raise NotAModel(f"the model type is {declared} but the file is a {framework.value} model", field="content")
         loaded = runtimes.load(path, framework)
-        if isinstance(loaded, SklearnModel) and declared.family in ("xgboost", "lightgbm"):
-            library = loaded.library
+        if loaded.framework is runtimes.Framework.SKLEARN and declared.family in ("xgboost", "lightgbm"):
+            # Imported only for a pickle, which has loaded scikit-learn already: a server imports
+            # scikit-learn (and pandas with it) only for a model that needs it.
+            from champion.runtimes.sklearn import SklearnModel
+
+            library = loaded.library if isinstance(loaded, SklearnModel) else declared.family
             if library != declared.family:
                 raise NotAModel(f"the model type is {declared} but the pickle holds a {library} model", field="content")
         own = loaded.signature()

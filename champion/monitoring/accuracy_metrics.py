@@ -29,9 +29,6 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
-from sklearn import metrics
-from sklearn.preprocessing import label_binarize
 
 Figures = dict[str, float | None]
 FloatArray = npt.NDArray[np.float64]
@@ -170,6 +167,9 @@ def classification(
 
 def _label_figures(y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any], classes: Sequence[str], binary: bool) -> Figures:
     """The figures read from predicted labels alone; an unknown actual is a wrong prediction."""
+    # scikit-learn and scipy here, not at the top: a server loads them when figures are asked for.
+    from sklearn import metrics
+
     present = sorted(set(y_true.tolist()))
     mcc = None
     if len(set(present) | set(y_pred.tolist())) > 1:  # one label everywhere: MCC is 0/0
@@ -192,6 +192,10 @@ def _label_figures(y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any], classes: 
 
 def _probability_figures(y_true: npt.NDArray[Any], proba: FloatArray, classes: Sequence[str], binary: bool) -> Figures:
     """The figures read from class probabilities; every actual is one of `classes` here."""
+    from scipy import stats  # type: ignore[import-untyped]
+    from sklearn import metrics
+    from sklearn.preprocessing import label_binarize
+
     # log_loss and d2_log_loss_score read the columns as the labels sorted lexicographically,
     # whatever order `labels` lists them in; the model's column order need not be that.
     order = np.argsort(np.asarray(classes, dtype=object))
@@ -261,6 +265,8 @@ def regression(actual: Sequence[float], predicted: Sequence[float]) -> dict[str,
     predictions positive. MAPE is a percentage (25.0 for 25 %), as DataRobot shows it. MAD is the
     median absolute error. Tweedie figures use power 1.5, DataRobot's default.
     """
+    from sklearn import metrics
+
     if len(predicted) != len(actual):
         raise ValueError(f"{len(actual)} actual values but {len(predicted)} predictions")
     figures: Figures = dict.fromkeys(REGRESSION_METRICS)

@@ -20,8 +20,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats  # type: ignore[import-untyped]
-from scipy.spatial import distance  # type: ignore[import-untyped]
 
 from champion.monitoring.binning import Bins
 
@@ -116,6 +114,10 @@ def score(metric: Metric, baseline: Sequence[int], current: Sequence[int], bins:
         p, q = p[:-1], q[:-1]  # the missing-values bin has no place on the number line
     if p.sum() == 0 or q.sum() == 0:
         return None
+    # scipy here, not at the top: a server loads it when drift is asked for, not at start.
+    from scipy import stats  # type: ignore[import-untyped]
+    from scipy.spatial import distance  # type: ignore[import-untyped]
+
     match metric:
         case "psi":
             return _psi(p, q)
@@ -175,6 +177,8 @@ def _psi(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
 def _js_divergence(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
     # jensenshannon takes the square root of a sum that rounding can leave a hair below zero for two
     # nearly equal distributions; that NaN is a divergence of 0.
+    from scipy.spatial import distance
+
     with np.errstate(invalid="ignore"):
         root = float(distance.jensenshannon(p, q, base=2))
     return 0.0 if math.isnan(root) else root**2
@@ -186,6 +190,8 @@ def _ks(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
 
 
 def _wasserstein(p: NDArray[np.float64], q: NDArray[np.float64], edges: tuple[float, ...]) -> float:
+    from scipy import stats
+
     points = _representatives(edges)
     moved = float(stats.wasserstein_distance(points, points, u_weights=p, v_weights=q))
     if moved == 0:

@@ -6,26 +6,27 @@ model's own order), and what the model said: `prediction` (a classifier's label 
 regressor's value) and, for a classifier that gives them, `probability.<class>` per class. The
 prefixes keep a feature called `prediction` apart from the answer. Parquet because it is columnar
 and compressed, pyarrow writes it without pandas, and any data tool reads it back.
+
+pyarrow (about 30 MB resident) is imported by the first file written or read, not with this module:
+a server that captures nothing never loads it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from champion.monitoring.capture import Captured
 from champion.runtimes import FeatureType, Signature, TargetType
 
-# Arrow's own allocator (mimalloc) keeps what a flush freed for the next one; the system's malloc hands
-# it back, so a flush's buffers do not stay in the serving process's memory between flushes.
-pa.set_memory_pool(pa.system_memory_pool())
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FEATURE = "feature."
 PROBABILITY = "probability."
@@ -74,7 +75,21 @@ def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
     return Rows(at, ids, features, labels, probabilities)
 
 
+@functools.cache
+def _system_memory_pool() -> None:
+    """Called before pyarrow allocates here: once, at the first file written or read."""
+    import pyarrow as pa
+
+    # Arrow's own allocator (mimalloc) keeps what a flush freed for the next one; the system's malloc hands
+    # it back, so a flush's buffers do not stay in the serving process's memory between flushes.
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def write(path: Path, signature: Signature, rows: Rows) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _system_memory_pool()
     columns: dict[str, pa.Array] = {
         "at": pa.array((rows.at * 1e6).astype(np.int64), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "association_id": (
@@ -105,6 +120,10 @@ def write(path: Path, signature: Signature, rows: Rows) -> None:
 
 
 def read(path: Path, signature: Signature) -> Rows:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _system_memory_pool()
     table = pq.read_table(path)
     at = table.column("at").cast(pa.int64()).to_numpy().astype(np.float64) / 1e6
     ids: list[str | None] = table.column("association_id").to_pylist()
@@ -129,6 +148,8 @@ def read(path: Path, signature: Signature) -> Rows:
 
 
 def _textual(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
     return bool(pa.types.is_string(kind) or pa.types.is_dictionary(kind))
 
 
