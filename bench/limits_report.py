@@ -103,7 +103,7 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
                 (
                     f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}{mark(c)}",
                     f"{c.rps:.0f} req/s ({c.server_cores:.2f} cores)",
-                    f"1 / predict_proba({rows_n}) = {t.max_rps:.0f} req/s (median {t.median_ms:.3f} ms)",
+                    f"1 / predict_proba({rows_n}) = {t.max_rps:.0f} req/s (median {t.median_ms:.3f} ms CPU)",
                     f"{c.rps / t.max_rps:.2f}x",
                     "2x today's req/s" if rows_n == 100 else "-",
                     None,
@@ -193,10 +193,11 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
     if limits.compute:
         lines += [
             "",
-            "In-process compute time (`predict_proba` on a float64 array, this process, after a warm-up): "
+            "In-process compute time (`predict_proba` on a float64 array, this process, after a warm-up; "
+            "the limit is the median on the CPU clock): "
             + "; ".join(
-                f"{t.rows} row{'s' if t.rows > 1 else ''}: median {t.median_ms:.3f} ms, p90 {t.p90_ms:.3f} ms "
-                f"({t.calls} calls)"
+                f"{t.rows} row{'s' if t.rows > 1 else ''}: median {t.median_ms:.3f} ms CPU, wall median "
+                f"{t.wall_median_ms:.3f} / p90 {t.wall_p90_ms:.3f} ms ({t.calls} calls)"
                 for t in limits.compute.values()
             )
             + ".",
