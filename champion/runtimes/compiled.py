@@ -139,6 +139,10 @@ class Mismatch(Exception):
         self.deviation = deviation
 
 
+class ConversionFailed(Exception):
+    """The converter could not turn the model into an ONNX graph."""
+
+
 def serving(
     native: LoadedModel,
     path: Path,
@@ -220,7 +224,11 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
     graph = graph_path.read_bytes() if record is not None and graph_path.is_file() else None
     try:
         if graph is None:
-            graph = _convert(native)
+            try:
+                graph = _convert(native)
+            except Exception as exc:
+                # The converters' own messages run to pages (every attribute of the node): keep the root cause.
+                raise ConversionFailed(f"the conversion to ONNX failed: {_first_line(exc)}") from None
             _write(graph_path, graph)
         candidate = CompiledModel(_session(graph), native, ServingForm(ONNX_FORM))
         check = _check_rows(native.signature(), graph, folder / f"{key}.rows.npy", rows)
