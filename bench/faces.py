@@ -47,7 +47,7 @@ class Face:
         response = httpx.post(base_url + self.path, content=self.body.read_bytes(), headers=headers, timeout=30)
         if response.status_code != 200:
             raise FaceError(f"{self.name} answered {response.status_code}: {response.text[:500]}")
-        return _first_row(self.name, response.json())
+        return first_row(self.name, response.json())
 
 
 WML = "WML scoring"
@@ -115,7 +115,7 @@ def check_same_answers(all_faces: list[Face], base_url: str, authorization: str)
             raise FaceError(f"{face.name} answered {(label, top)}, the WML route {expected}")
 
 
-def _first_row(name: str, answer: Any) -> tuple[str, float]:
+def first_row(name: str, answer: Any) -> tuple[str, float]:
     try:
         if "predictions" in answer:  # WML
             label, probabilities = answer["predictions"][0]["values"][0]
