@@ -104,7 +104,13 @@ class LocalArtifactStore:
         return self._blob_path(sha256).is_file()
 
     def delete(self, sha256: str) -> None:
-        self._blob_path(sha256).unlink(missing_ok=True)
+        """Remove the blob and what was derived from it: files kept beside it in `<digest>.<kind>/` folders
+        (a compiled model's graph, `runtimes/compiled.py`) go with it."""
+        path = self._blob_path(sha256)
+        path.unlink(missing_ok=True)
+        for derived in path.parent.glob(f"{sha256}.*"):
+            if derived.is_dir() and not derived.is_symlink():
+                shutil.rmtree(derived, ignore_errors=True)
 
     def digests(self, *, older_than: float = 0) -> Iterable[str]:
         cutoff = time.time() - older_than

@@ -35,3 +35,17 @@ def test_clearing_staging_can_spare_uploads_in_progress(tmp_path: Path) -> None:
     assert not stale.exists() and fresh.exists()
     store.clear_staging()
     assert not fresh.exists() and store.staging.is_dir()
+
+
+def test_deleting_a_blob_deletes_what_was_derived_from_it_and_nothing_else(tmp_path: Path) -> None:
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    doomed, kept_too = kept(store, tmp_path, b"doomed"), kept(store, tmp_path, b"kept")
+    for digest in (doomed, kept_too):
+        derived = store.open_path(digest).with_name(f"{digest}.compiled")
+        derived.mkdir()
+        (derived / "graph.onnx").write_bytes(b"graph")
+    store.delete(doomed)
+    assert not store.exists(doomed)
+    assert not store.open_path(doomed).with_name(f"{doomed}.compiled").exists()
+    assert (store.open_path(kept_too).with_name(f"{kept_too}.compiled") / "graph.onnx").is_file()
+    assert set(store.digests()) == {kept_too}
