@@ -106,12 +106,12 @@ def faces(wml_path: str, deployment_id: str, wml_body: Path, folder: Path) -> li
     ]
 
 
-def check_same_answers(all_faces: list[Face], base_url: str, authorization: str) -> None:
-    """Every face gives the WML route's label and top probability for the same row."""
+def check_same_answers(all_faces: list[Face], base_url: str, authorization: str, tolerance: float) -> None:
+    """Every face gives the WML route's label, and its top probability within `tolerance`, for the same row."""
     expected = all_faces[0].answer(base_url, authorization)
     for face in all_faces[1:]:
         label, top = face.answer(base_url, authorization)
-        if label != expected[0] or not math.isclose(top, expected[1], rel_tol=1e-9, abs_tol=1e-12):
+        if label != expected[0] or not math.isclose(top, expected[1], rel_tol=0, abs_tol=tolerance):
             raise FaceError(f"{face.name} answered {(label, top)}, the WML route {expected}")
 
 

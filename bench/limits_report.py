@@ -39,6 +39,9 @@ class Limits:
     faces: dict[str, LoadLike]
     """Face name -> its load at 1 row, the top concurrency (the WML route first)."""
     compute: dict[int, ComputeTime]
+    served_compute: dict[int, ComputeTime] = dataclasses.field(default_factory=dict)
+    """The same timing of the form champion serves (`served_form`): not a limit, what serving can reach now."""
+    served_form: str = ""
     champion_start: StartUp | None = None
     baseline_start: StartUp | None = None
     cli: CliTimes | None = None
@@ -51,6 +54,8 @@ class Limits:
     many: int = 0
     threads_one: int = 0
     threads_many: int = 0
+    serving_form: dict[str, Any] | None = None
+    """The deployment's `status.serving_form` (absent on a champion that predates compiled forms)."""
 
 
 def _goal(met: bool | None) -> str:
@@ -64,7 +69,7 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
     def mark(*loads: LoadLike) -> str:
         return " ⚠" if max(load.other_cores for load in loads) >= quiet_cores else ""
 
-    data: dict[str, Any] = {"workers": limits.workers, "rows": []}
+    data: dict[str, Any] = {"workers": limits.workers, "serving_form": limits.serving_form, "rows": []}
 
     one = (1, top)
     if one in limits.champion and one in limits.floor:
@@ -109,6 +114,19 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
                     None,
                 )
             )
+            if rows_n in limits.served_compute:
+                s_t = limits.served_compute[rows_n]
+                rows.append(
+                    (
+                        f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}, against the served form{mark(c)}",
+                        f"{c.rps:.0f} req/s",
+                        f"1 / {limits.served_form} predict({rows_n}) = {s_t.max_rps:.0f} req/s "
+                        f"(median {s_t.median_ms:.3f} ms CPU)",
+                        f"{c.rps / s_t.max_rps:.2f}x",
+                        "-",
+                        None,
+                    )
+                )
     if limits.champion_start and limits.baseline_start:
         c_s, b_s = limits.champion_start.seconds, limits.baseline_start.seconds
         rows.append(
@@ -160,8 +178,12 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
         )
 
     workers = f"{limits.workers} worker{'s' if limits.workers > 1 else ''}"
+    form = limits.serving_form
     lines = [
         f"### Against the limits ({workers})",
+        "",
+        "champion serves the model as: "
+        + (", ".join(f"{key} {value}" for key, value in form.items()) if form else "(no serving_form reported)"),
         "",
         "| point | champion | the limit, measured in this run | ratio | goal | met |",
         "|---|---:|---|---:|---|:---:|",
@@ -203,6 +225,19 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
             + ".",
         ]
         data["compute_ms"] = {t.rows: t.median_ms for t in limits.compute.values()}
+    if limits.served_compute:
+        lines += [
+            "",
+            f"The same timing of the form champion serves ({limits.served_form}, `predict`: labels and probabilities): "
+            + "; ".join(
+                f"{t.rows} row{'s' if t.rows > 1 else ''}: median {t.median_ms:.3f} ms CPU, wall median "
+                f"{t.wall_median_ms:.3f} / p90 {t.wall_p90_ms:.3f} ms ({t.calls} calls)"
+                for t in limits.served_compute.values()
+            )
+            + ".",
+        ]
+        data["served_form"] = limits.served_form
+        data["served_compute_ms"] = {t.rows: t.median_ms for t in limits.served_compute.values()}
     if limits.faces:
         lines += [
             "",

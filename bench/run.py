@@ -139,6 +139,8 @@ class Server:
     """How it was started (champion is started again on the same home to time its start-up)."""
     started: float = 0.0
     """time.monotonic() just before the process was spawned."""
+    serving_form: dict[str, Any] | None = None
+    """champion only: the deployment's `status.serving_form` once ready (compiled or native, and why)."""
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -266,6 +268,7 @@ def deploy_on_champion(server: Server, model: Path) -> tuple[str, str]:
             details = call("GET", f"/ml/v4/deployments/{deployment_id}", 200, params={"space_id": space})
             state = details["entity"]["status"]["state"]
             if state == "ready":
+                server.serving_form = details["entity"]["status"].get("serving_form")
                 break
             if state not in ("initializing", "updating"):
                 raise BenchError(f"the deployment ended {state}: {json.dumps(details['entity']['status'])}")
@@ -812,8 +815,10 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
     wait_until_quiet(args.quiet_wait / 2)
     log("in-process compute time of predict_proba (1 and 100 rows)")
     compute = limits.compute_times(model, {1: every[1], 100: every[100]}, seconds=args.compute_seconds)
-    for t in compute.values():
-        log(f"  {t.rows:>3} rows: median {t.median_ms:.3f} ms CPU, {t.wall_median_ms:.3f} ms wall ({t.calls} calls)")
+    form, served = limits.served_compute_times(model, {1: every[1], 100: every[100]}, seconds=args.compute_seconds)
+    for name, times in (("predict_proba", compute), (f"served form ({form}) predict", served)):
+        for t in times.values():
+            log(f"  {name}, {t.rows:>3} rows: median {t.median_ms:.3f} ms CPU, {t.wall_median_ms:.3f} ms wall")
     measured: dict[str, Measured] = {}
     answers: dict[str, list[list[Any]]] = {}
     face_loads: dict[str, Load] = {}
@@ -872,6 +877,8 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
         champion=dict(measured["champion"].loads),
         faces=dict(face_loads),
         compute=compute,
+        served_compute=served,
+        served_form=form,
         champion_start=champion_start,
         baseline_start=baseline_start,
         cli=cli,
@@ -883,6 +890,7 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
         many=args.deployments,
         threads_one=one_threads,
         threads_many=many_threads,
+        serving_form=champion.serving_form,
     )
     limits_table, limits_data = limits_report.report(against, top, QUIET_CORES)
     data["limits"] = limits_data
@@ -893,7 +901,7 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
 def measure_faces(server: Server, one_row: Path, work: Path, top: int, args: argparse.Namespace) -> dict[str, Load]:
     """Every prediction face at 1 row and the top concurrency; the WML route before and after the others."""
     all_faces = faces.faces(server.path, server.deployment_id, one_row, work)
-    faces.check_same_answers(all_faces, server.base_url, server.authorization)
+    faces.check_same_answers(all_faces, server.base_url, server.authorization, PROBABILITY_TOLERANCE)
     log(f"every prediction face at 1 row, c{top} (the WML route first and last)")
     loads: dict[str, Load] = {}
     for face in [*all_faces, all_faces[0]]:
@@ -922,7 +930,7 @@ def restart_champion(
         server.base_url + first.path,
         probe.read_bytes(),
         headers,
-        limits.same_prediction(expected),
+        limits.same_prediction(expected, PROBABILITY_TOLERANCE),
         server.log_tail,
     )
     return server, timed
@@ -974,15 +982,20 @@ def tree_threads(pid: int) -> int:
     return total
 
 
-PROBABILITY_TOLERANCE = 1e-5
+PROBABILITY_TOLERANCE = 1e-4
 """How far champion's probabilities may be from scikit-learn's own: a compiled form of the trees (ONNX
-Runtime, treelite) computes in float32; labels must be identical."""
+Runtime) computes in float32 and is checked to 1e-5 on its warm-up rows only, so the bench's unseen rows
+get ten times that; labels must be identical. The largest deviation seen is logged."""
 
 
 def check_same_answers(baseline: list[list[Any]], champion: list[list[Any]]) -> None:
     """Both servers must give the same answers, or the comparison is of different work."""
     if len(baseline) != len(champion):
         raise BenchError(f"baseline answered {len(baseline)} rows, champion {len(champion)}")
+    deviation = max(
+        abs(x - y) for b, c in zip(baseline, champion, strict=True) for x, y in zip(b[1], c[1], strict=True)
+    )
+    log(f"  champion's probabilities are within {deviation:.2g} of the baseline's (scikit-learn's own)")
     for i, (b, c) in enumerate(zip(baseline, champion, strict=True)):
         same_label = b[0] == c[0]
         same_probability = all(

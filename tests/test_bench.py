@@ -96,6 +96,8 @@ def test_the_limits_table_takes_each_ratio_against_its_limit() -> None:
             champion={(1, 32): _load(1000), (100, 8): _load(250, other=0.5)},
             faces={"WML scoring": _load(1000), "OIP, one 2-D tensor": _load(950), "DataRobot predApi, CSV": _load(800)},
             compute=compute,
+            served_compute={100: limits.ComputeTime(100, 0.5, 0.5, 0.6, 2000)},
+            served_form="onnxruntime",
         ),
         top=32,
         quiet_cores=0.15,
@@ -108,6 +110,8 @@ def test_the_limits_table_takes_each_ratio_against_its_limit() -> None:
     # 100 rows at c8 against 1 / compute time: 250 req/s against 500; other processes were busy.
     assert rows["100 rows, c8 ⚠"]["ratio"] == "0.50x"
     assert "| 100 | 8 ⚠ | 3000 | 250 | 0.08x |" in table
+    # ... and against the form champion serves: 250 req/s against 1 / 0.5 ms.
+    assert rows["100 rows, c8, against the served form ⚠"]["ratio"] == "0.12x"
 
 
 def test_the_wml_figure_around_the_faces_is_the_mean_of_its_two_loads() -> None:
