@@ -118,3 +118,11 @@ def test_the_prediction_routes_are_matched_before_every_router(server: Server) -
     first = server.client.app.router.routes[: len(hot)]  # type: ignore[attr-defined]
     assert all(type(route) is Route and any(route is h for h in hot) for route in first)
     assert {route.path for route in inference.hot_routes} == {"/v2/models/{model_name}/infer"}
+
+
+@pytest.mark.parametrize("url", ["/v2/models/a%00b/infer", "/v2/models/{id}/infer?x=%00"])
+def test_inference_refuses_a_nul_in_the_path_or_query_as_the_face_does(
+    server: Server, deployment: str, url: str
+) -> None:
+    response = server.call("POST", url.format(id=deployment), json={"inputs": []})
+    assert response.status_code == 400 and "NUL" in response.json()["error"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -56,6 +57,7 @@ logger = logging.getLogger(__name__)
 MODEL_VERSION_HEADER = "Champion-Model-Version"
 CSV = "text/csv; charset=utf-8"
 RETRY_AFTER_SECONDS = "1"
+NO_QUERY = QueryParams()
 
 
 async def predict(request: Request) -> Response:
@@ -68,10 +70,12 @@ async def predict(request: Request) -> Response:
         actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
         view = scoring.resolve(engine, access, actor, request.path_params["deployment_id"])
         with scoring.reading(engine, view):
-            predict_input.check_explanations(request.query_params)
+            # No query string, nothing to parse (datarobot-predict sends one; most other callers do not).
+            query = request.query_params if request.scope["query_string"] else NO_QUERY
+            predict_input.check_explanations(query)
             table = await predict_input.read_table(request, limit=context.settings.max_request_bytes)
             inputs.check_row_count(table.rows, limit=context.settings.max_rows_per_request, field=None)
-            echoed = predict_input.passthrough_names(request.query_params, table)
+            echoed = predict_input.passthrough_names(query, table)
             rows = predict_input.matrix(view.champion.signature, table)
             association_ids = _association_ids(view, table)
         started = time.perf_counter()
