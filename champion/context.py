@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from champion.artifacts import LocalArtifactStore
 from champion.auth import load_signing_key
-from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
-from champion.models import service as models
-from champion.operations import service as operations
 from champion.replacement import trial
-from champion.users import service as users
-from champion.users.service import IssuedKey
+
+if TYPE_CHECKING:
+    from champion.users.service import IssuedKey
 
 
 @dataclass
@@ -58,6 +57,12 @@ def bootstrap(context: ServerContext) -> IssuedKey | None:
     replicas, only those whose process no longer reports do (the runners' reaper takes the rest
     once their grace has passed).
     """
+    # Imported here: the local commands (`champion users ...`) open a context but never bootstrap.
+    from champion.cluster import service as cluster
+    from champion.models import service as models
+    from champion.operations import service as operations
+    from champion.users import service as users
+
     alone = context.settings.replicas == 1
     # Replicas share the database and, with it, an artifact folder: another one may be midway
     # through an upload (staged, or kept and not yet committed), so only old leftovers go.
