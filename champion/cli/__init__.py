@@ -2,8 +2,8 @@
 
 Each command's module is imported only when that command runs or shows its own help, so
 `champion --help` imports Typer and nothing of the server, and a command imports only what it
-runs (`serve` the database and the start-up, `score` pandas, the rest httpx). The top-level help
-lists the commands from `COMMANDS` without importing them; `tests/cli/test_lazy.py` checks each
+runs (`serve`, `users` and `keys` the database, `score` pandas, the others httpx). The top-level help
+lists the commands from `COMMANDS` without importing them; `tests/test_imports.py` checks each
 summary against the command's own help.
 """
 
