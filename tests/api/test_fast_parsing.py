@@ -21,7 +21,6 @@ from champion.api.datarobot import predict_input
 from champion.api.inference import schemas, tensors
 from champion.errors import InvalidInput
 from champion.runtimes.base import Feature, FeatureType, Signature, Target, TargetType
-from champion.serving import inputs
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TARGET = Target(TargetType.BINARY, (0, 1))
@@ -99,7 +98,7 @@ def test_plain_columns_agree_with_the_schema_and_tensors(body: Any, signature: S
     parsed = schemas.parse(body)  # raises (and fails the test) if the schema refuses what was taken
     assert request_id == parsed.id and parsed.outputs is None
     long = outcome(lambda: tensors.matrix(signature, parsed.inputs))
-    assert outcome(lambda: inputs.from_columns(signature, columns, field="inputs")) == long
+    assert outcome(lambda: tensors.columns_matrix(signature, columns)) == long
 
 
 def test_the_common_request_takes_the_quick_way() -> None:

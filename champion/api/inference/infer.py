@@ -56,7 +56,7 @@ async def infer(request: Request) -> Response:
             if plain is not None:
                 columns, request_id = plain
                 names = None
-                rows = inputs.from_columns(signature, columns, field="inputs", ignore=view.retired_fields)
+                rows = tensors.columns_matrix(signature, columns, ignore=view.retired_fields)
             else:
                 parsed = schemas.parse(body)
                 request_id, names = parsed.id, render.wanted(signature, parsed.outputs)
