@@ -56,6 +56,10 @@ class Limits:
     threads_many: int = 0
     serving_form: dict[str, Any] | None = None
     """The deployment's `status.serving_form` (absent on a champion that predates compiled forms)."""
+    before: dict[tuple[int, int], LoadLike] = dataclasses.field(default_factory=dict)
+    """champion as of `before_ref` (`--before REF`), at the same points: today's figures beside the new."""
+    before_ref: str = ""
+    before_peak_kib: int = 0
 
 
 def _goal(met: bool | None) -> str:
@@ -85,6 +89,18 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
                 ratio >= FLOOR_GOAL,
             )
         )
+        if one in limits.before:
+            b = limits.before[one]
+            rows.append(
+                (
+                    f"the same, champion at {limits.before_ref}{mark(b)}",
+                    f"{b.rps:.0f} req/s (p99 {b.p99_ms:.1f} ms)",
+                    "the same HTTP floor",
+                    f"{b.rps / f.rps:.2f}x",
+                    f"new p99 ≤ {b.p99_ms:.1f} ms",
+                    c.p99_ms <= b.p99_ms,
+                )
+            )
     if limits.faces:
         names = list(limits.faces)
         wml = limits.faces[names[0]]
@@ -114,6 +130,18 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
                     None,
                 )
             )
+            if (rows_n, conc) in limits.before:
+                b = limits.before[(rows_n, conc)]
+                rows.append(
+                    (
+                        f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}, champion at {limits.before_ref}{mark(b)}",
+                        f"{b.rps:.0f} req/s ({b.server_cores:.2f} cores)",
+                        "the same compute limit",
+                        f"{b.rps / t.max_rps:.2f}x; new / then {c.rps / b.rps:.2f}x",
+                        "new ≥ 2x" if rows_n == 100 else "-",
+                        c.rps >= 2 * b.rps if rows_n == 100 else None,
+                    )
+                )
             if rows_n in limits.served_compute:
                 s_t = limits.served_compute[rows_n]
                 rows.append(
@@ -151,6 +179,17 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
                 c_m * 1024**2 / 1e6 <= PEAK_GOAL_MIB,
             )
         )
+        if limits.before_peak_kib:
+            rows.append(
+                (
+                    f"peak RSS, champion at {limits.before_ref}",
+                    f"{limits.before_peak_kib / 1024:.0f} MiB",
+                    "the same plain FastAPI app",
+                    f"{limits.before_peak_kib / limits.baseline_peak_kib:.2f}x",
+                    "-",
+                    None,
+                )
+            )
     if limits.many and limits.one_deployment_kib:
         one_m, many_m = limits.one_deployment_kib / 1024, limits.many_deployments_kib / 1024
         per = (many_m - one_m) / (limits.many - 1)
@@ -212,6 +251,14 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
             f"| {floor.cpu_ms_per_request:.2f} / {champ.cpu_ms_per_request:.2f} |"
         )
         data["floor"].append({"rows": key[0], "concurrency": key[1], "floor_rps": floor.rps, "champion_rps": champ.rps})
+        if key in limits.before:
+            then = limits.before[key]
+            lines.append(
+                f"| {key[0]} | {key[1]}{mark(floor, then)} | (same) | {then.rps:.0f} at {limits.before_ref} "
+                f"| {then.rps / floor.rps:.2f}x | | {then.p50_ms:.2f} / {then.p99_ms:.2f} "
+                f"| / {then.cpu_ms_per_request:.2f} |"
+            )
+            data["floor"][-1]["before_rps"] = then.rps
     if limits.compute:
         lines += [
             "",

@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import datetime
 import functools
+import io
 import json
 import math
 import os
@@ -40,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -209,6 +211,40 @@ def start_baseline(model: Path, work: Path, workers: int = 1) -> Server:
     command = baseline_command(model, port, workers)
     server = start("baseline", command, port, work / "baseline.log", dict(os.environ), "/health")
     server.path = "/ml/v4/deployments/baseline/predictions"
+    return server
+
+
+def start_champion_at(ref: str, model: Path, work: Path, workers: int) -> Server:
+    """champion's code as of the git commit `ref` (`git archive` into the work folder; the repository is
+    only read), served from this venv: `python -P` keeps the current folder off sys.path, so PYTHONPATH's
+    old copy comes before the editable install."""
+    source = work / "before"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "champion"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(source, filter="data")
+    port = free_port()
+    key = f"bench.{secrets.token_hex(16)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
+    env |= {"CHAMPION_ADMIN_API_KEY": key, "PYTHONPATH": str(source)}
+    command = [
+        sys.executable, "-P", "-m", "champion", "serve", "--no-tls", "--host", HOST, "--port", str(port),
+        "--home", str(work / "before-home"), "--workers", str(workers),
+    ]  # fmt: skip
+    server = start(f"champion@{ref}", command, port, work / "champion-before.log", env, "/ml/wml_services/version")
+    server.authorization = f"Bearer {key}"
+    try:
+        server.path, server.settings_path = deploy_on_champion(server, model)
+    except BaseException:
+        stop(server)
+        raise
     return server
 
 
@@ -762,6 +798,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compute-seconds", type=float, default=2.0, help="seconds of predict_proba per row count (default 2)"
     )
     parser.add_argument("--no-capture", action="store_true", help="skip the capture on/off runs")
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also serve champion as of this git commit at the same points (today's figures beside the new)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (model, logs, champion home)")
     args = parser.parse_args(argv)
     args.concurrency = sorted(int(c) for c in args.concurrency.split(","))
@@ -841,6 +882,16 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
                 measured["captured"], measured["uncaptured"] = measure_capture(server, bodies, args)
         stop(server)
     champion = servers[-1]
+    before: Measured | None = None
+    if args.before:
+        if (busy := wait_until_quiet(args.quiet_wait)) >= QUIET_CORES:
+            log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
+        log(f"starting champion as of {args.before} (the same points, for today's figures beside the new)")
+        server = start_champion_at(args.before, model, work, args.workers)
+        servers.append(server)
+        check_same_answers(answers["baseline"], score_once(server, bodies[max(args.rows)]))
+        before = measure(server, bodies, args.concurrency, args, label=f"at {args.before}")
+        stop(server)
 
     log("start-up: champion a second time on the same home (one deployment), then the plain FastAPI app")
     wait_until_quiet(args.quiet_wait / 2)
@@ -891,6 +942,9 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
         threads_one=one_threads,
         threads_many=many_threads,
         serving_form=champion.serving_form,
+        before=dict(before.loads) if before else {},
+        before_ref=args.before or "",
+        before_peak_kib=before.peak_kib if before else 0,
     )
     limits_table, limits_data = limits_report.report(against, top, QUIET_CORES)
     data["limits"] = limits_data
