@@ -51,13 +51,17 @@ format: $(VENV)/.dev
 WRK := @command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| echo "bench: wrk could not be installed; using the Python load generator"
 
+# BENCH_BEFORE=<commit>: champion as of that commit too, at the same points (today's figures beside the new).
+BENCH_BEFORE ?=
+BENCH_BEFORE_ARG := $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
+
 bench: $(VENV)/.runtime
 	$(WRK)
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/run.py $(BENCH_BEFORE_ARG) $(BENCH_ARGS)
 
 bench-2w: $(VENV)/.runtime
 	$(WRK)
-	$(BIN)/python bench/run.py --workers 2 $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --workers 2 $(BENCH_BEFORE_ARG) $(BENCH_ARGS)
 
 bench-growth: $(VENV)/.runtime
 	$(WRK)
