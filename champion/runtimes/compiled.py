@@ -33,6 +33,8 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import asdict, dataclass
@@ -167,9 +169,9 @@ def serving(
     try:
         compiled = _compiled(native, path, digest, rows)
     except Exception as exc:  # a converter or runtime failure of any kind means "serve natively"
-        logger.warning("serving %s natively: %s", path.name, _first_line(exc))
+        logger.warning("serving %s natively: %s", path.name, first_line(exc))
         deviation = exc.deviation if isinstance(exc, Mismatch) else None
-        _record(digest, ServingForm(NATIVE_FORM, deviation=deviation, reason=_first_line(exc)))
+        _record(digest, ServingForm(NATIVE_FORM, deviation=deviation, reason=first_line(exc)))
         return native
     _record(digest, compiled.form)
     return compiled
@@ -224,11 +226,7 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
     graph = graph_path.read_bytes() if record is not None and graph_path.is_file() else None
     try:
         if graph is None:
-            try:
-                graph = _convert(native)
-            except Exception as exc:
-                # The converters' own messages run to pages (every attribute of the node): keep the root cause.
-                raise ConversionFailed(f"the conversion to ONNX failed: {_first_line(exc)}") from None
+            graph = _convert_apart(path, native.framework, folder, rows=folder / f"{key}.rows.npy")
             _write(graph_path, graph)
         candidate = CompiledModel(_session(graph), native, ServingForm(ONNX_FORM))
         check = _check_rows(native.signature(), graph, folder / f"{key}.rows.npy", rows)
@@ -244,7 +242,7 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
     except Exception as exc:
         # A refusal is as lasting as a success for these versions: keep it, so no process tries again.
         found = exc.deviation if isinstance(exc, Mismatch) else None
-        refused = ServingForm(NATIVE_FORM, found, reason=_first_line(exc))
+        refused = ServingForm(NATIVE_FORM, found, reason=first_line(exc))
         _write(record_path, json.dumps(refused.to_dict()).encode())
         raise
     form = ServingForm(ONNX_FORM, deviation=deviation, rows=len(check), missing_values=missing)
@@ -254,7 +252,30 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
     return candidate
 
 
-def _convert(native: LoadedModel) -> bytes:
+CONVERT_TIMEOUT_SECONDS = 300
+
+
+def _convert_apart(path: Path, framework: Framework, folder: Path, *, rows: Path) -> bytes:
+    """The graph of the model at `path`, converted by `champion.runtimes.convert` in a process of its own,
+    which also keeps the check rows built from it at `rows`, so this process never imports the converters
+    nor onnx (see that module)."""
+    folder.mkdir(exist_ok=True)
+    out = folder / f".{uuid.uuid4().hex}.graph"
+    command = [sys.executable, "-m", "champion.runtimes.convert", str(path), framework.value, str(out), str(rows)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
+        if done.returncode != 0:
+            # The converters' own messages run to pages (every attribute of the node): the child sends the root cause.
+            lines = done.stderr.strip().splitlines()
+            raise ConversionFailed(f"the conversion to ONNX failed: {lines[-1] if lines else done.returncode}")
+        return out.read_bytes()
+    except subprocess.TimeoutExpired:
+        raise ConversionFailed(f"the conversion to ONNX took over {CONVERT_TIMEOUT_SECONDS} s") from None
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def convert(native: LoadedModel) -> bytes:
     """The ONNX graph of a supported tree ensemble, one float input `X` of the signature's width."""
     width = len(native.signature().features)
     if native.framework is Framework.SKLEARN:
@@ -335,13 +356,19 @@ def _check_rows(
     try:
         built: npt.NDArray[np.float64] = np.load(kept, allow_pickle=False)
     except (OSError, ValueError):
-        built = _built_rows(signature, graph)
-        buffer = io.BytesIO()
-        np.save(buffer, built, allow_pickle=False)
-        _write(kept, buffer.getvalue())
+        built = keep_check_rows(signature, graph, kept)
     if extra is None or not len(extra):
         return built
     return np.vstack([built, np.asarray(extra, dtype=np.float64).reshape(-1, width)])
+
+
+def keep_check_rows(signature: Signature, graph: bytes, kept: Path) -> npt.NDArray[np.float64]:
+    """Build the check rows from the graph (which imports onnx) and keep them at `kept`."""
+    built = _built_rows(signature, graph)
+    buffer = io.BytesIO()
+    np.save(buffer, built, allow_pickle=False)
+    _write(kept, buffer.getvalue())
+    return built
 
 
 def _built_rows(signature: Signature, graph: bytes) -> npt.NDArray[np.float64]:
@@ -436,7 +463,7 @@ def _write(path: Path, data: bytes) -> None:
         logger.info("could not keep the compiled form at %s: %s", path, exc)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The root cause's first line: converters wrap short errors in messages of many pages."""
     while exc.__cause__ is not None:
         exc = exc.__cause__

@@ -8,6 +8,8 @@ check never saw (another seed, missing values included where the model takes the
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,3 +237,24 @@ def test_a_model_the_converter_cannot_convert_serves_natively_with_the_reason(tm
     form = compiled.recorded(_sha(path))
     assert form is not None and form.form == NATIVE_FORM
     assert (form.reason or "").startswith("the conversion to ONNX failed: ") and "init" in (form.reason or "")
+
+
+@pytest.mark.parametrize("name", ["gradient_boosting-binary", "xgboost-binary"])
+def test_the_serving_process_converts_apart_and_never_imports_the_converters(
+    trees: dict[str, Tree], tmp_path: Path, name: str
+) -> None:
+    # A fresh interpreter, as a server process is: this test process has imported everything already.
+    tree = trees[name]
+    path = tmp_path / tree.path.name
+    shutil.copy(tree.path, path)
+    script = (
+        "import sys; from pathlib import Path; from champion.runtimes import Framework, compiled, load; "
+        f"path = Path({str(path)!r}); "
+        f"served = compiled.serving(load(path, Framework({tree.framework.value!r})), path); "
+        "print(served.form.form if isinstance(served, compiled.CompiledModel) else 'native'); "
+        "print(sorted(m for m in ('skl2onnx', 'onnxmltools', 'onnx') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    form, imported = done.stdout.strip().splitlines()[-2:]
+    assert (form, imported) == (ONNX_FORM, "[]")
+    assert list((tmp_path / f"{path.name}.compiled").glob("*.onnx")), "the graph is kept beside the file"
