@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,28 @@ from champion.spaces.access import AccessCache
 from champion.users.service import Actor
 
 ANSWERING = (State.READY, State.UPDATING)
+
+SETTINGS_WAIT_SECONDS = 2.0
+
+
+def acts_on(engine: ServingEngine, deployment_id: str, settings_digest: str) -> bool:
+    """Whether this process's engine acts on the deployment's settings with this digest (`settings.digest`):
+    a settings change is answered only then, so a prediction sent next meets it (an association id set is
+    captured). A deployment the engine does not know has nothing to act on."""
+    view = engine.resolve(deployment_id)
+    return view is None or view.settings_digest == settings_digest
+
+
+async def until_acting_on(
+    engine: ServingEngine, deployment_id: str, settings_digest: str, *, timeout: float = SETTINGS_WAIT_SECONDS
+) -> bool:
+    """Wait, at most `timeout` seconds (the follower takes a change up within a tick), until `acts_on`."""
+    deadline = time.monotonic() + timeout
+    while not acts_on(engine, deployment_id, settings_digest):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def visible(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) -> DeploymentView:

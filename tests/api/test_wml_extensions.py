@@ -231,3 +231,15 @@ def test_the_report_shape_is_the_one_replacements_record(server: Server, live: d
     recorded = patched.json()["entity"]["status"]["validation"]
     assert {k: v for k, v in report.items() if k != "schema_mismatch"} == recorded
     wait_until_settled(server, live["space"], live["deployment"])
+
+
+def test_a_settings_patch_is_answered_once_the_serving_engine_acts_on_it(server: Server, live: dict[str, str]) -> None:
+    # A client sets the association id column, then predicts at once: the id must be captured.
+    response = settings(server, live, {"association_id": {"column_names": ["order_id"]}})
+    assert response.status_code == 200, response.text
+    view = server.client.app.state.engine.resolve(live["deployment"])
+    assert view is not None and view.capture is not None and view.capture.association_column == "order_id"
+    response = settings(server, live, {"association_id": {"column_names": []}})
+    assert response.status_code == 200, response.text
+    view = server.client.app.state.engine.resolve(live["deployment"])
+    assert view is not None and view.capture is not None and view.capture.association_column is None

@@ -27,6 +27,7 @@ from champion.api.datarobot.deployments import base_url
 from champion.api.datarobot.errors import DataRobotRoute
 from champion.api.deps import ContextDep, EngineDep, HotActorDep
 from champion.context import ServerContext
+from champion.deployments import scoring
 from champion.deployments import service as deployments
 from champion.deployments import settings as deployment_settings
 from champion.deployments.errors import DeploymentNotFound
@@ -74,7 +75,7 @@ class Seen:
         if view is None:
             return False
         return (self.state is not None and view.state != self.state) or (
-            self.settings_digest is not None and view.settings_digest != self.settings_digest
+            self.settings_digest is not None and not scoring.acts_on(engine, self.deployment_id, self.settings_digest)
         )
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body
+from fastapi.concurrency import run_in_threadpool
 
-from champion.api.deps import ActorDep, SessionDep, StoreDep
+from champion.api.deps import ActorDep, EngineDep, SessionDep, StoreDep
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.schemas import AssetRef, Strict
+from champion.deployments import scoring
 from champion.deployments import service as deployments
+from champion.deployments import settings as deployment_settings
 from champion.errors import InvalidInput
 from champion.replacement import service as replacement
 from champion.replacement.checks import ValidationReport
@@ -67,12 +70,24 @@ def get_settings(
 
 
 @router.patch("/ml/v4/deployments/{deployment_id}/settings")
-def update_settings(
-    deployment_id: str, session: SessionDep, actor: ActorDep, space_id: str | None = None, body: Any = Body()
+async def update_settings(
+    deployment_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    engine: EngineDep,
+    space_id: str | None = None,
+    body: Any = Body(),
 ) -> dict[str, Any]:
-    """champion's extension: merge a partial settings document (objects key by key, lists whole)."""
-    deployments.get(session, actor, deployment_id=deployment_id, space_id=space_id)
+    """champion's extension: merge a partial settings document (objects key by key, lists whole).
+
+    Answered once this process's serving engine acts on the change (within a follower tick), so a
+    prediction sent next meets it."""
+    await run_in_threadpool(deployments.get, session, actor, deployment_id=deployment_id, space_id=space_id)
     if not isinstance(body, dict) or not body:
         raise InvalidInput("give the settings to change as an object", field="body")
-    changed = deployments.update_settings(session, actor, deployment_id=deployment_id, changes=body)
+    changed = await run_in_threadpool(
+        deployments.update_settings, session, actor, deployment_id=deployment_id, changes=body
+    )
+    stored = await run_in_threadpool(deployment_settings.current, session, deployment_id=deployment_id)
+    await scoring.until_acting_on(engine, deployment_id, deployment_settings.digest(stored))
     return changed.model_dump(mode="json")
