@@ -20,6 +20,19 @@ class Settings(BaseSettings):
     artifacts_dir: Path | None = None
     """Where model files are kept, content-addressed. Unset: `<home>/artifacts`."""
 
+    artifacts_url: str | None = None
+    """`s3://bucket/prefix`: keep model files, data assets, job results and captured data in S3-compatible
+    object storage instead of the local folder (credentials and endpoint from the standard `AWS_*`
+    variables). Each replica downloads a blob once into `<home>/cache` and checks its SHA-256 there."""
+
+    dask_scheduler: str | None = None
+    """`tcp://host:port` of a Dask scheduler: batch jobs over data assets are split into partitions and
+    scored on its workers. Unset: jobs run inside the server process that claims them."""
+
+    job_memory_bytes: int | None = Field(default=None, ge=1)
+    """The memory a batch job may take inside the server process; a job whose data asset would need more
+    is refused (run it on Dask instead). Unset: half of the machine's physical memory."""
+
     secret_key: str | None = None
     """Signs access tokens (JWT). Unset: generated once and kept in `<home>/secret.key`."""
 
@@ -90,10 +103,32 @@ class Settings(BaseSettings):
             raise ValueError("CHAMPION_SECRET_KEY must be at least 32 characters")
         return value
 
+    @field_validator("artifacts_url")
+    @classmethod
+    def _artifacts_url_is_s3(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bucket = value.removeprefix("s3://").split("/", 1)[0]
+        if not value.startswith("s3://") or not bucket:
+            raise ValueError("CHAMPION_ARTIFACTS_URL must look like s3://bucket or s3://bucket/prefix")
+        return value.rstrip("/")
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _scheduler_is_an_address(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("CHAMPION_DASK_SCHEDULER must be a scheduler address such as tcp://127.0.0.1:8786")
+        return value
+
     @model_validator(mode="after")
     def _shared_storage_for_replicas(self) -> Settings:
         if self.replicas > 1 and self.resolved_database_url.startswith("sqlite"):
             raise ValueError("several replicas need a shared database: set CHAMPION_DATABASE_URL to PostgreSQL")
+        if self.replicas > 1 and self.secret_key is None:
+            # Each replica has a home of its own: a key generated there would sign tokens the others refuse.
+            raise ValueError("several replicas must sign tokens alike: set CHAMPION_SECRET_KEY, the same on each")
+        if self.artifacts_url is not None and self.artifacts_dir is not None:
+            raise ValueError("set CHAMPION_ARTIFACTS_URL or CHAMPION_ARTIFACTS_DIR, not both")
         return self
 
     @property
@@ -103,3 +138,8 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_dir(self) -> Path:
         return self.artifacts_dir or self.home / "artifacts"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where blobs of an object store are downloaded to (and staged on their way up)."""
+        return self.home / "cache"
