@@ -24,7 +24,7 @@ from champion.models.mlflow import LoggedModel
 from champion.models.runtime_parameters import parse_definitions
 from champion.models.schemas import ModelDetails, NewModel, SoftwareSpecRef
 from champion.models.tables import ModelVersion, RegisteredModel
-from champion.models.types import ModelType, parse_model_type
+from champion.models.types import ModelType, RevisionMetadata, parse_model_type
 from champion.models.unpack import model_file
 from champion.spaces import service as spaces
 from champion.spaces.types import Role
@@ -113,6 +113,7 @@ def add_version(
     limit: int,
     runtime_parameters: Sequence[Mapping[str, Any]] | None = None,
     signature: runtimes.Signature | None = None,
+    metadata: RevisionMetadata | None = None,
 ) -> ModelVersion:
     """Check that the upload loads as the model's declared type, then keep it as the next version.
 
@@ -125,10 +126,14 @@ def add_version(
     `models/runtime_parameters.py`); a version never changes, so they are fixed here.
     `signature`, when given, is recorded instead of the one read from the file: an import passes the
     signature its archive carried, which its plan has already merged onto this file's by the rules
-    of a logged MLflow signature (`models.mlflow.merge`).
+    of a logged MLflow signature (`models.mlflow.merge`). `metadata`, when given, is the revision's snapshot
+    instead of the model's current metadata: an import keeps each revision's own; its software spec must
+    fit the model's type like any other.
     """
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
+    if metadata is not None:
+        _check_software_spec(metadata.software_spec_id, model_type=model.type, field="software_spec")
     declared = [d.to_json() for d in parse_definitions(runtime_parameters)] if runtime_parameters else None
     workdir = store.stage_dir()
     try:
@@ -152,7 +157,7 @@ def add_version(
             signature=(signature or read).to_dict(),
             runtime_parameters=declared,
             created_by=actor.user_id,
-            **_metadata(model),
+            **(_snapshot(metadata) if metadata is not None else _metadata(model)),
         )
         session.add(version)
         session.flush()
@@ -241,6 +246,16 @@ def _metadata(model: RegisteredModel) -> dict[str, Any]:
         "tags": list(model.tags),
         "software_spec_id": model.software_spec_id,
         "custom": copy.deepcopy(model.custom),
+    }
+
+
+def _snapshot(metadata: RevisionMetadata) -> dict[str, Any]:
+    return {
+        "name": metadata.name,
+        "description": metadata.description,
+        "tags": list(metadata.tags),
+        "software_spec_id": metadata.software_spec_id,
+        "custom": copy.deepcopy(metadata.custom),
     }
 
 

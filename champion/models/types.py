@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from champion.errors import InvalidInput
 from champion.runtimes import Framework
@@ -37,3 +38,15 @@ def parse_model_type(value: str) -> ModelType:
         supported = ", ".join(f"{name}_<version>" for name in FAMILIES)
         raise InvalidInput(f"unsupported model type {value!r}; champion loads {supported}", field="type")
     return ModelType(family=family, version=version)
+
+
+@dataclass(frozen=True)
+class RevisionMetadata:
+    """The model's editable metadata as one revision keeps it: a snapshot, taken when the revision is made
+    (from the model), or carried by an archive (an import keeps each revision's own)."""
+
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    software_spec_id: str
+    custom: dict[str, Any] = field(default_factory=dict)

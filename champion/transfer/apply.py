@@ -99,6 +99,7 @@ def _model(
                 limit=limit,
                 runtime_parameters=version.runtime_parameters,
                 signature=signatures[j] if version.signature is not None else None,
+                metadata=step.metadata.get(j),
             ).number
         )
         upload.unlink(missing_ok=True)  # add_version may have moved it under its digest already

@@ -74,6 +74,17 @@ class SignatureEntry(_Entry):
         return self
 
 
+class RevisionMetadataEntry(_Entry):
+    """A revision's snapshot of its model's editable metadata (WML: each revision has its own)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    software_spec_id: str
+    software_spec_name: str | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
 class VersionEntry(_Entry):
     """One model revision: its number in the source space and the blob holding its file."""
 
@@ -89,6 +100,9 @@ class VersionEntry(_Entry):
     signature: SignatureEntry | None = None
     """The revision's signature (the names and types it was logged with, for an MLflow folder). Absent (None)
     in archives written before it was carried, which import with what the file alone reports."""
+    metadata: RevisionMetadataEntry | None = None
+    """The revision's own name, description, tags, software spec and custom. Absent (None) in archives written
+    before it was carried, whose revisions import with the model's metadata."""
 
 
 class ModelEntry(_Entry):

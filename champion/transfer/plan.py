@@ -25,7 +25,7 @@ import os
 import shutil
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -48,7 +48,7 @@ from champion.models import signature as model_signature
 from champion.models.runtime_parameters import RuntimeParameterDefinition, from_stored, parse_definitions
 from champion.models.schemas import NewModel
 from champion.models.tables import ModelVersion, RegisteredModel
-from champion.models.types import parse_model_type
+from champion.models.types import RevisionMetadata, parse_model_type
 from champion.runtimes import Framework, Signature
 from champion.transfer.errors import BadArchive
 from champion.transfer.manifest import (
@@ -87,6 +87,9 @@ class ModelStep:
     notes: tuple[str, ...] = ()
     held: tuple[ModelVersion, ...] = ()
     """The target's revisions before the import, in number order (none for a new model)."""
+    metadata: Mapping[int, RevisionMetadata] = field(default_factory=dict)
+    """Per position in `entry.versions` of a revision to add, its own metadata snapshot, when the archive
+    carried one (older archives: the revision takes the model's)."""
 
 
 @dataclass(frozen=True)
@@ -172,9 +175,10 @@ def _model_steps(session: Session, actor: Actor, space_id: str, manifest: Manife
                         f"the archive's revision {version.number} has the same file as {holder} but "
                         f"{' and '.join(other)}; a revision never changes, so {holder} keeps its own"
                     )
-            yield ModelStep(entry, target, None, tuple(missing), tuple(differing), held)
+            metadata, spec_notes = _revision_metadata(entry, missing, model_type=target.type)
+            yield ModelStep(entry, target, None, tuple(missing), (*differing, *spec_notes), held, metadata)
             continue
-        spec_id, notes = _software_spec(entry)
+        spec_id, notes = _software_spec(entry.type, entry.software_spec_id, entry.software_spec_name)
         new = _validated(
             NewModel,
             {
@@ -193,23 +197,46 @@ def _model_steps(session: Session, actor: Actor, space_id: str, manifest: Manife
             parse_model_type(entry.type)
         except InvalidInput as exc:
             raise BadArchive(_bare(exc), field=f"{where}.type") from None
-        yield ModelStep(entry, None, new, tuple(range(len(entry.versions))), notes)
+        everything = tuple(range(len(entry.versions)))
+        metadata, spec_notes = _revision_metadata(entry, everything, model_type=entry.type)
+        yield ModelStep(entry, None, new, everything, (*notes, *spec_notes), (), metadata)
 
 
-def _software_spec(entry: ModelEntry) -> tuple[str, tuple[str, ...]]:
+def _software_spec(model_type: str, spec_id: str, spec_name: str | None) -> tuple[str, tuple[str, ...]]:
     """The archive's software spec if this server offers it (by id, then name), else this server's own.
 
     A spec names the Python the exporting server ran; another server may run another one,
     and each file is loaded with this server's libraries before it is kept anyway.
     """
-    spec = software_specs.find(spec_id=entry.software_spec_id) or software_specs.find(name=entry.software_spec_name)
-    if spec is not None and spec.fits(entry.type):
+    spec = software_specs.find(spec_id=spec_id) or software_specs.find(name=spec_name)
+    if spec is not None and spec.fits(model_type):
         return spec.id, ()
     fallback = software_specs.CATALOGUE[0]
     if spec is not None:  # the general spec fits every family; create_model would refuse this one
-        return fallback.id, (f"software spec {spec.name!r} does not fit {entry.type} models; using {fallback.name!r}",)
-    named = entry.software_spec_name or entry.software_spec_id
+        return fallback.id, (f"software spec {spec.name!r} does not fit {model_type} models; using {fallback.name!r}",)
+    named = spec_name or spec_id
     return fallback.id, (f"software spec {named!r} is not offered here; using {fallback.name!r}",)
+
+
+def _revision_metadata(
+    entry: ModelEntry, positions: Iterable[int], *, model_type: str
+) -> tuple[dict[int, RevisionMetadata], tuple[str, ...]]:
+    """Each added revision's own snapshot, with its software spec resolved as the model's is."""
+    metadata, notes = {}, []
+    for j in positions:
+        carried = entry.versions[j].metadata
+        if carried is None:
+            continue
+        spec_id, spec_notes = _software_spec(model_type, carried.software_spec_id, carried.software_spec_name)
+        notes += [f"revision {entry.versions[j].number}: {note}" for note in spec_notes]
+        metadata[j] = RevisionMetadata(
+            name=carried.name,
+            description=carried.description,
+            tags=tuple(carried.tags),
+            software_spec_id=spec_id,
+            custom=dict(carried.custom),
+        )
+    return metadata, tuple(notes)
 
 
 def _definitions(version: VersionEntry, *, where: str) -> list[dict[str, Any]] | None:

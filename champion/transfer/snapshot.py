@@ -15,6 +15,7 @@ from champion.deployments.types import Kind
 from champion.jobs import assets
 from champion.models import service as models
 from champion.models import software_specs
+from champion.models.tables import ModelVersion
 from champion.runtimes import Signature
 from champion.spaces import service as spaces
 from champion.transfer.archive import Blob
@@ -25,6 +26,7 @@ from champion.transfer.manifest import (
     DeploymentEntry,
     Manifest,
     ModelEntry,
+    RevisionMetadataEntry,
     ServedModel,
     SignatureEntry,
     SourceSpace,
@@ -73,6 +75,7 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
                         size=v.size,
                         runtime_parameters=list(v.runtime_parameters or ()),
                         signature=SignatureEntry.model_validate(Signature.from_dict(v.signature).to_dict()),
+                        metadata=_revision_metadata(v),
                     )
                     for v in versions
                 ],
@@ -126,6 +129,18 @@ def take(session: Session, actor: Actor, store: ArtifactStore, *, space_id: str)
         data_assets=asset_entries,
     )
     return Snapshot(manifest, tuple(blobs.values()))
+
+
+def _revision_metadata(version: ModelVersion) -> RevisionMetadataEntry:
+    spec = software_specs.find(spec_id=version.software_spec_id)
+    return RevisionMetadataEntry(
+        name=version.name,
+        description=version.description,
+        tags=list(version.tags),
+        software_spec_id=version.software_spec_id,
+        software_spec_name=spec.name if spec else None,
+        custom=version.custom,
+    )
 
 
 def _file_name(name: str | None, *, fallback: str) -> str:
