@@ -9,7 +9,7 @@ Format version 1::
                                         "custom", "versions": [{"number", "sha256", "file_name",
                                                                 "framework", "size",
                                                                 "runtime_parameters",
-                                                                "signature"}, ...]}],
+                                                                "signature", "metadata"}, ...]}],
                             "deployments": [{"name", "description", "tags", "custom", "kind",
                                              "serving_name", "hardware_spec",
                                              "model": {"index", "name", "rev"},
@@ -21,10 +21,11 @@ Format version 1::
 A deployment names the model it serves by position in `models` (`index`, with `name` for readers)
 and by the revision number it had in the source space (`rev`). A revision's `runtime_parameters` are the
 definitions it declares (`[]` for none) and its `signature` its stored signature (input features by name
-and type, target, `named`), a deployment's `settings` its whole settings document and
+and type, target, `named`), its `metadata` the snapshot it was made with (`name`, `description`, `tags`,
+`software_spec_id`, `software_spec_name`, `custom`), a deployment's `settings` its whole settings document and
 `runtime_parameter_values` the values its champion runs with, by name. Archives written before these
 keys existed lack them and import with defaults (no definitions, what the file alone reports, every
-setting off, the declared default values), so they are still format 1: a reader tells them apart by the
+setting off, the declared default values, the model's metadata for every revision), so they are still format 1: a reader tells them apart by the
 keys' absence alone.
 `champion.transfer.manifest.Manifest` is the schema. Writing streams each blob from the store through the
 compressor, so an export never holds an artifact in memory; reading makes one pass and checks every
