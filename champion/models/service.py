@@ -288,11 +288,14 @@ def list_versions(session: Session, actor: Actor, *, model_id: str) -> list[Mode
     return list(session.scalars(query))
 
 
-def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVersion:
+def create_revision(
+    session: Session, actor: Actor, *, model_id: str, commit_message: str | None = None
+) -> ModelVersion:
     """Freeze the model's current metadata and content as a new revision, every time it is called.
 
     The content is the newest revision's file: the new revision names the same blob (by its
     SHA-256), so nothing is stored twice; its signature and runtime parameters come with the file.
+    `commit_message` is kept with it, as said.
     """
     model = get_model(session, actor, model_id=model_id)
     spaces.require(session, actor, model.space_id, Role.EDITOR)
@@ -310,6 +313,7 @@ def create_revision(session: Session, actor: Actor, *, model_id: str) -> ModelVe
         filename=newest.filename,
         signature=newest.signature,
         runtime_parameters=newest.runtime_parameters,
+        commit_message=commit_message,
         created_by=actor.user_id,
         **_metadata(model),
     )

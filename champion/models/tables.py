@@ -57,5 +57,7 @@ class ModelVersion(Base):
     tags: Mapped[list[Any]] = mapped_column(JSON)
     software_spec_id: Mapped[str] = mapped_column(ID)
     custom: Mapped[dict[str, Any]] = mapped_column(JSON)
+    commit_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """What its maker said of it (WML's `commit_message` when creating a revision); None for an upload."""
     created_by: Mapped[str] = mapped_column(ID)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -266,3 +266,23 @@ def test_viewers_cannot_and_an_undeployed_model_has_nothing_to_move(
     body = [{"op": "replace", "path": "/asset", "value": {"id": model_id, "rev": "1"}}]
     assert_wml_error(patch_model(server, space, model_id, body, who="bob"), 403)
     assert "no online deployment" in assert_wml_error(patch_model(server, space, model_id, body), 409)
+
+
+def test_a_revision_keeps_its_commit_message(server: Server, space: str, model_files: ModelFiles) -> None:
+    model_id = new_model_without_content(server, space, "committed")
+    put_content(server, space, model_id, model_files.classifier_named.read_bytes())
+    body = {"space_id": space, "commit_message": "retrained on March's data"}
+    made = server.call("POST", f"/ml/v4/models/{model_id}/revisions", params=V, json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["metadata"]["commit_info"]["commit_message"] == "retrained on March's data"
+
+    shown = model_details(server, space, model_id, rev="2")["metadata"]["commit_info"]
+    assert shown["commit_message"] == "retrained on March's data" and shown["committed_at"]
+    listing = server.call("GET", f"/ml/v4/models/{model_id}/revisions", params={**V, "space_id": space}).json()
+    assert [r["metadata"]["commit_info"].get("commit_message") for r in listing["resources"]] == [
+        None,
+        "retrained on March's data",
+    ]
+    too_long = {"space_id": space, "commit_message": "x" * 1001}
+    refused = server.call("POST", f"/ml/v4/models/{model_id}/revisions", params=V, json=too_long)
+    assert_wml_error(refused, 400, "commit_message")

@@ -174,7 +174,8 @@ def create_revision(
     model_id: str, session: SessionDep, actor: ActorDep, body: NewRevision | None = None, space_id: str | None = None
 ) -> dict[str, Any]:
     row = models.get_model(session, actor, model_id=model_id, space_id=(body.space_id if body else None) or space_id)
-    version = models.create_revision(session, actor, model_id=model_id)
+    message = body.commit_message if body else None
+    version = models.create_revision(session, actor, model_id=model_id, commit_message=message)
     return _revision(row, version)
 
 

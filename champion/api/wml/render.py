@@ -155,7 +155,7 @@ def revision(row: RegisteredModel, version: ModelVersion, spec: SoftwareSpec | N
         tags=version.tags,
         created_at=made,
         modified_at=made,
-        commit_info={"committed_at": made},
+        commit_info={"committed_at": made, **({"commit_message": m} if (m := version.commit_message) else {})},
     )
     body["entity"]["software_spec"] = {"id": version.software_spec_id, **({"name": spec.name} if spec else {})}
     body["entity"]["custom"] = version.custom

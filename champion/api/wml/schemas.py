@@ -85,7 +85,7 @@ class NewModel(Strict):
 class NewRevision(Strict):
     space_id: str | None = None
     project_id: str | None = None
-    commit_message: str | None = None
+    commit_message: str | None = Field(default=None, max_length=1000)
 
 
 class AssetRef(Strict):
