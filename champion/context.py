@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from champion.artifacts import LocalArtifactStore
+from champion.artifacts import ArtifactStore, open_store
 from champion.auth import load_signing_key
 from champion.config import Settings
 from champion.db import make_engine, make_sessionmaker, migrate
@@ -23,7 +23,7 @@ class ServerContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    store: LocalArtifactStore
+    store: ArtifactStore
     signing_key: str
 
     def close(self) -> None:
@@ -33,6 +33,7 @@ class ServerContext:
 def open_context(settings: Settings) -> ServerContext:
     """Connect to the database and the artifact store, bringing the schema up to date."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)  # first: a bucket that cannot be used ends the start-up before any migration
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     trial.configure(trial.Limits(timeout=settings.trial_timeout_seconds, memory_bytes=settings.trial_memory_bytes))
@@ -40,7 +41,7 @@ def open_context(settings: Settings) -> ServerContext:
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        store=LocalArtifactStore(settings.resolved_artifacts_dir),
+        store=store,
         signing_key=load_signing_key(settings.home, settings.secret_key),
     )
 

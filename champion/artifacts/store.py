@@ -44,7 +44,8 @@ class ArtifactStore(Protocol):
         ...
 
     def open_path(self, sha256: str) -> Path:
-        """A local path to read the blob from."""
+        """A local path to read the blob from; it does not exist when the blob does not (callers then see
+        FileNotFoundError). Derived files may be kept beside it in `<digest>.<kind>/` folders."""
         ...
 
     def exists(self, sha256: str) -> bool: ...
@@ -53,6 +54,10 @@ class ArtifactStore(Protocol):
 
     def digests(self, *, older_than: float = 0) -> Iterable[str]:
         """Every blob's digest; with `older_than`, only blobs written at least that many seconds ago."""
+        ...
+
+    def clear_staging(self, *, older_than: float = 0) -> None:
+        """Drop what interrupted uploads left in staging; with `older_than`, only leftovers that old."""
         ...
 
 
@@ -74,20 +79,16 @@ class LocalArtifactStore:
     def stage(self, path: Path) -> StagedFile:
         # `keep` moves the staged file, or deletes it when the blob exists: a file of the caller's
         # elsewhere on disk is copied in, so the store only ever moves or deletes its own copies.
-        if not self._in_staging(path):
+        if not self.is_staged(path):
             copy = self.staging / uuid.uuid4().hex
             shutil.copyfile(path, copy)
             path = copy
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        return StagedFile(path=path, sha256=digest.hexdigest(), size=path.stat().st_size)
+        return StagedFile(path=path, sha256=sha256_of(path), size=path.stat().st_size)
 
     def keep(self, staged: StagedFile) -> str:
         # Defence in depth: a path taken from an archive once named another model's blob here, which
         # was then deleted as a duplicate. Whatever a caller passes, only files in staging move.
-        if not self._in_staging(staged.path):
+        if not self.is_staged(staged.path):
             raise ValueError(f"refusing to keep {staged.path}: it is not in the staging folder")
         target = self._blob_path(staged.sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,7 @@ class LocalArtifactStore:
             else:
                 entry.unlink(missing_ok=True)
 
-    def _in_staging(self, path: Path) -> bool:
+    def is_staged(self, path: Path) -> bool:
         """Whether `path` is a regular file of the staging folder itself (not a link to one elsewhere)."""
         return (
             not path.is_symlink()
@@ -141,6 +142,11 @@ class LocalArtifactStore:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a sha256 digest: {sha256!r}")
         return self.blobs / sha256[:2] / sha256
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 async def receive(chunks: AsyncIterator[bytes], target: Path, *, limit: int) -> int:
