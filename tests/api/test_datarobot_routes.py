@@ -531,3 +531,22 @@ def test_runtime_parameter_values_go_with_the_replacement(
     assert response.status_code == 202 and follow(server, response) == deployment_id
     with server.context.sessions() as session:
         assert deployments.runtime_values_of(session, alice, deployment_id=deployment_id) == {"THRESHOLD": 0.7}
+
+
+def test_a_package_keeps_the_name_its_model_had_when_it_was_made(
+    server: Server, space: str, model_files: ModelFiles, variants: dict[str, Path]
+) -> None:
+    model_id = upload_model(server, space, model_files.classifier_named.read_bytes(), name="scorer")
+    rename = [{"op": "replace", "path": "/name", "value": "scorer renamed"}]
+    renamed = server.call("PATCH", f"/ml/v4/models/{model_id}", params={**V, "space_id": space}, json=rename)
+    assert renamed.status_code == 200, renamed.text
+    put = server.call(
+        "PUT",
+        f"/ml/v4/models/{model_id}/content",
+        params={"space_id": space},
+        content=variants["retrained"].read_bytes(),
+    )
+    assert put.status_code == 201, put.text
+
+    packages = dr(server, "GET", "modelPackages/", params={"modelId": model_id}).json()["data"]
+    assert sorted(p["name"] for p in packages) == ["scorer renamed v2", "scorer v1"]

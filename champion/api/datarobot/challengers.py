@@ -177,7 +177,7 @@ def _document(session: Session, actor: Actor, compared: Compared) -> dict[str, A
             "registeredModelVersion": version.number,
             "framework": version.framework,
         },
-        "modelPackage": render.package_ref(version, model.name if model is not None else None),
+        "modelPackage": render.package_ref(version),
         "predictionEnvironment": None,
     }
 

@@ -222,8 +222,6 @@ def model_history(
     """
     entries = replacement.history(session, actor, deployment_id=deployment_id)
     shown = entries[offset : offset + limit]
-    ids = {v.model_id for e in shown for v in (e.from_version, e.to_version) if v is not None}
-    names = lookup.model_names(session, actor, ids)
     return render.page(
-        [render.history_entry(e, names) for e in shown], total=len(entries), offset=offset, limit=limit, url=request.url
+        [render.history_entry(e) for e in shown], total=len(entries), offset=offset, limit=limit, url=request.url
     )

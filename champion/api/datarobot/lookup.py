@@ -136,12 +136,3 @@ def deployment_count(session: Session, actor: Actor, found: Package) -> int:
     """How many deployments serve this version now."""
     serving = deployments.list_deployments(session, actor, space_id=found.model.space_id, model_id=found.model.id)
     return sum(1 for d in serving if d.version.id == found.version.id)
-
-
-def model_names(session: Session, actor: Actor, model_ids: set[str]) -> dict[str, str]:
-    """The names of the registered models the caller sees among `model_ids` (deleted ones are left out)."""
-    names = {}
-    for model_id in model_ids:
-        with contextlib.suppress(ModelNotFound):
-            names[model_id] = models.get_model(session, actor, model_id=model_id).name
-    return names

@@ -79,17 +79,18 @@ def timestamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def package_name(version: ModelVersion, model_name: str | None) -> str:
-    """A version has no name of its own: it is its model's, numbered."""
-    return f"{model_name or version.model_id} v{version.number}"
+def package_name(version: ModelVersion) -> str:
+    """The name its model had when the version was made (the revision's snapshot), numbered: a package
+    keeps its name when the model is renamed later, as a WML revision keeps its metadata."""
+    return f"{version.name} v{version.number}"
 
 
-def package_ref(version: ModelVersion | None, model_name: str | None) -> dict[str, Any] | None:
+def package_ref(version: ModelVersion | None) -> dict[str, Any] | None:
     if version is None:
         return None
     return {
         "id": version.id,
-        "name": package_name(version, model_name),
+        "name": package_name(version),
         "registeredModelId": version.model_id,
         "registeredModelVersion": version.number,
     }
@@ -106,7 +107,6 @@ def _target(signature: Signature) -> dict[str, Any]:
 def deployment(item: DeploymentItem, base_url: str) -> dict[str, Any]:
     row, version = item.described.deployment, item.described.version
     signature = Signature.from_dict(version.signature)
-    model_name = item.model.name if item.model else None
     importance = row.custom.get("importance")
     return {
         "id": row.id,
@@ -125,7 +125,7 @@ def deployment(item: DeploymentItem, base_url: str) -> dict[str, Any]:
             "framework": version.framework,
             "deployedAt": timestamp(row.modified_at),
         },
-        "modelPackage": package_ref(version, model_name),
+        "modelPackage": package_ref(version),
         "defaultPredictionServer": {"id": "champion", "url": base_url, "datarobot-key": ""},
         "predictionEnvironment": None,
         "predictionUsage": {"dailyRates": [], "lastTimestamp": None},
@@ -155,7 +155,7 @@ def model_package(found: Package, *, role: Role | None = None, deployments: int 
         "id": version.id,
         "registeredModelId": model.id,
         "registeredModelVersion": version.number,
-        "name": package_name(version, model.name),
+        "name": package_name(version),
         "modelId": version.id,
         "modelExecutionType": "dedicated",
         "isArchived": False,
@@ -202,12 +202,9 @@ def validation(report: ValidationReport) -> dict[str, Any]:
     }
 
 
-def history_entry(entry: HistoryEntry, names: dict[str, str]) -> dict[str, Any]:
+def history_entry(entry: HistoryEntry) -> dict[str, Any]:
     record = entry.record
     report = ValidationReport.from_dict(record.report)
-
-    def ref(version: ModelVersion | None) -> dict[str, Any] | None:
-        return package_ref(version, names.get(version.model_id) if version else None)
 
     return {
         "id": record.id,
@@ -218,8 +215,8 @@ def history_entry(entry: HistoryEntry, names: dict[str, str]) -> dict[str, Any]:
         "replacedAt": timestamp(record.created_at),
         "finishedAt": timestamp(record.finished_at),
         "replacedBy": {"id": record.actor_id},
-        "previousModelPackage": ref(entry.from_version),
-        "modelPackage": ref(entry.to_version),
+        "previousModelPackage": package_ref(entry.from_version),
+        "modelPackage": package_ref(entry.to_version),
         "statusId": record.operation_id,
         "validation": validation(report),
     }
