@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from champion import __version__, ui
+from champion import __version__, changes, ui
 from champion.api import datarobot, inference, metrics, wml
 from champion.challengers.replay import ReplayHandler, ReplayScheduler
 from champion.cluster import service as cluster
@@ -22,6 +22,7 @@ from champion.jobs.scoring_job import BatchJobHandler
 from champion.meters import ServingMetrics
 from champion.monitoring.capture import CaptureBuffer
 from champion.monitoring.writer import CaptureWriter
+from champion.notifications import Listener
 from champion.operations.runner import Handler, OperationRunner
 from champion.operations.types import OperationKind
 from champion.replacement.handler import ReplaceHandler
@@ -38,10 +39,11 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         engine = ServingEngine(metrics=meters, capture=CaptureBuffer(capacity_cells=ctx.settings.capture_buffer_cells))
         access = AccessCache()
         process = cluster.process_name()
-        follower = Follower(ctx.sessions, engine, access, ctx.store, process=process)
+        listener = Listener.for_engine(ctx.engine)  # PostgreSQL's notifications; on SQLite, polling alone
+        follower = Follower(ctx.sessions, engine, access, ctx.store, process=process, listening=listener.is_live)
         timeout = ctx.settings.load_timeout_seconds
         deploy = DeployHandler(ctx.sessions, process, timeout, committed=follower.sync)
-        batch_job = BatchJobHandler(ctx.sessions, ctx.store, engine)
+        batch_job = BatchJobHandler.configured(ctx.sessions, ctx.store, engine, ctx.settings)
         replace = ReplaceHandler(ctx.sessions, process, timeout, committed=follower.sync)
         handlers: dict[str, Handler] = {
             OperationKind.DEPLOY: deploy,
@@ -50,6 +52,9 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
             OperationKind.CHALLENGER_REPLAY: ReplayHandler(ctx.sessions, ctx.store),
         }
         runner = OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names)
+        listener.on(changes.Topic, follower.wake)
+        listener.on([changes.NEW_OPERATIONS], runner.wake)
+        listener.start()
         app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
         await follower.start()
         app.state.follower = follower  # the readiness probe: every served model is loaded now
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
         try:
             yield
         finally:
+            await listener.stop()
             await scheduler.stop()
             await runner.stop()
             await writer.stop()  # after the runner: nothing scores any more, and the last rows land

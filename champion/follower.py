@@ -1,9 +1,13 @@
 """Keeps this process's serving engine and access cache in step with the database.
 
-Every tenth of a second it reads the change counters (one small query); when one moved, it
+It reads the change counters (one small query) when woken by a notification
+(`champion/notifications.py`, PostgreSQL) and otherwise every tenth of a second, or every second
+while notifications arrive (a lost one then costs at most that second). When a counter moved, it
 reloads that snapshot and loads what the engine lacks: champions to serve, candidates to hold
 warm beside them. It then publishes what this process serves, so an operation can tell when
 every worker and replica has switched (invariant 6) — predictions never touch the database.
+The report is also this process's heartbeat, its lease on the operations it runs: it is written
+at least every second on a thread of its own, so loads filling the shared threads never delay it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +33,14 @@ from champion.spaces.access import AccessCache
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+POLL_SECONDS = 0.1
+"""How often to look without notifications (SQLite, or while the listener's connection is down)."""
+RELAXED_POLL_SECONDS = 1.0
+"""How often to look while a listener wakes this process on every change: the fallback for a lost one."""
+
+
+def _never() -> bool:
+    return False
 
 
 class Follower:
@@ -38,15 +52,23 @@ class Follower:
         store: ArtifactStore,
         *,
         process: str,
-        interval: float = 0.1,
+        interval: float = POLL_SECONDS,
+        relaxed_interval: float = RELAXED_POLL_SECONDS,
+        listening: Callable[[], bool] = _never,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
         self._access = access
         self._store = store
         self._interval = interval
+        self._relaxed_interval = relaxed_interval
+        self._listening = listening
+        """Whether notifications wake this follower now (then it may poll at the relaxed interval)."""
+        self._wake = asyncio.Event()
         self.process = process
         self._seen: dict[changes.Topic, int] = {}
+        self._look_again = False
+        """A load ended: the deployments may have moved on meanwhile, whatever the counters say."""
         self._built = ServingViews()
         """The views built so far: a change rebuilds only the deployments it touched."""
         self._loading: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -55,7 +77,11 @@ class Follower:
         """Deployments failed because their champion, served before, can no longer be loaded."""
         self._published: cluster.Report | None = None
         self._published_at = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._publishing = asyncio.Lock()
+        """One report write at a time, so an older report never lands after a newer one."""
+        self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-heartbeat")
+        """Where reports are written: model loads share the loop's default threads and may fill them."""
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Catch up once (loading every served model before traffic), then keep following."""
@@ -63,31 +89,55 @@ class Follower:
         # Once more: a champion that failed to load may have failed its deployment meanwhile, and
         # traffic must find that deployment failed, not ready without a model.
         await self.sync()
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="follower")
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._loop(), name="follower"),
+            loop.create_task(self._beat(), name="heartbeat"),
+        ]
+
+    def wake(self) -> None:
+        """Something changed in the database: look now rather than at the next poll."""
+        self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         for task in self._loading.values():
             task.cancel()
-        await asyncio.to_thread(self._forget)
+        await asyncio.get_running_loop().run_in_executor(self._reporter, self._forget)
+        self._reporter.shutdown(wait=False)
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            interval = self._relaxed_interval if self._listening() else self._interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            # Cleared before looking: a change announced while this sync runs wakes the next one.
+            self._wake.clear()
             try:
                 await self.sync()
             except Exception:
                 logger.exception("following the database failed; retrying")
 
+    async def _beat(self) -> None:
+        """Keep the heartbeat fresh even while a sync waits for the database or the shared threads."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS / 2)
+            try:
+                await self._publish()
+            except Exception:
+                logger.exception("writing this process's report failed; retrying")
+
     async def sync(self, *, wait: bool = False) -> None:
         counters = await asyncio.to_thread(self._read_counters)
         if counters.get(changes.Topic.AUTH) != self._seen.get(changes.Topic.AUTH):
             await asyncio.to_thread(self._reload_access)
-        if counters.get(changes.Topic.DEPLOYMENTS) != self._seen.get(changes.Topic.DEPLOYMENTS):
+        if self._look_again or counters.get(changes.Topic.DEPLOYMENTS) != self._seen.get(changes.Topic.DEPLOYMENTS):
             views, self._lost = await asyncio.to_thread(self._views)
+            # Cleared only now: a load ending from here on flags again, one that ended before is seen below.
+            self._look_again = False
             self._forget_old_errors(views)
             plan = self._engine.follow(views)
             for view in plan.load:
@@ -104,12 +154,13 @@ class Follower:
     async def _publish(self) -> None:
         """Write this process's report when it changed, and at least every heartbeat."""
         await asyncio.sleep(0)  # let promotions scheduled by follow() run first
-        report = cluster.Report(
-            serving=self._engine.serving_map(), prepared=self._engine.prepared_map(), errors=dict(self._errors)
-        )
-        if report != self._published or time.monotonic() - self._published_at > HEARTBEAT_SECONDS:
-            await asyncio.to_thread(self._write, report)
-            self._published, self._published_at = report, time.monotonic()
+        async with self._publishing:
+            report = cluster.Report(
+                serving=self._engine.serving_map(), prepared=self._engine.prepared_map(), errors=dict(self._errors)
+            )
+            if report != self._published or time.monotonic() - self._published_at > HEARTBEAT_SECONDS:
+                await asyncio.get_running_loop().run_in_executor(self._reporter, self._write, report)
+                self._published, self._published_at = report, time.monotonic()
 
     def _lose(self, deployment_id: str, ref: VersionRef, message: str) -> None:
         with self._sessions() as session:
@@ -180,8 +231,10 @@ class Follower:
                 await asyncio.to_thread(self._lose, deployment_id, ref, message)
         finally:
             self._loading.pop((deployment_id, ref.version_id), None)
-            # Look again at the next tick: the deployment may have moved on while this loaded.
-            self._seen.pop(changes.Topic.DEPLOYMENTS, None)
+            # Look again at once: the deployment may have moved on while this loaded (a flag, not the
+            # counters: a sync running now would overwrite them with what it read before this ended).
+            self._look_again = True
+            self.wake()
         # Say so at once: an operation is waiting on this report, and a tick is an age to it.
         await self._publish()
 

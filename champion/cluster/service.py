@@ -3,6 +3,10 @@
 Each process writes its report when it changes and at least every heartbeat; a process whose
 heartbeat is older than `STALE_AFTER` is taken for dead and no longer waited for. This is what
 lets an operation report `ready` only once every worker and replica serves the new champion.
+
+The heartbeat is also each process's lease on the operations it runs: once it is stale, a live
+process's reaper puts them back in the queue (`operations.recover`). Heartbeats are stamped and
+judged by the database's clock (`dbclock`), so replicas on hosts whose clocks differ agree.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from champion import dbclock
 from champion.cluster.tables import ProcessReport
-from champion.db import utcnow
 
 STALE_AFTER = dt.timedelta(seconds=5)
+"""A process silent this long is taken for dead: not waited for, and its operations go to others."""
 
 
 def process_name() -> str:
-    """A name for this server process, unique across hosts and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """A name for this server process, unique across hosts and restarts.
+
+    The host name is cut so that the name fits `operations.runner` (64 characters), whatever the
+    host is called (a Kubernetes pod name alone may take 63).
+    """
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ def publish(session: Session, *, process: str, report: Report) -> None:
         row = ProcessReport(process=process)
         session.add(row)
     row.serving, row.prepared, row.errors = report.serving, report.prepared, report.errors
-    row.heartbeat_at = utcnow()
+    row.heartbeat_at = dbclock.now(session)  # stamped by the database as it writes the row
     session.commit()
 
 
@@ -54,7 +63,7 @@ def forget(session: Session, *, process: str) -> None:
 
 
 def live(session: Session) -> list[ProcessReport]:
-    cutoff = utcnow() - STALE_AFTER
+    cutoff = dbclock.ago(session, STALE_AFTER)
     return list(session.scalars(select(ProcessReport).where(ProcessReport.heartbeat_at >= cutoff)))
 
 

@@ -27,8 +27,10 @@ LiveRunners = Callable[[Session], Collection[str]]
 class OperationRunner:
     """Claims pending operations and runs them; now and then puts back those a dead process held.
 
-    Without that reaper, an operation whose worker died (a crash, an out-of-memory kill) would
-    stay running, and its deployment updating, until the whole server restarted.
+    Without that reaper, an operation whose worker died (a crash, an out-of-memory kill) or whose
+    replica was killed would stay running, and its deployment updating, until the whole server
+    restarted. It looks every second: a dead process's operations move to a live one within
+    about a second of its lease (`cluster.STALE_AFTER`) running out.
     """
 
     def __init__(
@@ -39,7 +41,7 @@ class OperationRunner:
         name: str,
         live_runners: LiveRunners,
         poll_seconds: float = 0.5,
-        reap_seconds: float = 5.0,
+        reap_seconds: float = 1.0,
     ):
         self._sessions = sessions
         self._handlers = handlers
@@ -53,7 +55,8 @@ class OperationRunner:
         self.name = name
 
     def wake(self) -> None:
-        """A new operation was committed here: look at once instead of at the next poll."""
+        """A new operation was committed (here, or elsewhere and announced): look at once instead of
+        at the next poll."""
         self._wake.set()
 
     def start(self) -> None:
