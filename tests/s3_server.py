@@ -72,7 +72,7 @@ class S3Server:
             region_name=self.env["AWS_REGION"],
         )
 
-    def keys(self, prefix: str = PREFIX) -> list[str]:
+    def object_keys(self, prefix: str = PREFIX) -> list[str]:
         """Every object key under `prefix` in the bucket."""
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{prefix}/")
         return [str(item["Key"]) for page in pages for item in page.get("Contents", ())]

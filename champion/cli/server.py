@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from champion.artifacts.errors import StoreUnavailable
 from champion.config import Settings
 from champion.context import bootstrap, open_context
 from champion.server import exec_server
@@ -41,7 +42,11 @@ def serve(
     if (cert is None) != (key is None):
         raise typer.BadParameter("--cert and --key go together")
     settings = Settings()
-    context = open_context(settings)
+    try:
+        context = open_context(settings)
+    except StoreUnavailable as exc:  # a bucket that cannot be used: one line, not a traceback
+        stderr.print(f"[red]error:[/red] {exc.message}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=1) from None
     try:
         first_key = bootstrap(context)
     finally:

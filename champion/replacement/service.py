@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from champion import patch
 from champion.artifacts import ArtifactStore
+from champion.artifacts.errors import DamagedBlob
 from champion.challengers.tables import Challenger
 from champion.db import new_id
 from champion.deployments import lifecycle, runtime_values, settings
@@ -559,8 +560,12 @@ def _intact(store: ArtifactStore, sha256: str) -> bool:
     """Re-hash the stored blob: a candidate whose file changed or vanished must not be swapped in."""
     if not store.exists(sha256):
         return False
+    try:
+        path = store.open_path(sha256)
+    except DamagedBlob:  # a bucket's copy that no longer matches: as a changed local file
+        return False
     digest = hashlib.sha256()
-    with store.open_path(sha256).open("rb") as handle:
+    with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest() == sha256
