@@ -102,13 +102,15 @@ TURNED_OFF = ServingForm(NATIVE_FORM, reason="compilation is turned off in the d
 class CompiledModel:
     """A tree ensemble run by an ONNX Runtime session; it answers in the native model's signature and labels."""
 
-    def __init__(self, session: Any, native: LoadedModel, form: ServingForm) -> None:
+    def __init__(
+        self, session: Any, form: ServingForm, signature: Signature, framework: Framework, native: LoadedModel | None
+    ) -> None:
         self.session = session
         self.native = native
-        """Kept so a caller can still reach the original (its library's objects); it costs little memory."""
-        self.framework: Framework = native.framework
+        """The original when it was loaded (None when a kept form serves without it, see `kept`)."""
+        self.framework = framework
         self.form = form
-        self._signature = native.signature()
+        self._signature = signature
         self._input = session.get_inputs()[0].name
         outputs = [o.name for o in session.get_outputs()]
         self._classifier = self._signature.target.type is not TargetType.REGRESSION
@@ -116,13 +118,14 @@ class CompiledModel:
         self._output = outputs[-1]
         self._classes = np.asarray(self._signature.target.classes) if self._classifier else None
         self.missing_native = False
-        """Batches with a missing value go to the native model (set when the check found them to differ)."""
+        """Batches with a missing value go to the native model (set when the check found them to differ;
+        never on a form served without its native model)."""
 
     def signature(self) -> Signature:
         return self._signature
 
     def predict(self, rows: npt.NDArray[Any]) -> Prediction:
-        if self.missing_native and np.isnan(rows).any():
+        if self.missing_native and self.native is not None and np.isnan(rows).any():
             return self.native.predict(rows)
         data = np.ascontiguousarray(rows, dtype=np.float32)
         output = np.asarray(self.session.run([self._output], {self._input: data})[0], dtype=np.float64)
@@ -177,6 +180,41 @@ def serving(
     return compiled
 
 
+def kept(path: Path, framework: Framework, *, sha256: str) -> CompiledModel | None:
+    """The compiled form that matched the model file at `path` before, served without loading the native model.
+
+    A restart then never imports the framework (scikit-learn alone takes over a second to import) nor
+    unpickles the model. The match is the one `serving` made and kept for this very file (its sha256 is
+    checked again here, so a damaged file is loaded, and refused, natively), these converter and
+    framework versions (the key) and this graph (its digest is kept with the match); the signature
+    is the native model's, kept with it. None, and the caller loads natively as before, when any of
+    that is missing or differs, or when batches with a missing value need the native model.
+    """
+    folder = path.with_name(path.name + ".compiled")
+    key = _key(framework, sha256)
+    record = _read_record(folder / f"{key}.json")
+    if record is None or record.get("form") != ONNX_FORM or record.get("missing_values") == NATIVE_FORM:
+        return None
+    try:
+        graph = (folder / f"{key}.onnx").read_bytes()
+        if hashlib.sha256(graph).hexdigest() != record.get("graph_sha256") or _file_digest(path) != sha256:
+            return None
+        signature = Signature.from_dict(record["signature"])
+        form = ServingForm(
+            ONNX_FORM,
+            deviation=record.get("deviation"),
+            rows=int(record.get("rows", 0)),
+            missing_values=record.get("missing_values"),
+        )
+        model = CompiledModel(_session(graph), form, signature, framework, None)
+    except Exception as exc:  # a kept file of another shape, or a graph the runtime refuses: load natively
+        logger.info("not serving the kept compiled form of %s: %s", path.name, first_line(exc))
+        return None
+    _record(sha256, form)
+    logger.info("serving %s compiled (ONNX Runtime), as checked when kept", path.name)
+    return model
+
+
 def recorded(sha256: str) -> ServingForm | None:
     """The form the model file `sha256` last served in when this process loaded it (None: not loaded here).
 
@@ -217,7 +255,7 @@ def _record(sha256: str, form: ServingForm) -> None:
 
 def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[Any] | None) -> CompiledModel:
     folder = path.with_name(path.name + ".compiled")
-    key = _key(native, sha256)
+    key = _key(native.framework, sha256)
     graph_path, record_path = folder / f"{key}.onnx", folder / f"{key}.json"
     record = _read_record(record_path)
     if record is not None and record.get("form") == NATIVE_FORM:
@@ -228,8 +266,9 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
         if graph is None:
             graph = _convert_apart(path, native.framework, folder, rows=folder / f"{key}.rows.npy")
             _write(graph_path, graph)
-        candidate = CompiledModel(_session(graph), native, ServingForm(ONNX_FORM))
-        check = _check_rows(native.signature(), graph, folder / f"{key}.rows.npy", rows)
+        signature = native.signature()
+        candidate = CompiledModel(_session(graph), ServingForm(ONNX_FORM), signature, native.framework, native)
+        check = _check_rows(signature, graph, folder / f"{key}.rows.npy", rows)
         complete = ~np.isnan(check).any(axis=1)
         deviation = _compare(native, candidate, check[complete])
         missing = None
@@ -246,7 +285,10 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
         _write(record_path, json.dumps(refused.to_dict()).encode())
         raise
     form = ServingForm(ONNX_FORM, deviation=deviation, rows=len(check), missing_values=missing)
-    _write(record_path, json.dumps(form.to_dict()).encode())
+    # What `kept` needs to serve this graph again without the native model: the graph's digest and the
+    # signature the graph's answers were checked in.
+    matched = {**form.to_dict(), "graph_sha256": hashlib.sha256(graph).hexdigest(), "signature": signature.to_dict()}
+    _write(record_path, json.dumps(matched).encode())
     candidate.form = form
     logger.info("serving %s compiled (ONNX Runtime), deviation %.2g on %d rows", path.name, deviation, len(check))
     return candidate
@@ -422,8 +464,8 @@ def _split_midpoints(graph: bytes, width: int) -> list[npt.NDArray[np.float64]]:
     return found
 
 
-def _key(native: LoadedModel, sha256: str) -> str:
-    packages = (*CONVERTER_PACKAGES, FRAMEWORK_PACKAGES.get(native.framework, ""))
+def _key(framework: Framework, sha256: str) -> str:
+    packages = (*CONVERTER_PACKAGES, FRAMEWORK_PACKAGES.get(framework, ""))
     versions = ";".join(f"{name}={_version(name)}" for name in packages if name)
     return hashlib.sha256(f"{sha256}:{versions}:{TOLERANCE}:{SPLIT_ROWS}".encode()).hexdigest()[:32]
 

@@ -301,6 +301,16 @@ async def _release(old: Loaded, metrics: ServingMetrics) -> None:
 
 
 def _load_and_warm(ref: VersionRef, path: Path, compiled: bool = True) -> LoadedModel:
+    if compiled:
+        # A compiled form that matched this very file before serves at once: a restart need not load the
+        # native model (nor import its framework) to check it again.
+        kept = compiled_form.kept(path, ref.framework, sha256=ref.sha256)
+        if kept is not None:
+            try:
+                warm_up(kept, ref.signature)
+                return kept
+            except Exception as exc:  # the native model decides, as when nothing was kept
+                logger.warning("the kept compiled form of model %s failed its warm-up: %s", ref.model_id, exc)
     model = load(path, ref.framework)
     warm_up(model, ref.signature)
     if compiled:
