@@ -91,11 +91,9 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     )
     app.state.metrics = meters
     app.router.routes[:0] = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
-    app.include_router(wml.router)
-    app.include_router(inference.router)
-    app.include_router(datarobot.router)
-    app.include_router(ui.router)
-    app.include_router(metrics.router)
+    # The faces' routes themselves, in this order, rather than their routers included: FastAPI would
+    # build every route once more per level of inclusion (~10 ms each), on the first request and here.
+    app.router.routes.extend([*wml.routes, *inference.routes, *datarobot.routes, *ui.routes, *metrics.router.routes])
     app.add_exception_handler(HTTPException, _http_error)
     return app
 

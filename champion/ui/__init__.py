@@ -5,12 +5,12 @@ watch how they serve (`monitoring.py`) and compare challengers with the champion
 Every route is a `UIRoute` (`render.py`): without a session it redirects to sign-in.
 """
 
-from fastapi import APIRouter
+from starlette.routing import BaseRoute
 
 from champion.ui import challengers, deployments, monitoring, predict, replace, signin, spaces
 
-router = APIRouter()
-for _part in (signin, spaces, deployments, replace, predict, monitoring, challengers):
-    router.include_router(_part.router)
+# Every route as its module's decorator built it, in matching order (see champion/api/wml/__init__.py).
+_PARTS = (signin, spaces, deployments, replace, predict, monitoring, challengers)
+routes: list[BaseRoute] = [route for part in _PARTS for route in part.router.routes]
 
-__all__ = ["router"]
+__all__ = ["routes"]

@@ -1,6 +1,6 @@
 """The DataRobot v2 face (`/api/v2`) and its prediction API (`/predApi/v1.0`)."""
 
-from fastapi import APIRouter
+from starlette.routing import BaseRoute
 
 from champion.api.datarobot import (
     challengers,
@@ -13,16 +13,12 @@ from champion.api.datarobot import (
     settings,
 )
 
-router = APIRouter()
-router.include_router(deployments.router)
-router.include_router(replacement.router)
-router.include_router(model_packages.router)
-router.include_router(operations.router)
-router.include_router(settings.router)
-router.include_router(monitoring.router)
-router.include_router(challengers.router)
+# Every route as its module's decorator built it, in matching order, for create_app to mount as they are
+# (see champion/api/wml/__init__.py).
+_MODULES = (deployments, replacement, model_packages, operations, settings, monitoring, challengers)
+routes: list[BaseRoute] = [route for module in _MODULES for route in module.router.routes]
 
 # The prediction routes, mounted ahead of every router by create_app (see predictions.py).
 hot_routes = predictions.hot_routes
 
-__all__ = ["hot_routes", "router"]
+__all__ = ["hot_routes", "routes"]

@@ -1,6 +1,6 @@
 """The IBM Watson Machine Learning v4 face (and the CAMS /v2 routes its client calls)."""
 
-from fastapi import APIRouter
+from starlette.routing import BaseRoute
 
 from champion.api.wml import (
     catalogue,
@@ -17,14 +17,26 @@ from champion.api.wml import (
     transfer,
 )
 
-router = APIRouter()
+# Every route as its module's decorator built it, in matching order, for create_app to mount as they are
+# (including routers in routers would have FastAPI analyse each route again per level, at every start).
 # data_assets before catalogue: its /v2/assets/{id} routes serve data assets and hand models on.
-for module in (probes, spaces, models, data_assets, catalogue, deployments, extensions, monitoring, jobs, transfer):
-    router.include_router(module.router)
-router.include_router(challengers.router)
+_MODULES = (
+    probes,
+    spaces,
+    models,
+    data_assets,
+    catalogue,
+    deployments,
+    extensions,
+    monitoring,
+    jobs,
+    transfer,
+    challengers,
+)
+routes: list[BaseRoute] = [route for module in _MODULES for route in module.router.routes]
 
 # The prediction route, mounted ahead of every router: it is matched first and costs no
 # FastAPI routing or dependency resolution (see scoring.py).
 hot_routes = [scoring.route]
 
-__all__ = ["hot_routes", "router"]
+__all__ = ["hot_routes", "routes"]
