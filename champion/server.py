@@ -1,9 +1,13 @@
-"""The server process: uvicorn serving `champion.app`, and nothing else.
+"""The server process: prepares the home folder and database, then uvicorn serves `champion.app`.
 
-`champion serve` prepares the home folder (migrations, first admin, TLS certificate), then
-replaces itself with this module through `exec`. The process keeps its PID, so signals and
-supervisors see no difference, but none of the command line's imports (Typer, Alembic,
-cryptography) nor the memory the migrations touched stays resident beside the models.
+`champion serve` checks its address, then replaces itself with this module through `exec`. The
+process keeps its PID, so signals and supervisors see no difference, but none of the command line's
+imports (Typer, cryptography) stay resident beside the models. Here the home folder and the database
+are prepared (migrations, first admin, start-up housekeeping: `context.bootstrap`) and the greeting
+said, once, before any worker starts; then this same process serves, finding everything the
+preparation imported already there. Only when the preparation left behind what serving has no use
+for (Alembic, after migrating), or when uvicorn is to spawn workers from a supervisor that should
+stay small, does it exec once more into a process that only serves.
 """
 
 from __future__ import annotations
@@ -23,19 +27,29 @@ from typing import Any
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def exec_server(options: dict[str, Any]) -> None:
-    """Replace the current process with a fresh interpreter running `run(options)`; never returns."""
+def exec_server(options: dict[str, Any], *, greeting: dict[str, Any] | None = None) -> None:
+    """Replace the current process with a fresh interpreter running `run(options)`; never returns.
+
+    With `greeting` (`url`, `insecure`, `called`: how the command was called), that process prepares
+    the home folder and the database first, and says so.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "champion.server", json.dumps(options)])
+    given = {**options, "greeting": greeting} if greeting is not None else options
+    os.execv(sys.executable, [sys.executable, "-m", "champion.server", json.dumps(given)])
 
 
 def run(options: dict[str, Any]) -> None:
     # Only several workers share their meters through files (champion/meters/workers.py):
     # a single process keeps in-memory values, cheaper on every prediction, and its process
-    # meters. An inherited variable is dropped either way: its directory may hold another
-    # run's files, which would add up with ours.
+    # meters. An inherited variable is dropped either way, before anything can import
+    # prometheus_client: its directory may hold another run's files, which would add up with ours.
     os.environ.pop(METRICS_DIRECTORY_VARIABLE, None)
+    greeting = options.pop("greeting", None)
+    if greeting is not None:
+        lean = prepare(greeting)
+        if not lean or options.get("workers", 1) > 1:
+            exec_server(options)
     metrics_directory = None
     if options.get("workers", 1) > 1:
         # Fresh and private to this run, so no stale counts and no other server's; the workers
@@ -61,6 +75,37 @@ def run(options: dict[str, Any]) -> None:
     finally:
         if metrics_directory is not None:
             shutil.rmtree(metrics_directory, ignore_errors=True)
+
+
+def prepare(greeting: dict[str, Any]) -> bool:
+    """Migrate, do the start-up housekeeping and greet; False when that imported what serving never needs.
+
+    A bucket that cannot be used ends the process in one line, before any migration.
+    """
+    from champion.artifacts.errors import StoreUnavailable
+    from champion.config import Settings
+    from champion.context import bootstrap, open_context
+    from champion.greeting import error, greet
+
+    settings = Settings()
+    try:
+        context = open_context(settings)
+    except StoreUnavailable as exc:
+        error(exc.message)
+        raise SystemExit(1) from None
+    try:
+        first_key = bootstrap(context)
+    finally:
+        context.close()
+    greet(
+        greeting["url"],
+        settings,
+        first_key.secret if first_key else None,
+        insecure=bool(greeting.get("insecure")),
+        called=greeting.get("called"),
+    )
+    # Alembic is imported only to migrate (`db.migrate`): a process that did stays no server.
+    return "alembic" not in sys.modules
 
 
 def log_config() -> dict[str, Any]:

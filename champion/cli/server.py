@@ -1,24 +1,26 @@
-"""`champion serve`: prepare the home folder and database, then run uvicorn."""
+"""`champion serve`: check the address, then become the serving process (`champion.server`).
+
+The serving process itself prepares the home folder and the database (migrations, first admin,
+start-up housekeeping) and greets: done here, they would import the database layer and the services
+twice, once in this process and once after the exec, which was most of a start-up's time.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from champion.artifacts.errors import StoreUnavailable
-from champion.config import Settings
-from champion.context import bootstrap, open_context
+from champion.greeting import command as _command
+from champion.greeting import console, stderr
+from champion.greeting import greet as _greet
 from champion.server import exec_server
 
-console = Console()
-stderr = Console(stderr=True)
+__all__ = ["_greet", "console", "serve"]  # the greeting is tested through this module
 
 
 def serve(
@@ -41,24 +43,14 @@ def serve(
         os.environ["CHAMPION_HOME"] = str(home)
     if (cert is None) != (key is None):
         raise typer.BadParameter("--cert and --key go together")
-    settings = Settings()
-    try:
-        context = open_context(settings)
-    except StoreUnavailable as exc:  # a bucket that cannot be used: one line, not a traceback
-        stderr.print(f"[red]error:[/red] {exc.message}", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=1) from None
-    try:
-        first_key = bootstrap(context)
-    finally:
-        context.close()
     self_signed_cert = tls and cert is None
     if self_signed_cert:
-        from champion.tls import self_signed  # cryptography is needed only to make a certificate
+        # Here rather than in the serving process: cryptography is needed only to make a certificate.
+        from champion.config import Settings
+        from champion.tls import self_signed
 
-        cert, key = self_signed(settings.home / "tls")
+        cert, key = self_signed(Settings().home / "tls")
     scheme = "https" if cert else "http"
-    url = f"{scheme}://{host}:{port}"
-    _greet(url, settings, first_key.secret if first_key else None, insecure=self_signed_cert)
     exec_server(
         {
             "host": host,
@@ -67,7 +59,8 @@ def serve(
             "ssl_certfile": str(cert) if cert else None,
             "ssl_keyfile": str(key) if key else None,
             "access_log": access_log,
-        }
+        },
+        greeting={"url": f"{scheme}://{host}:{port}", "insecure": self_signed_cert, "called": _command()},
     )
 
 
@@ -95,40 +88,3 @@ def _require_free_port(host: str, port: int) -> None:
                 highlight=False,
             )
             raise typer.Exit(code=1) from None
-
-
-def _command() -> str:
-    """How this command was called, so the suggested one runs as pasted (`make run` calls `.venv/bin/champion`)."""
-    called = sys.argv[0] if sys.argv else ""
-    return called if Path(called).name == "champion" else "champion"
-
-
-def _greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool) -> None:
-    # Plain lines rather than a box: the key and the command must survive copy and paste.
-    console.print(
-        f"champion is serving at [bold]{url}[/bold]  (data folder: {settings.home.resolve()})", soft_wrap=True
-    )
-    # A key the operator chose is in their environment already, and this output may end up in a
-    # log; only a generated key, which nobody has yet, is shown (once).
-    given = settings.admin_api_key is not None
-    if admin_key:
-        console.print(f"First start: created the admin user [bold]{settings.admin_user}[/bold].")
-        if given:
-            console.print("Its API key is the one in CHAMPION_ADMIN_API_KEY (not shown).")
-        else:
-            console.print(
-                f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
-            )
-    elif not given:
-        console.print(
-            f"The API key of {settings.admin_user} was shown at the first start. Lost it? "
-            f"[bold]{_command()} keys create {settings.admin_user}[/bold] makes a new one "
-            "(run it here, with the same data folder).",
-            soft_wrap=True,
-        )
-    shown = "$CHAMPION_ADMIN_API_KEY" if given else admin_key or "<api key>"
-    curl = "curl -k" if insecure else "curl"
-    console.print("Next, list your spaces:")
-    console.print(f'  {curl} -H "Authorization: Bearer {shown}" {url}/v2/spaces', soft_wrap=True)
-    which = "that key" if given or admin_key else "your API key"
-    console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with {which}.", soft_wrap=True)
