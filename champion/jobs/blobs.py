@@ -8,12 +8,12 @@ removed only once no model version, data asset or job refers to it any more.
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 import orjson
 
 from champion.artifacts import ArtifactStore
 from champion.artifacts.store import StagedFile
+from champion.jobs import output
 from champion.jobs.types import JobResult
 
 
@@ -29,18 +29,15 @@ def write_result(store: ArtifactStore, result: JobResult) -> str:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_csv(store: ArtifactStore, result: JobResult) -> StagedFile:
-    """Keep a job's predictions as a CSV file (prediction, and probability when given); returns it as kept."""
-    import pandas as pd  # here, not at the top: a server loads pandas only when a job writes a file
-
+def write_output(store: ArtifactStore, result: JobResult, name: str) -> StagedFile:
+    """Keep a job's predictions as the file of its output data asset `name` (CSV, or Parquet by its suffix)."""
     folder = store.stage_dir()
     try:
-        path = folder / "predictions.csv"
-        columns: dict[str, list[Any]] = {"prediction": [label for b in result.blocks for label in b.labels]}
-        if all(b.probabilities is not None for b in result.blocks):
-            columns["probability"] = [orjson.dumps(p).decode() for b in result.blocks for p in b.probabilities or []]
-        pd.DataFrame(columns).to_csv(path, index=False)
-        staged = store.stage(path)
+        file = output.PredictionsFile(folder / "predictions", parquet=output.is_parquet_name(name))
+        for block in result.blocks:
+            file.append(block.labels, block.probabilities)
+        file.close()
+        staged = store.stage(file.path)
         store.keep(staged)
         return staged
     finally:

@@ -1,6 +1,6 @@
 """Errors of the jobs domain."""
 
-from champion.errors import Conflict, NotFound, Unauthenticated
+from champion.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
 
 
 class JobNotFound(NotFound):
@@ -17,3 +17,13 @@ class DeploymentNotReady(Conflict):
 
 class UploadUrlUsed(Unauthenticated):
     """An upload URL's one-time secret was spent by an upload that succeeded: the URL opens nothing any more."""
+
+
+class DataTooLarge(InvalidInput):
+    """A data asset would not fit in the memory a job may take inside the server."""
+
+    code = "data_too_large"
+
+
+class SchedulerUnavailable(Unavailable):
+    """The Dask scheduler named by CHAMPION_DASK_SCHEDULER cannot be reached, or has no workers."""

@@ -5,21 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from champion.artifacts.store import StagedFile
 from champion.db import new_id, utcnow
+from champion.deployments import settings
 from champion.deployments.rollout import version_ref
 from champion.deployments.scoring import ANSWERING
 from champion.deployments.tables import Deployment
 from champion.errors import InvalidInput
+from champion.jobs.output import mime_type
 from champion.jobs.tables import BatchJob, DataAsset
 from champion.jobs.types import ACTIVE, JobState
 from champion.models.tables import ModelVersion
 from champion.operations import service as operations
 from champion.operations.types import OperationState
+from champion.serving import humility
 from champion.serving.engine import VersionRef
+from champion.serving.humility import HumilityRules
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,24 @@ class Plan:
     deployment_id: str
     champion: VersionRef
     input_data: list[dict[str, Any]]
-    assets: list[tuple[str, str]]
-    """(field to name in errors, blob digest) per data asset, in order."""
+    assets: list[InputAsset]
+    """The data assets to score, in order."""
     output: bool
-    """Whether the predictions also go to a new CSV data asset."""
+    """Whether the predictions also go to a new data asset (CSV, or Parquet by its name)."""
+    name: str = "job"
+    output_name: str | None = None
+    humility: HumilityRules | None = None
+    """The deployment's enabled humility rules, compiled against the champion (jobs on Dask apply them)."""
+    compiled: bool = True
+    """Whether the deployment lets a tree ensemble serve compiled (`runtimes.compiled`), as its view says."""
+
+
+@dataclass(frozen=True)
+class InputAsset:
+    field: str
+    """`scoring.input_data_references[<i>]`: what errors about it name."""
+    sha256: str
+    name: str
 
 
 class DeploymentUnusable(Exception):
@@ -69,13 +87,25 @@ def begin(session: Session, *, job_id: str) -> Plan | None:
         asset = session.get(DataAsset, asset_id)
         if asset is None or asset.sha256 is None:
             raise InvalidInput(f"the data asset {asset_id} was deleted or emptied", field=f"{field}.location.href")
-        assets.append((field, asset.sha256))
+        assets.append(InputAsset(field, asset.sha256, asset.name))
+    champion = version_ref(version)
+    kept = settings.stored(session, deployment_id=deployment.id)
+    rules = kept.humility.rules if kept.humility.enabled else []
     return Plan(
-        job.id, deployment.id, version_ref(version), list(job.input_data or []), assets, job.output_name is not None
+        job.id,
+        deployment.id,
+        champion,
+        list(job.input_data or []),
+        assets,
+        job.output_name is not None,
+        name=job.name,
+        output_name=job.output_name,
+        humility=humility.compiled(rules, champion.signature) if rules else None,
+        compiled=kept.compiled.enabled,
     )
 
 
-def advance(session: Session, *, job_id: str, rows_scored: int, rows_total: int) -> bool:
+def advance(session: Session, *, job_id: str, rows_scored: int, rows_total: int | None) -> bool:
     """Record progress; False when the job was canceled or deleted meanwhile (the handler stops)."""
     moved = session.execute(
         update(BatchJob)
@@ -86,11 +116,26 @@ def advance(session: Session, *, job_id: str, rows_scored: int, rows_total: int)
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def complete(session: Session, *, job_id: str, operation_id: str, digest: str, output: StagedFile | None) -> bool:
+def active(session: Session, *, job_id: str) -> bool:
+    """Whether the job is still queued or running (not canceled, deleted or ended)."""
+    state = session.scalar(select(BatchJob.state).where(BatchJob.id == job_id))
+    return state in ACTIVE
+
+
+def complete(
+    session: Session,
+    *,
+    job_id: str,
+    operation_id: str,
+    digest: str,
+    output: StagedFile | None,
+    output_name: str | None = None,
+) -> bool:
     """Job completed with its predictions (and output data asset), and operation succeeded, in one commit.
 
-    False when the job was canceled or deleted after its last chunk: it stays so, and
-    the caller drops the predictions.
+    `output_name` names the output data asset of a job that named none (a job on Dask always
+    writes one). False when the job was canceled or deleted after its last chunk: it stays so,
+    and the caller drops the predictions.
     """
     now = utcnow()
     done = session.execute(
@@ -106,11 +151,13 @@ def complete(session: Session, *, job_id: str, operation_id: str, digest: str, o
     )
     completed = bool(done.rowcount == 1)  # type: ignore[attr-defined]
     job = session.get(BatchJob, job_id)
+    if completed and job is not None and output is not None and job.output_name is None:
+        job.output_name = output_name
     if completed and job is not None and job.output_name is not None and output is not None:
         asset = DataAsset(
             space_id=job.space_id,
             name=job.output_name,
-            mime_type="text/csv",
+            mime_type=mime_type(job.output_name),
             attachment_id=new_id(),
             file_name=job.output_name,
             sha256=output.sha256,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -13,11 +15,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from champion import blob_references
 from champion.artifacts import ArtifactStore
+from champion.config import Settings
 from champion.errors import ChampionError, Unavailable
-from champion.jobs import blobs, reading, runs
+from champion.jobs import blobs, memory, reading, runs
+from champion.jobs.dask_client import DaskScheduler
+from champion.jobs.dask_scoring import DaskScoring, Hooks
+from champion.jobs.dask_worker import StoreLocation
+from champion.jobs.refusals import in_block
 from champion.jobs.types import JobResult, ResultBlock
 from champion.operations.tables import Operation
 from champion.serving.engine import Answer, ServingEngine, VersionRef
+from champion.serving.humility import HumilityRefused
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,20 @@ class BatchJobHandler:
     engine: ServingEngine
     chunk_rows: int = 1000
     """Rows per predict call, and how often progress is recorded and cancellation noticed."""
+    dask: DaskScoring | None = None
+    """Where jobs over data assets run when a Dask scheduler is set; None: in this process."""
+    memory_limit: int | None = None
+    """The memory an in-process job may take (`memory.limit`); None: half the machine's."""
+
+    @classmethod
+    def configured(
+        cls, sessions: sessionmaker[Session], store: ArtifactStore, engine: ServingEngine, settings: Settings
+    ) -> BatchJobHandler:
+        """The handler `settings` ask for: on Dask with CHAMPION_DASK_SCHEDULER (connected at the first job)."""
+        dask = None
+        if settings.dask_scheduler is not None:
+            dask = DaskScoring(DaskScheduler(settings.dask_scheduler), StoreLocation.of(settings))
+        return cls(sessions, store, engine, dask=dask, memory_limit=settings.job_memory_bytes)
 
     async def __call__(self, operation: Operation) -> None:
         job_id = operation.target_id
@@ -56,6 +78,8 @@ class BatchJobHandler:
         plan = await self._in_session(runs.begin, job_id=job_id)
         if plan is None:
             return False
+        if self.dask is not None and plan.assets:
+            return await self._run_on_dask(self.dask, operation, plan)
         blocks = await asyncio.to_thread(self._read, plan)
         total = sum(len(block) for block in blocks)
         if not await self._in_session(runs.advance, job_id=job_id, rows_scored=0, rows_total=total):
@@ -65,7 +89,9 @@ class BatchJobHandler:
         if result is None:
             return False
         digest = await asyncio.to_thread(blobs.write_result, self.store, result)
-        output = await asyncio.to_thread(blobs.write_csv, self.store, result) if plan.output else None
+        output = None
+        if plan.output_name is not None:
+            output = await asyncio.to_thread(blobs.write_output, self.store, result, plan.output_name)
         done = await self._in_session(
             runs.complete, job_id=job_id, operation_id=operation.id, digest=digest, output=output
         )
@@ -73,19 +99,55 @@ class BatchJobHandler:
             await asyncio.to_thread(self._forget, {digest, *([output.sha256] if output else [])})
         return True
 
+    async def _run_on_dask(self, dask: DaskScoring, operation: Operation, plan: runs.Plan) -> bool:
+        """Score the data assets on the cluster; the predictions go to an output data asset only."""
+        job_id = plan.job_id
+        metrics = self.engine.metrics
+        hooks = Hooks(
+            advance=lambda done, total: self._step(runs.advance, job_id=job_id, rows_scored=done, rows_total=total),
+            active=lambda: self._step(runs.active, job_id=job_id),
+            humility=lambda rule, action, rows: metrics.humility_triggered(plan.deployment_id, rule, action, rows),
+        )
+        stop = threading.Event()
+        try:
+            written = await asyncio.to_thread(dask.run, plan, self.store, hooks, stop)
+        except asyncio.CancelledError:
+            stop.set()  # the thread sees it within a poll and cancels the job's futures
+            raise
+        if written is None:
+            return False
+        # A million rows inline help nobody: the job's result names who answered, the output holds the rows.
+        digest = await asyncio.to_thread(blobs.write_result, self.store, JobResult((), written.served_by))
+        done = await self._in_session(
+            runs.complete,
+            job_id=job_id,
+            operation_id=operation.id,
+            digest=digest,
+            output=written.output,
+            output_name=written.output_name,
+        )
+        if not done:
+            await asyncio.to_thread(self._forget, {digest, written.output.sha256})
+        return True
+
     async def _in_session(self, step: Callable[..., T], **kwargs: Any) -> T:
         """Run one step of `runs` in its own session, off the event loop."""
+        return await asyncio.to_thread(functools.partial(self._step, step, **kwargs))
 
-        def call() -> T:
-            with self.sessions() as session:
-                return step(session, **kwargs)
-
-        return await asyncio.to_thread(call)
+    def _step(self, step: Callable[..., T], **kwargs: Any) -> T:
+        with self.sessions() as session:
+            return step(session, **kwargs)
 
     def _read(self, plan: runs.Plan) -> list[npt.NDArray[Any]]:
         signature = plan.champion.signature
         inline = [reading.inline_matrix(signature, block, i) for i, block in enumerate(plan.input_data)]
-        files = [reading.file_matrix(signature, self.store.open_path(d), field=f) for f, d in plan.assets]
+        limit = memory.limit(self.memory_limit) if plan.assets else 0
+        files = []
+        for asset in plan.assets:
+            path = self.store.open_path(asset.sha256)
+            features = len(signature.features)
+            memory.check(path, features=features, limit=limit, name=asset.name, field=asset.field)
+            files.append(reading.file_matrix(signature, path, field=asset.field))
         return inline + files
 
     async def _ensure_loaded(self, deployment_id: str, champion: VersionRef) -> None:
@@ -118,7 +180,10 @@ class BatchJobHandler:
             has_probabilities = True
             for start in range(0, len(matrix), self.chunk_rows):
                 chunk = matrix[start : start + self.chunk_rows]
-                answer = await self._predict(deployment_id, chunk)
+                try:
+                    answer = await self._predict(deployment_id, chunk)
+                except HumilityRefused as refusal:
+                    raise in_block(refusal, start) from None
                 if served is not None and answer.version != served:
                     raise _Swapped
                 served = answer.version

@@ -12,7 +12,7 @@ from champion.deployments import service as deployments
 from champion.deployments.scoring import ANSWERING
 from champion.deployments.types import Kind
 from champion.errors import InvalidInput
-from champion.jobs import blobs, reading
+from champion.jobs import blobs, memory, reading
 from champion.jobs.errors import DeploymentNotReady, JobNotFound
 from champion.jobs.schemas import NewJob
 from champion.jobs.tables import BatchJob, DataAsset
@@ -26,11 +26,21 @@ from champion.spaces.types import Role
 from champion.users.service import Actor
 
 
-def create(session: Session, actor: Actor, *, space_id: str, new: NewJob) -> tuple[BatchJob, Operation]:
+def create(
+    session: Session,
+    actor: Actor,
+    *,
+    space_id: str,
+    new: NewJob,
+    store: ArtifactStore | None = None,
+    memory_limit: int | None = None,
+) -> tuple[BatchJob, Operation]:
     """Check the deployment and the input, then record the job and its operation in one commit.
 
     Inline rows are checked against the champion's signature here, so a bad field is a
-    400 naming it and nothing is written; a data asset is read only when the job runs.
+    400 naming it and nothing is written; a data asset is read only when the job runs. With
+    `memory_limit` (the job will run in a server process: no Dask scheduler is set), a data asset
+    estimated to need more memory is refused now (`memory.check`), rather than failing the job.
     """
     spaces.require(session, actor, space_id, Role.EDITOR)
     described = deployments.get(session, actor, deployment_id=new.deployment_id, space_id=space_id)
@@ -48,7 +58,11 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewJob) -> tup
     signature = Signature.from_dict(described.version.signature)
     total = sum(len(reading.inline_matrix(signature, b.model_dump(), i)) for i, b in enumerate(new.input_data))
     for index, asset_id in enumerate(new.input_assets):
-        _check_asset(session, asset_id, space_id=space_id, field=f"scoring.input_data_references[{index}]")
+        field = f"scoring.input_data_references[{index}]"
+        asset = _check_asset(session, asset_id, space_id=space_id, field=field)
+        if store is not None and memory_limit is not None and asset.sha256 is not None:
+            path, features = store.open_path(asset.sha256), len(signature.features)
+            memory.check(path, features=features, limit=memory_limit, name=asset.name, field=field)
     job = BatchJob(
         space_id=space_id,
         deployment_id=deployment.id,
@@ -73,12 +87,13 @@ def create(session: Session, actor: Actor, *, space_id: str, new: NewJob) -> tup
     return job, operation
 
 
-def _check_asset(session: Session, asset_id: str, *, space_id: str, field: str) -> None:
+def _check_asset(session: Session, asset_id: str, *, space_id: str, field: str) -> DataAsset:
     asset = session.get(DataAsset, asset_id)
     if asset is None or asset.space_id != space_id:
         raise InvalidInput(f"no data asset with id {asset_id!r} in this space", field=f"{field}.location.href")
     if asset.sha256 is None:
         raise InvalidInput(f"data asset {asset.name!r} has no content yet", field=f"{field}.location.href")
+    return asset
 
 
 def get(session: Session, actor: Actor, *, job_id: str, space_id: str | None = None) -> BatchJob:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
 from champion import patch
-from champion.api.deps import ActorDep, RunnerDep, SessionDep, StoreDep
+from champion.api.deps import ActorDep, RunnerDep, SessionDep, SettingsDep, StoreDep
 from champion.api.wml import render
 from champion.api.wml.errors import WMLRoute
 from champion.api.wml.schemas import PageLimit
 from champion.errors import InvalidInput
+from champion.jobs import memory
 from champion.jobs import service as jobs
 from champion.jobs.schemas import NewJob
 
@@ -89,7 +90,13 @@ def _output_name(reference: _Reference | None) -> str | None:
 
 @router.post("/ml/v4/deployment_jobs", status_code=202)
 def create_job(
-    body: NewJobBody, session: SessionDep, actor: ActorDep, runner: RunnerDep, space_id: str | None = None
+    body: NewJobBody,
+    session: SessionDep,
+    actor: ActorDep,
+    runner: RunnerDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    space_id: str | None = None,
 ) -> dict[str, Any]:
     references = body.scoring.input_data_references or []
     new = patch.validated(
@@ -102,7 +109,10 @@ def create_job(
             "output_name": _output_name(body.scoring.output_data_reference),
         },
     )
-    job, _ = jobs.create(session, actor, space_id=_space(body.space_id or space_id), new=new)
+    # Without a Dask scheduler the job will run in a server process: a data set too large for it is refused now.
+    limit = memory.limit(settings.job_memory_bytes) if settings.dask_scheduler is None else None
+    space = _space(body.space_id or space_id)
+    job, _ = jobs.create(session, actor, space_id=space, new=new, store=store, memory_limit=limit)
     runner.wake()
     return render.job(job, None)
 
@@ -124,7 +134,12 @@ def get_job(
     job_id: str, session: SessionDep, actor: ActorDep, store: StoreDep, space_id: str | None = None
 ) -> dict[str, Any]:
     job = jobs.get(session, actor, job_id=job_id, space_id=space_id)
-    return render.job(job, jobs.result(store, job))
+    result = jobs.result(store, job)
+    body = render.job(job, result)
+    if result is not None and not result.blocks:
+        # A job scored on Dask keeps its predictions in its output data asset only: none inline.
+        body["entity"]["scoring"].pop("predictions", None)
+    return body
 
 
 @router.delete("/ml/v4/deployment_jobs/{job_id}", status_code=204)
