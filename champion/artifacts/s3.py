@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3  # type: ignore[import-untyped]
-from boto3.exceptions import S3UploadFailedError  # type: ignore[import-untyped]
+from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # type: ignore[import-untyped]
 
 from champion.artifacts.errors import DamagedBlob, StoreUnavailable
@@ -126,7 +125,7 @@ class S3ArtifactStore:
                 if _code(exc) in MISSING:
                     return
                 raise StoreUnavailable(self._say(f"fetch blob {sha256}", exc)) from None
-            except BotoCoreError as exc:
+            except (BotoCoreError, Boto3Error) as exc:
                 raise StoreUnavailable(self._say(f"fetch blob {sha256}", exc)) from None
             got = sha256_of(part)
             if got != sha256:
@@ -174,7 +173,7 @@ class S3ArtifactStore:
     def _call(self, doing: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return call(*args, **kwargs)
-        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        except (BotoCoreError, ClientError, Boto3Error) as exc:  # Boto3Error: s3transfer's, after its retries
             raise StoreUnavailable(self._say(doing, exc)) from None
 
     def _say(self, doing: str, exc: Exception) -> str:
@@ -190,9 +189,10 @@ class S3ArtifactStore:
 
 
 def _client() -> Any:
-    # botocore reads AWS_DEFAULT_REGION itself; AWS_REGION is the name the other SDKs and most tools use.
-    region = os.environ.get("AWS_REGION") or None
-    return boto3.session.Session().client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
+    """A client configured by the environment alone (retries, checksums, endpoint: the AWS_* variables).
+
+    botocore reads AWS_DEFAULT_REGION itself; AWS_REGION is the name the other SDKs and most tools use."""
+    return boto3.session.Session().client("s3", region_name=os.environ.get("AWS_REGION") or None)
 
 
 def _code(exc: ClientError) -> str:
