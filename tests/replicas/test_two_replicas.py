@@ -34,6 +34,7 @@ from tests.s3_server import S3Server
 from tests.servers import RunningServer, running_server
 
 s3 = s3_server.s3
+pytestmark = pytest.mark.postgres
 
 V = {"version": "2026-10-14"}
 ROW = {"input_data": [{"fields": FEATURES, "values": [[0.3, -0.1, 0.8]]}]}
