@@ -214,7 +214,9 @@ class Follower:
         try:
             view = self._engine.resolve(deployment_id)
             compiled = view.compiled if view is not None else True
-            loaded = await self._engine.load(ref, self._store.open_path(ref.sha256), compiled=compiled)
+            # Off the loop: with an object store a first use downloads the blob (and checks its hash).
+            path = await asyncio.to_thread(self._store.open_path, ref.sha256)
+            loaded = await self._engine.load(ref, path, compiled=compiled)
             if prepare:
                 await self._engine.prepare(deployment_id, loaded)
             else:
