@@ -31,8 +31,8 @@ from champion.jobs.refusals import in_block
 from champion.jobs.runs import Plan
 from champion.serving.humility import HumilityRefused
 
-PARTITION_CELLS = 2_000_000
-"""Feature values per partition: about 120 MB of a worker's memory while it builds the matrix."""
+PARTITION_CELLS = 1_000_000
+"""Feature values per partition: about 60 MB of a worker's memory while it builds the matrix."""
 MIN_ROWS, MAX_ROWS = 1_000, 1_000_000
 
 
@@ -121,7 +121,7 @@ class DaskScoring:
     ) -> int | None:
         champion = plan.champion
         model = ModelSpec(champion.sha256, champion.framework, plan.compiled)
-        task = Task(self.location, model, champion.signature, plan.humility)
+        task = Task(self.location, model, champion.signature, plan.humility, csv_output=not file.parquet)
         run = f"champion-job-{plan.job_id}-{uuid.uuid4().hex[:8]}"
         futures: dict[int, Any] = {}
 
@@ -144,7 +144,9 @@ class DaskScoring:
                     field, in_asset = part.field, 0
                 if isinstance(answer, Failed):
                     raise _failure(answer, part, in_asset)
-                if answer.rows:
+                if answer.csv is not None and answer.rows:
+                    file.append_csv(answer.csv, answer.rows, with_probabilities=answer.with_probabilities)
+                elif answer.rows:
                     file.append(answer.labels, answer.probabilities)
                 for rule, action, count in answer.humility:
                     hooks.humility(rule, action, count)

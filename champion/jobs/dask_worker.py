@@ -27,7 +27,7 @@ import numpy as np
 from champion.artifacts import ArtifactStore, open_store
 from champion.config import Settings
 from champion.errors import InvalidInput
-from champion.jobs import reading
+from champion.jobs import output, reading
 from champion.runtimes import Framework, LoadedModel, Prediction, Signature
 from champion.serving import humility
 from champion.serving.humility import HumilityRefused, HumilityRules
@@ -70,6 +70,8 @@ class Task:
     model: ModelSpec
     signature: Signature
     humility: HumilityRules | None
+    csv_output: bool = False
+    """Render the predictions as the output's CSV lines here, so the server only appends bytes."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class Scored:
     probabilities: np.ndarray | None
     humility: tuple[tuple[str, str, int], ...] = ()
     """(rule, action, rows) for each humility rule that decided rows of this partition."""
+    csv: bytes | None = None
+    """With `Task.csv_output`: the rows as CSV lines (`output.csv_rows`), instead of labels and probabilities."""
+    with_probabilities: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ def score(task: Task, part: Partition) -> Scored | Failed:
     except Exception as exc:
         return Failed(reading.unreadable(exc, parquet=part.parquet, field=part.field).message)
     if len(frame) == 0:
-        return Scored(0, np.empty(0), None)
+        return Scored(0, np.empty(0), None, csv=b"" if task.csv_output else None)
     try:
         matrix = reading.frame_matrix(task.signature, frame, field=part.field)
     except InvalidInput as exc:
@@ -129,14 +134,19 @@ def score(task: Task, part: Partition) -> Scored | Failed:
         return Failed(bare, field=exc.field)
     del frame
     prediction = _predict(model(store, task.model), matrix)
-    if task.humility is None:
-        return Scored(len(matrix), prediction.labels, prediction.probabilities)
-    outcome = humility.apply(task.humility, matrix, prediction)
-    if outcome.refusal is not None:
-        refusal: HumilityRefused = outcome.refusal
-        return Failed(refusal.message, rule=refusal.rule, row=refusal.row)
-    counts = tuple((rule.name, rule.action, count) for rule, count in outcome.counts)
-    return Scored(len(matrix), outcome.prediction.labels, outcome.prediction.probabilities, counts)
+    counts: tuple[tuple[str, str, int], ...] = ()
+    if task.humility is not None:
+        outcome = humility.apply(task.humility, matrix, prediction)
+        if outcome.refusal is not None:
+            refusal: HumilityRefused = outcome.refusal
+            return Failed(refusal.message, rule=refusal.rule, row=refusal.row)
+        prediction = outcome.prediction
+        counts = tuple((rule.name, rule.action, count) for rule, count in outcome.counts)
+    if task.csv_output:
+        rows = output.csv_rows(prediction.labels, prediction.probabilities)
+        with_probabilities = prediction.probabilities is not None
+        return Scored(len(matrix), np.empty(0), None, counts, csv=rows, with_probabilities=with_probabilities)
+    return Scored(len(matrix), prediction.labels, prediction.probabilities, counts)
 
 
 def model(store: ArtifactStore, spec: ModelSpec) -> LoadedModel:

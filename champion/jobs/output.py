@@ -48,24 +48,26 @@ class PredictionsFile:
             self._csv(labels, kept)
         self.rows += len(labels)
 
+    def append_csv(self, rows: bytes, count: int, *, with_probabilities: bool) -> None:
+        """Append rows `csv_rows` rendered elsewhere (a Dask worker): the server only copies bytes."""
+        if self._with_probabilities is None:
+            self._with_probabilities = with_probabilities
+        with self.path.open("ab") as handle:
+            if handle.tell() == 0:
+                handle.write(_header(with_probabilities))
+            handle.write(rows)
+        self.rows += count
+
     def close(self) -> None:
         if self.parquet:
             if self._writer is None:  # no part at all: still a valid, empty file
                 self._parquet([], [] if self._with_probabilities else None)
             self._writer.close()
         elif not self.path.exists():
-            self.path.write_text("prediction\n")
+            self.path.write_bytes(_header(bool(self._with_probabilities)))
 
     def _csv(self, labels: Sequence[Any] | np.ndarray, probabilities: Sequence[Any] | np.ndarray | None) -> None:
-        import pandas as pd  # here, not at the top: a server loads pandas only when a job writes a file
-
-        columns: dict[str, Any] = {"prediction": labels}
-        if probabilities is not None:
-            rows = probabilities.tolist() if isinstance(probabilities, np.ndarray) else probabilities
-            columns["probability"] = [orjson.dumps(row).decode() for row in rows]
-        first = not self.path.exists()
-        with self.path.open("a", newline="") as handle:
-            pd.DataFrame(columns).to_csv(handle, index=False, header=first)
+        self.append_csv(csv_rows(labels, probabilities), len(labels), with_probabilities=probabilities is not None)
 
     def _parquet(self, labels: Sequence[Any] | np.ndarray, probabilities: Sequence[Any] | np.ndarray | None) -> None:
         import pyarrow as pa
@@ -91,6 +93,22 @@ class PredictionsFile:
                     "name the output data asset .csv"
                 ) from None
         self._writer.write_table(table)
+
+
+def csv_rows(labels: Sequence[Any] | np.ndarray, probabilities: Sequence[Any] | np.ndarray | None) -> bytes:
+    """Predictions as CSV lines without the header: the label, and the probabilities as JSON text."""
+    import pandas as pd  # here, not at the top: a server loads pandas only when a job writes a file
+
+    columns: dict[str, Any] = {"prediction": labels}
+    if probabilities is not None:
+        rows = probabilities.tolist() if isinstance(probabilities, np.ndarray) else probabilities
+        columns["probability"] = [orjson.dumps(row).decode() for row in rows]
+    text: str = pd.DataFrame(columns).to_csv(index=False, header=False, lineterminator="\n")
+    return text.encode()
+
+
+def _header(with_probabilities: bool) -> bytes:
+    return b"prediction,probability\n" if with_probabilities else b"prediction\n"
 
 
 def _labels(labels: Sequence[Any] | np.ndarray) -> Any:

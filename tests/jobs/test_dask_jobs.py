@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from champion.api.wml import jobs as wml_jobs
 from champion.config import Settings
 from champion.context import ServerContext, open_context
 from champion.deployments import service as deployments
@@ -68,7 +69,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> Iterator[World]:
     with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as cluster:
         home = tmp_path_factory.mktemp("dask-jobs")
         settings = Settings(home=home / "home", max_upload_bytes=10**9, dask_scheduler=cluster.scheduler_address)
@@ -179,6 +180,10 @@ def test_a_million_rows_on_the_cluster_answer_as_in_process(
     # The job's own result names who answered and holds no rows inline: they are in the output asset.
     result = jobs.result(world.context.store, job)
     assert result is not None and result.blocks == () and result.served_by
+    with world.context.sessions() as session:
+        shown = wml_jobs.get_job(job.id, session, world.alice, world.context.store)["entity"]["scoring"]
+    assert "predictions" not in shown and shown["status"]["served_by"] == result.served_by
+    assert shown["output_data_reference"]["location"]["href"] == f"/v2/assets/{asset.id}?space_id={world.space}"
     _, operation_id = create(world.context, world.alice, world.space, world.deployment, input_assets=[million])
     reference = run(world, operation_id, in_process(world, chunk_rows=100_000))
     expected = jobs.result(world.context.store, reference)
