@@ -18,9 +18,7 @@ def test_several_replicas_refuse_sqlite(tmp_path: Path) -> None:
 
 
 def test_several_replicas_accept_postgres(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path, replicas=2, database_url="postgresql+psycopg://db/champion", secret_key="s" * 32
-    )
+    settings = Settings(home=tmp_path, replicas=2, database_url="postgresql+psycopg://db/champion", secret_key="s" * 32)
     assert settings.replicas == 2
 
 
