@@ -25,8 +25,8 @@ and type, target, `named`), its `metadata` the snapshot it was made with (`name`
 `software_spec_id`, `software_spec_name`, `custom`), a deployment's `settings` its whole settings document and
 `runtime_parameter_values` the values its champion runs with, by name. Archives written before these
 keys existed lack them and import with defaults (no definitions, what the file alone reports, every
-setting off, the declared default values, the model's metadata for every revision), so they are still format 1: a reader tells them apart by the
-keys' absence alone.
+setting off, the declared default values, the model's metadata for every revision), so they are still
+format 1: a reader tells them apart by the keys' absence alone.
 `champion.transfer.manifest.Manifest` is the schema. Writing streams each blob from the store through the
 compressor, so an export never holds an artifact in memory; reading makes one pass and checks every
 blob's digest as it lands on disk.
