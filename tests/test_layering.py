@@ -23,7 +23,7 @@ DOMAINS = (
     "challengers",
     "meters",
 )
-BASE = ("config.py", "db.py", "errors.py", "auth.py", "patch.py")
+BASE = ("config.py", "db.py", "dbclock.py", "errors.py", "auth.py", "patch.py", "changes.py")
 WEB = ("fastapi", "starlette", "champion.api", "champion.cli", "champion.app", "champion.ui")
 
 
