@@ -17,6 +17,7 @@ from champion.runtimes.base import Feature, FeatureType, Signature
 # The exact types the fast path lets np.asarray convert (None too when missing is allowed).
 _FAST = {False: frozenset({float, int}), True: frozenset({float, int, type(None)})}
 _ROW_TYPES = frozenset({list, tuple})
+_FEW_ROWS = 16
 
 
 class _Bad(Exception):
@@ -30,6 +31,8 @@ class _Plan:
     as_float: bool
     integers: list[int]
     booleans: list[int]
+    names: tuple[str, ...]
+    known: frozenset[str]
     orders: dict[tuple[tuple[str, ...], frozenset[str]], list[int] | None] = dataclasses.field(default_factory=dict)
 
 
@@ -44,15 +47,23 @@ def _plan(signature: Signature) -> _Plan:
     if entry is not None and entry[0] is signature:
         return entry[1]
     kinds = [f.type for f in signature.features]
+    names = tuple(f.name for f in signature.features)
     plan = _Plan(
         as_float=FeatureType.STRING not in kinds,
         integers=[k for k, t in enumerate(kinds) if t is FeatureType.INTEGER],
         booleans=[k for k, t in enumerate(kinds) if t is FeatureType.BOOLEAN],
+        names=names,
+        known=frozenset(names),
     )
     if len(_PLANS) >= _MAX_CACHED:
         _PLANS.clear()  # models come and go; a rare rebuild is cheaper than tracking use
     _PLANS[id(signature)] = (signature, plan)
     return plan
+
+
+def names(signature: Signature) -> frozenset[str]:
+    """The signature's feature names (worked out once per signature)."""
+    return _plan(signature).known
 
 
 def check_row_count(count: int, *, limit: int, field: str | None) -> None:
@@ -145,30 +156,17 @@ def from_columns(
     features, plan = signature.features, _plan(signature)
     if not isinstance(columns, Mapping):
         raise InvalidInput("expected an object of named columns", field=field)
-    known = {f.name for f in features}
-    for name in columns:
-        if name not in known and name not in ignore:
-            problem = f"unknown input '{name}'; the model takes {_names(features)}"
-            raise InvalidInput(problem, field=_within(field, name))
-    data: list[Sequence[Any]] = []
-    for feature in features:
-        column = columns.get(feature.name)
-        if column is None or type(column) not in _ROW_TYPES or not column or (data and len(column) != len(data[0])):
-            # Messages and field paths are built only here: an f-string per column costs on the hot path.
-            if feature.name not in columns:
-                problem = f"missing input '{feature.name}'"
-            elif type(column) not in _ROW_TYPES:
-                problem = f"expected a list of values, one per row, got {_show(column)}"
-            elif not column:
-                problem = "must hold at least one value"
-            else:
-                problem = f"has {len(column)} values but {features[0].name} has {len(data[0])}"
-            raise InvalidInput(problem, field=_within(field, feature.name))
-        data.append(column)
+    data = _quick_columns(columns, plan)
+    if data is None:
+        data = _columns(features, columns, field, ignore, plan)
     as_float = plan.as_float
     if as_float and data and _plain(signature, data):
         try:
-            matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
+            # A few rows are quicker to build as rows, many as columns turned round.
+            if len(data[0]) < _FEW_ROWS:
+                matrix = np.asarray(list(zip(*data, strict=True)), dtype=np.float64)
+            else:
+                matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
         except OverflowError:  # an int too large for a float
             matrix = None
         if matrix is not None and _valid(signature, plan, matrix):
@@ -183,6 +181,43 @@ def from_columns(
                 raise InvalidInput(str(bad), field=f"{_within(field, feature.name)}[{i}]") from None
         converted.append(out)
     return _matrix(list(zip(*converted, strict=True)), len(features), as_float)
+
+
+def _quick_columns(columns: Mapping[str, Any], plan: _Plan) -> list[Any] | None:
+    """`_columns`' answer in the common case, in a few passes at C speed: exactly the features, each a
+    list, all of one (non-zero) length. None for anything else, which `_columns` looks at one by one."""
+    data: list[Any] = list(map(columns.get, plan.names))
+    if not columns.keys() <= plan.known or not _ROW_TYPES.issuperset(map(type, data)):
+        return None
+    lengths = set(map(len, data))
+    return data if len(lengths) == 1 and 0 not in lengths else None
+
+
+def _columns(
+    features: Sequence[Feature], columns: Mapping[str, Any], field: str, ignore: frozenset[str], plan: _Plan
+) -> list[Any]:
+    """The features' columns in order, once every name is known (or ignored) and every column a
+    non-empty list as long as the first; else the InvalidInput naming the first fault."""
+    known = plan.known
+    for name in columns:
+        if name not in known and name not in ignore:
+            problem = f"unknown input '{name}'; the model takes {_names(features)}"
+            raise InvalidInput(problem, field=_within(field, name))
+    data: list[Sequence[Any]] = []
+    for feature in features:
+        column = columns.get(feature.name)
+        if column is None or type(column) not in _ROW_TYPES or not column or (data and len(column) != len(data[0])):
+            if feature.name not in columns:
+                problem = f"missing input '{feature.name}'"
+            elif type(column) not in _ROW_TYPES:
+                problem = f"expected a list of values, one per row, got {_show(column)}"
+            elif not column:
+                problem = "must hold at least one value"
+            else:
+                problem = f"has {len(column)} values but {features[0].name} has {len(data[0])}"
+            raise InvalidInput(problem, field=_within(field, feature.name))
+        data.append(column)
+    return data
 
 
 def _order(

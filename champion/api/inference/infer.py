@@ -4,9 +4,9 @@ It gets the WML scoring route's treatment (`champion/api/wml/scoring.py`), for t
 FastAPI's routing and dependency resolution cost more per request than a small model does. So it
 authenticates from memory (invariant 5) with the helper that route uses, reads the body with
 orjson, checks it against the protocol's schema and the deployment's signature (the common
-layout by hand, `tensors.plain_columns`; any other with pydantic, `schemas.parse`), and renders
-every domain error in the protocol's `{"error": ...}` shape with its usual status. `hot_routes`
-is mounted ahead of every router by `create_app`.
+layouts by hand, `tensors.plain_columns` and `plain_rows`; any other with pydantic, `schemas.parse`),
+and renders every domain error in the protocol's `{"error": ...}` shape with its usual status.
+`hot_routes` is mounted ahead of every router by `create_app`.
 
 The answer names the model version that gave it, in the body and the `Champion-Model-Version`
 header (invariant 1). Capture and humility rules are the shared scoring path's (`scoring.predict`).
@@ -52,11 +52,13 @@ async def infer(request: Request) -> Response:
         with scoring.reading(engine, view):
             body = await read_json(request, limit=settings.max_request_bytes)
             signature = view.champion.signature
-            plain = tensors.plain_columns(body)
-            if plain is not None:
+            names = None
+            if (plain := tensors.plain_columns(body)) is not None:
                 columns, request_id = plain
-                names = None
                 rows = tensors.columns_matrix(signature, columns, ignore=view.retired_fields)
+            elif (block := tensors.plain_rows(signature, body)) is not None:
+                records, request_id = block
+                rows = inputs.from_records(signature, None, records, field="inputs[0]")
             else:
                 parsed = schemas.parse(body)
                 request_id, names = parsed.id, render.wanted(signature, parsed.outputs)

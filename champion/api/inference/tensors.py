@@ -54,6 +54,19 @@ _TENSOR = operator.itemgetter("name", "shape", "datatype", "data")
 _STRINGS, _LISTS, _INTS = frozenset({str}), frozenset({list}), frozenset({int})
 
 
+def _plain_request(body: Any) -> tuple[list[Any], str | None] | None:
+    """The tensors and id of a request with nothing but an id, parameters and inputs, of the
+    schema's types; None when in doubt."""
+    if type(body) is not dict or not body.keys() <= _PLAIN_REQUEST:
+        return None
+    request_id, tensors = body.get("id"), body.get("inputs")
+    if not (request_id is None or type(request_id) is str) or type(body.get("parameters", {})) is not dict:
+        return None
+    if type(tensors) is not list or not tensors:
+        return None
+    return tensors, request_id
+
+
 def plain_columns(body: Any) -> tuple[dict[str, list[Any]], str | None] | None:
     """The columns and id of the common request, one tensor of shape `[n]` per feature, when it
     passes at a glance every check `schemas.parse` and `matrix` would make; None when in doubt.
@@ -66,49 +79,72 @@ def plain_columns(body: Any) -> tuple[dict[str, list[Any]], str | None] | None:
     outputs, parameters on a tensor, nested data, a 2-D tensor) goes the long way, which accepts
     it or names what is wrong.
     """
-    if type(body) is not dict or not body.keys() <= _PLAIN_REQUEST:
+    request = _plain_request(body)
+    if request is None:
         return None
-    request_id, tensors = body.get("id"), body.get("inputs")
-    if not (request_id is None or type(request_id) is str) or type(body.get("parameters", {})) is not dict:
-        return None
-    if type(tensors) is not list or not tensors:
-        return None
+    tensors, request_id = request
     try:
         names, shapes, datatypes, data = zip(*map(_TENSOR, tensors), strict=True)
     except (TypeError, KeyError):  # a tensor that is no object, or lacks a field
         return None
-    if set(map(len, tensors)) != {4} or not _STRINGS.issuperset(map(type, names)):
+    if set(map(len, tensors)) != {4} or not _STRINGS.issuperset(map(type, chain(names, datatypes))):
         return None
-    if not _STRINGS.issuperset(map(type, datatypes)) or not _LISTS.issuperset(map(type, data)):
+    if not _LISTS.issuperset(map(type, chain(data, shapes))) or set(map(len, shapes)) != {1}:
         return None
-    if not _LISTS.issuperset(map(type, shapes)) or not _INTS.issuperset(map(type, chain.from_iterable(shapes))):
+    # Each shape is one int, the length of its data: [n] == [len(data)], compared as flat lists.
+    sizes = list(chain.from_iterable(shapes))
+    if not _INTS.issuperset(map(type, sizes)) or sizes != list(map(len, data)):
         return None
-    if list(map(tuple, shapes)) != list(zip(map(len, data))) or len(set(names)) != len(names):
+    columns = dict(zip(names, data, strict=True))
+    if len(columns) != len(names):  # a name given twice
         return None
     try:
-        families = {_ACCEPTS[datatype][0] for datatype in datatypes}
+        families = {_ACCEPTS[datatype][0] for datatype in set(datatypes)}  # clients send one datatype
     except KeyError:
         return None
     if len(families) != 1 or not families.pop().issuperset(map(type, chain.from_iterable(data))):
         return None
-    return dict(zip(names, data, strict=True)), request_id
+    return columns, request_id
 
 
 def columns_matrix(
     signature: Signature, columns: dict[str, list[Any]], *, ignore: frozenset[str] = frozenset()
 ) -> npt.NDArray[Any]:
-    """`inputs.from_columns`' matrix for `plain_columns`' columns. When they are exactly the
-    features, of one length, it is built row by row (`from_records`' vectorised checks, no loop
-    per feature); a value that needs a closer look goes to `from_columns`, which names it."""
-    features = signature.features
-    if len(columns) == len(features) and all(f.name in columns for f in features):
-        ordered = [columns[f.name] for f in features]
-        if len(set(map(len, ordered))) == 1:
-            try:
-                return inputs.from_records(signature, None, list(zip(*ordered, strict=True)), field="inputs")
-            except InvalidInput:
-                pass
+    """`inputs.from_columns`' matrix for `plain_columns`' columns (its quick way takes them whole)."""
     return inputs.from_columns(signature, columns, field="inputs", ignore=ignore)
+
+
+def plain_rows(signature: Signature, body: Any) -> tuple[list[Any], str | None] | None:
+    """The rows and id of the other common request, one 2-D tensor `[n, n_features]` not named
+    after a feature, its data flat (row-major) or one list per row, when it passes at a glance
+    every check `schemas.parse` and `matrix` would make; None when in doubt (the long way then
+    accepts it or names what is wrong). The rows are those `matrix` hands `inputs.from_records`.
+    """
+    request = _plain_request(body)
+    if request is None or len(request[0]) != 1:
+        return None
+    (tensor,), request_id = request
+    if type(tensor) is not dict or len(tensor) != 4:
+        return None
+    try:
+        name, shape, datatype, data = _TENSOR(tensor)
+    except KeyError:
+        return None
+    if type(name) is not str or type(datatype) is not str or type(shape) is not list or type(data) is not list:
+        return None
+    if len(shape) != 2 or not _INTS.issuperset(map(type, shape)):
+        return None
+    count, width = shape
+    accepts = _ACCEPTS.get(datatype)
+    if accepts is None or count < 0 or width != len(signature.features) or name in inputs.names(signature):
+        return None
+    allowed = accepts[0]
+    if len(data) == count * width and allowed.issuperset(map(type, data)):
+        return ([data] if count == 1 else [data[k * width : (k + 1) * width] for k in range(count)]), request_id
+    nested = len(data) == count and _LISTS.issuperset(map(type, data)) and set(map(len, data)) <= {width}
+    if nested and allowed.issuperset(map(type, chain.from_iterable(data))):
+        return data, request_id
+    return None
 
 
 def _rows(signature: Signature, tensor: RequestInput, values: list[Any]) -> npt.NDArray[Any]:
