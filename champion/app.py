@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,9 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 
-from champion import __version__, changes, ui
-from champion.api import datarobot, inference, metrics, wml
+from champion import __version__, changes
+from champion.api import datarobot, inference, wml
+from champion.api.deferred import Deferred
 from champion.challengers.replay import ReplayHandler, ReplayScheduler
 from champion.cluster import service as cluster
 from champion.config import Settings
@@ -30,8 +34,18 @@ from champion.serving.engine import ServingEngine
 from champion.spaces.access import AccessCache
 
 
-def create_app(settings: Settings | None = None, *, context: ServerContext | None = None) -> FastAPI:
-    """Build the app. Given a context, use it (tests, the CLI); otherwise open one at start-up."""
+def serving_app() -> FastAPI:
+    """The app `champion serve` runs: its faces mounted once it has started (`champion.api.deferred`)."""
+    return create_app(faces_later=True)
+
+
+def create_app(
+    settings: Settings | None = None, *, context: ServerContext | None = None, faces_later: bool = False
+) -> FastAPI:
+    """Build the app. Given a context, use it (tests, the CLI); otherwise open one at start-up.
+
+    `faces_later`: mount every route but the prediction routes right after start-up, not now.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,17 +99,54 @@ def create_app(settings: Settings | None = None, *, context: ServerContext | Non
     # Built here, not in the lifespan: the meters outlive a restart of the lifespan, and each
     # app has its own registry, so several apps in one process never collide.
     meters = ServingMetrics()
+    deferred: Deferred | None = None
+
+    @asynccontextmanager
+    async def lifespan_then_faces(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            assert deferred is not None
+            mounting = asyncio.get_running_loop().create_task(deferred.mount(), name="faces")
+            try:
+                yield
+            finally:
+                mounting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mounting
+
     # No /docs or /openapi.json: every route but the documented probes needs credentials.
     app = FastAPI(
-        title="champion", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="champion",
+        version=__version__,
+        lifespan=lifespan_then_faces if faces_later else lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.metrics = meters
     app.router.routes[:0] = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
-    # The faces' routes themselves, in this order, rather than their routers included: FastAPI would
-    # build every route once more per level of inclusion (~10 ms each), on the first request and here.
-    app.router.routes.extend([*wml.routes, *inference.routes, *datarobot.routes, *ui.routes, *metrics.router.routes])
+    if faces_later:
+        deferred = Deferred(app.router, _face_routes)
+        app.router.routes.append(deferred)
+    else:
+        app.router.routes.extend(_face_routes())
     app.add_exception_handler(HTTPException, _http_error)
     return app
+
+
+def _face_routes() -> list[BaseRoute]:
+    """The faces' routes themselves, in this order, rather than their routers included: FastAPI would
+    build every route once more per level of inclusion (~10 ms each), on the first request and here."""
+    from champion import ui
+    from champion.api import metrics
+
+    faces = (
+        wml.face_routes(),
+        inference.face_routes(),
+        datarobot.face_routes(),
+        ui.face_routes(),
+        metrics.router.routes,
+    )
+    return [route for face in faces for route in face]
 
 
 _DATAROBOT_PREFIXES = ("/api/v2/", "/predApi/")

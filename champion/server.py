@@ -62,7 +62,7 @@ def run(options: dict[str, Any]) -> None:
 
     try:
         uvicorn.run(
-            "champion.app:create_app",
+            "champion.app:serving_app",
             factory=True,
             loop="uvloop",
             http="httptools",

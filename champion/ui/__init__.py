@@ -7,10 +7,13 @@ Every route is a `UIRoute` (`render.py`): without a session it redirects to sign
 
 from starlette.routing import BaseRoute
 
-from champion.ui import challengers, deployments, monitoring, predict, replace, signin, spaces
 
-# Every route as its module's decorator built it, in matching order (see champion/api/wml/__init__.py).
-_PARTS = (signin, spaces, deployments, replace, predict, monitoring, challengers)
-routes: list[BaseRoute] = [route for part in _PARTS for route in part.router.routes]
+def face_routes() -> list[BaseRoute]:
+    """Every page's route, imported when asked (see `champion.api.wml.face_routes`)."""
+    from champion.ui import challengers, deployments, monitoring, predict, replace, signin, spaces
 
-__all__ = ["routes"]
+    parts = (signin, spaces, deployments, replace, predict, monitoring, challengers)
+    return [route for part in parts for route in part.router.routes]
+
+
+__all__ = ["face_routes"]

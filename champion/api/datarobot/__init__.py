@@ -2,23 +2,26 @@
 
 from starlette.routing import BaseRoute
 
-from champion.api.datarobot import (
-    challengers,
-    deployments,
-    model_packages,
-    monitoring,
-    operations,
-    predictions,
-    replacement,
-    settings,
-)
+from champion.api.datarobot import predictions
 
-# Every route as its module's decorator built it, in matching order, for create_app to mount as they are
-# (see champion/api/wml/__init__.py).
-_MODULES = (deployments, replacement, model_packages, operations, settings, monitoring, challengers)
-routes: list[BaseRoute] = [route for module in _MODULES for route in module.router.routes]
+
+def face_routes() -> list[BaseRoute]:
+    """Every route of the face but the prediction routes, imported when asked (see `champion.api.wml.face_routes`)."""
+    from champion.api.datarobot import (
+        challengers,
+        deployments,
+        model_packages,
+        monitoring,
+        operations,
+        replacement,
+        settings,
+    )
+
+    modules = (deployments, replacement, model_packages, operations, settings, monitoring, challengers)
+    return [route for module in modules for route in module.router.routes]
+
 
 # The prediction routes, mounted ahead of every router by create_app (see predictions.py).
 hot_routes = predictions.hot_routes
 
-__all__ = ["hot_routes", "routes"]
+__all__ = ["face_routes", "hot_routes"]

@@ -3,9 +3,13 @@
 from starlette.routing import BaseRoute
 
 from champion.api.inference.infer import hot_routes
-from champion.api.inference.routes import router
 
-routes: list[BaseRoute] = list(router.routes)
-"""As the decorators built them, for create_app to mount as they are (see champion/api/wml/__init__.py)."""
 
-__all__ = ["hot_routes", "routes"]
+def face_routes() -> list[BaseRoute]:
+    """Every route of the face but the prediction route, imported when asked (see `champion.api.wml.face_routes`)."""
+    from champion.api.inference.routes import router
+
+    return list(router.routes)
+
+
+__all__ = ["face_routes", "hot_routes"]
