@@ -36,7 +36,10 @@ def exec_server(options: dict[str, Any], *, greeting: dict[str, Any] | None = No
     sys.stdout.flush()
     sys.stderr.flush()
     given = {**options, "greeting": greeting} if greeting is not None else options
-    os.execv(sys.executable, [sys.executable, "-m", "champion.server", json.dumps(given)])
+    # -P as given: `python -P -m champion` keeps the working folder off sys.path (the bench runs an
+    # older champion that way), and `-m` would put it back first for the serving process.
+    safe_path = ["-P"] if sys.flags.safe_path else []
+    os.execv(sys.executable, [sys.executable, *safe_path, "-m", "champion.server", json.dumps(given)])
 
 
 def run(options: dict[str, Any]) -> None:

@@ -10,17 +10,20 @@ greeting still in its options is the one that prepared.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
-from tests.servers import RunningServer, running_server
+from tests.servers import RunningServer, cli_env, free_port, running_server, stop, wait_until_ready
 
 
 def _served_where_prepared(server: RunningServer) -> bool:
     arguments = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
-    assert arguments[1:3] == [b"-m", b"champion.server"], arguments
-    return "greeting" in json.loads(arguments[3])
+    module = arguments.index(b"-m")
+    assert arguments[module + 1] == b"champion.server", arguments
+    return "greeting" in json.loads(arguments[module + 2])
 
 
 def _answers(server: RunningServer) -> int:
@@ -39,3 +42,21 @@ def test_a_restart_serves_from_the_process_that_prepared_and_a_migrating_start_f
         assert _answers(again) == 200
         assert _served_where_prepared(again)
         assert "champion is serving at" in again.log.read_text()
+
+
+def test_the_serving_process_keeps_the_working_folder_off_its_path_when_the_command_did(tmp_path: Path) -> None:
+    """`python -P -m champion serve` (how the bench runs an older champion): the exec'd process too."""
+    decoy = tmp_path / "champion"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the working folder was on sys.path')\n")
+    command = [sys.executable, "-P", "-m", "champion", "serve", "--no-tls", "--port", str(free_port())]
+    command += ["--host", "127.0.0.1", "--home", str(tmp_path / "home")]
+    log = tmp_path / "output.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env=cli_env(tmp_path / "home"), cwd=tmp_path
+        )
+    try:
+        wait_until_ready(process, f"http://127.0.0.1:{command[command.index('--port') + 1]}", log)
+    finally:
+        stop(process)
