@@ -87,6 +87,10 @@ class S3ArtifactStore:
                 self._download(sha256, path)
         return path
 
+    def cached_path(self, sha256: str) -> Path | None:
+        """The cached copy, if this host has one; never a download."""
+        return self.cache.cached_path(sha256)
+
     def exists(self, sha256: str) -> bool:
         return self._has(self._key(sha256))
 

@@ -48,6 +48,11 @@ class ArtifactStore(Protocol):
         FileNotFoundError). Derived files may be kept beside it in `<digest>.<kind>/` folders."""
         ...
 
+    def cached_path(self, sha256: str) -> Path | None:
+        """The blob's local path when it is on this host's disk already, else None: for a quick look that
+        is not worth a download (a data asset's memory estimate when a job is created)."""
+        ...
+
     def exists(self, sha256: str) -> bool: ...
 
     def delete(self, sha256: str) -> None: ...
@@ -100,6 +105,10 @@ class LocalArtifactStore:
 
     def open_path(self, sha256: str) -> Path:
         return self._blob_path(sha256)
+
+    def cached_path(self, sha256: str) -> Path | None:
+        path = self._blob_path(sha256)
+        return path if path.is_file() else None
 
     def exists(self, sha256: str) -> bool:
         return self._blob_path(sha256).is_file()

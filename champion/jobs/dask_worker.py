@@ -9,6 +9,10 @@ Each worker process keeps the models it loaded (`_MODELS`, keyed by the file's S
 job's partitions load its model once per worker, and the next job on the same version none. The file's
 digest is checked before it is loaded: a worker reads the store from another machine, and must not
 answer with a different model than the job pinned.
+
+With a bucket (CHAMPION_ARTIFACTS_URL) a worker keeps its own cache of it (`_worker_cache`), never the
+server's `<home>/cache`: that path names a folder on the server's machine, which on a worker's may not
+exist or not be writable.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import re
+import tempfile
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from champion.artifacts import ArtifactStore, open_store
+from champion.artifacts import ArtifactStore, LocalArtifactStore
 from champion.config import Settings
 from champion.errors import InvalidInput
 from champion.jobs import output, reading
@@ -42,16 +48,15 @@ PARQUET_BATCH_ROWS = 65_536
 @dataclass(frozen=True)
 class StoreLocation:
     """Where a worker finds the artifact store: the bucket (CHAMPION_ARTIFACTS_URL), read through a cache
-    under `home`, or the server's folder on the same machine or a shared filesystem. Names only: a
+    of the worker's own, or the server's folder on the same machine or a shared filesystem. Names only: a
     worker never receives a secret (a bucket's credentials come from the worker's own AWS_* variables)."""
 
     artifacts_url: str | None
     artifacts_dir: str
-    home: str
 
     @classmethod
     def of(cls, settings: Settings) -> StoreLocation:
-        return cls(settings.artifacts_url, str(settings.resolved_artifacts_dir), str(settings.home))
+        return cls(settings.artifacts_url, str(settings.resolved_artifacts_dir))
 
 
 @dataclass(frozen=True)
@@ -179,11 +184,32 @@ def loads() -> dict[str, int]:
 @functools.lru_cache(maxsize=4)
 def _worker_store(location: StoreLocation) -> ArtifactStore:
     """The artifact store as this worker reaches it (opened once: a bucket is checked when opened)."""
-    # Only the store's own fields: constructing Settings would read this worker's CHAMPION_ variables.
-    settings = Settings.model_construct(
-        home=Path(location.home), artifacts_url=location.artifacts_url, artifacts_dir=Path(location.artifacts_dir)
-    )
-    return open_store(settings)
+    if location.artifacts_url is not None:
+        # Imported here, as `open_store` does: a worker on a local store never loads boto3.
+        from champion.artifacts.s3 import S3ArtifactStore
+
+        return S3ArtifactStore(location.artifacts_url, _worker_cache(location.artifacts_url))
+    return LocalArtifactStore(Path(location.artifacts_dir))
+
+
+def _worker_cache(url: str) -> Path:
+    """This worker's cache of the bucket at `url`: a folder in the worker's local directory, named after
+    the bucket and prefix.
+
+    The local directory is Dask's scratch space for this worker process (`temporary-directory` in Dask's
+    configuration): writable wherever the worker runs, and removed with the worker, so downloaded data
+    assets do not outlive it. Each worker process downloads a blob once; a host running several worker
+    processes holds a copy per process. Outside a worker (a task run in the calling process), the
+    system's temporary folder.
+    """
+    from distributed import get_worker
+
+    try:
+        scratch = Path(get_worker().local_directory)
+    except ValueError:  # not in a worker
+        scratch = Path(tempfile.gettempdir())
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", url.removeprefix("s3://")).strip("-.") or "bucket"
+    return scratch / "champion-cache" / name
 
 
 def _blob(store: ArtifactStore, sha256: str, what: str) -> Path:
@@ -191,7 +217,7 @@ def _blob(store: ArtifactStore, sha256: str, what: str) -> Path:
     if not path.is_file():
         raise RuntimeError(
             f"the {what} {sha256} is not in the artifact store as this Dask worker sees it ({path}): "
-            "workers must reach the server's artifacts (the same folder, or a shared filesystem)"
+            "workers must reach the server's artifacts (the same folder, a shared filesystem, or the bucket)"
         )
     return path
 

@@ -40,7 +40,9 @@ def create(
     Inline rows are checked against the champion's signature here, so a bad field is a
     400 naming it and nothing is written; a data asset is read only when the job runs. With
     `memory_limit` (the job will run in a server process: no Dask scheduler is set), a data asset
-    estimated to need more memory is refused now (`memory.check`), rather than failing the job.
+    estimated to need more memory is refused now (`memory.check`), rather than failing the job, when
+    its blob is on this host's disk; a blob only in a bucket is not downloaded inside the request to
+    estimate it: the job's run checks it the same way before reading it, and fails saying so.
     """
     spaces.require(session, actor, space_id, Role.EDITOR)
     described = deployments.get(session, actor, deployment_id=new.deployment_id, space_id=space_id)
@@ -60,9 +62,9 @@ def create(
     for index, asset_id in enumerate(new.input_assets):
         field = f"scoring.input_data_references[{index}]"
         asset = _check_asset(session, asset_id, space_id=space_id, field=field)
-        if store is not None and memory_limit is not None and asset.sha256 is not None:
-            path, features = store.open_path(asset.sha256), len(signature.features)
-            memory.check(path, features=features, limit=memory_limit, name=asset.name, field=field)
+        path = store.cached_path(asset.sha256) if store is not None and asset.sha256 is not None else None
+        if path is not None and memory_limit is not None:
+            memory.check(path, features=len(signature.features), limit=memory_limit, name=asset.name, field=field)
     job = BatchJob(
         space_id=space_id,
         deployment_id=deployment.id,
