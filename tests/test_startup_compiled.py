@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 
+from champion.artifacts.store import sha256_of
 from champion.runtimes import Framework, RuntimeLoadError, compiled, load
 from champion.runtimes.compiled import ONNX_FORM, TOLERANCE, CompiledModel
 from champion.serving.engine import VersionRef, _load_and_warm
@@ -50,7 +51,7 @@ def model(original: Path, tmp_path: Path) -> Path:
 
 def _ref(path: Path) -> VersionRef:
     native = load(path, Framework.SKLEARN)
-    return VersionRef("v", "m", 1, Framework.SKLEARN, compiled._file_digest(path), native.signature())
+    return VersionRef("v", "m", 1, Framework.SKLEARN, sha256_of(path), native.signature())
 
 
 def _record(path: Path) -> Path:
@@ -72,11 +73,11 @@ from champion.serving.engine import VersionRef, _load_and_warm
 from champion.runtimes import compiled
 path = Path({str(model)!r})
 signature = Signature.from_dict(json.loads({json.dumps(native.signature().to_dict())!r}))
-served = _load_and_warm(VersionRef("v", "m", 1, Framework.SKLEARN, {compiled._file_digest(model)!r}, signature), path)
+served = _load_and_warm(VersionRef("v", "m", 1, Framework.SKLEARN, {sha256_of(model)!r}, signature), path)
 answer = served.predict(np.array({rows.tolist()!r}))
 print(json.dumps({{
     "kind": type(served).__name__,
-    "form": compiled.recorded({compiled._file_digest(model)!r}).form,
+    "form": compiled.recorded({sha256_of(model)!r}).form,
     "labels": [str(label) for label in answer.labels],
     "probabilities": answer.probabilities.tolist(),
     "imported": sorted(m for m in ("sklearn", "scipy", "pandas", "joblib") if m in sys.modules),

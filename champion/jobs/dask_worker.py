@@ -18,7 +18,6 @@ exist or not be writable.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import re
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from champion.artifacts import ArtifactStore, LocalArtifactStore
+from champion.artifacts.store import sha256_of
 from champion.config import Settings
 from champion.errors import InvalidInput
 from champion.jobs import output, reading
@@ -165,7 +165,7 @@ def model(store: ArtifactStore, spec: ModelSpec) -> LoadedModel:
         from champion.runtimes import load
 
         path = _blob(store, spec.sha256, "model file")
-        if _digest(path) != spec.sha256:
+        if sha256_of(path) != spec.sha256:
             raise RuntimeError(f"the model file {spec.sha256} in the artifact store does not match its SHA-256")
         loaded = compiled_form.serving(load(path, spec.framework), path, sha256=spec.sha256, enabled=spec.compiled)
         _LOADS[spec.sha256] += 1
@@ -220,14 +220,6 @@ def _blob(store: ArtifactStore, sha256: str, what: str) -> Path:
             "workers must reach the server's artifacts (the same folder, a shared filesystem, or the bucket)"
         )
     return path
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _parquet(path: Path, part: Partition, signature: Signature) -> Any:

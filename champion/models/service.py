@@ -157,7 +157,7 @@ def add_version(
             signature=(signature or read).to_dict(),
             runtime_parameters=declared,
             created_by=actor.user_id,
-            **(_snapshot(metadata) if metadata is not None else _metadata(model)),
+            **_snapshot(metadata or _metadata(model)),
         )
         session.add(version)
         session.flush()
@@ -238,18 +238,19 @@ def _lock(session: Session, model: RegisteredModel) -> None:
         raise ModelNotFound(f"no model with id {model_id!r}") from None
 
 
-def _metadata(model: RegisteredModel) -> dict[str, Any]:
-    """The model's editable metadata as a new revision keeps it (copies: a revision never changes)."""
-    return {
-        "name": model.name,
-        "description": model.description,
-        "tags": list(model.tags),
-        "software_spec_id": model.software_spec_id,
-        "custom": copy.deepcopy(model.custom),
-    }
+def _metadata(model: RegisteredModel) -> RevisionMetadata:
+    """The model's editable metadata, as a revision made now keeps it."""
+    return RevisionMetadata(
+        name=model.name,
+        description=model.description,
+        tags=tuple(model.tags),
+        software_spec_id=model.software_spec_id,
+        custom=model.custom,
+    )
 
 
 def _snapshot(metadata: RevisionMetadata) -> dict[str, Any]:
+    """A revision's metadata columns (copies: a revision never changes)."""
     return {
         "name": metadata.name,
         "description": metadata.description,
@@ -315,7 +316,7 @@ def create_revision(
         runtime_parameters=newest.runtime_parameters,
         commit_message=commit_message,
         created_by=actor.user_id,
-        **_metadata(model),
+        **_snapshot(_metadata(model)),
     )
     session.add(version)
     session.commit()

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from champion.artifacts.store import sha256_of
 from champion.runtimes.base import Framework, LoadedModel, Prediction, Signature, TargetType
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def serving(
     """
     if not enabled:
         return native
-    digest = sha256 or _file_digest(path)
+    digest = sha256 or sha256_of(path)
     reason = unsupported(native)
     if reason is not None:
         _record(digest, ServingForm(NATIVE_FORM, reason=reason))
@@ -197,7 +198,7 @@ def kept(path: Path, framework: Framework, *, sha256: str) -> CompiledModel | No
         return None
     try:
         graph = (folder / f"{key}.onnx").read_bytes()
-        if hashlib.sha256(graph).hexdigest() != record.get("graph_sha256") or _file_digest(path) != sha256:
+        if hashlib.sha256(graph).hexdigest() != record.get("graph_sha256") or sha256_of(path) != sha256:
             return None
         signature = Signature.from_dict(record["signature"])
         form = ServingForm(
@@ -468,14 +469,6 @@ def _key(framework: Framework, sha256: str) -> str:
     packages = (*CONVERTER_PACKAGES, FRAMEWORK_PACKAGES.get(framework, ""))
     versions = ";".join(f"{name}={_version(name)}" for name in packages if name)
     return hashlib.sha256(f"{sha256}:{versions}:{TOLERANCE}:{SPLIT_ROWS}".encode()).hexdigest()[:32]
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _version(package: str) -> str:

@@ -22,6 +22,7 @@ import xgboost
 from sklearn import ensemble
 from sklearn.linear_model import LogisticRegression
 
+from champion.artifacts.store import sha256_of
 from champion.replacement import trial
 from champion.runtimes import Framework, LoadedModel, compiled, load
 from champion.runtimes.compiled import NATIVE_FORM, ONNX_FORM, TOLERANCE, CompiledModel
@@ -96,7 +97,7 @@ def _fresh_rows(model: LoadedModel) -> npt.NDArray[np.float64]:
 
 
 def _sha(path: Path) -> str:
-    return compiled._file_digest(path)
+    return sha256_of(path)
 
 
 def _assert_same_answers(native: LoadedModel, served: LoadedModel, rows: npt.NDArray[np.float64]) -> None:
