@@ -135,18 +135,21 @@ def section(
 ) -> ChallengersView:
     """What the section shows; `replay`, `added` and `removed` are what the page's query names."""
     d = described.deployment
-    listed = challengers.listed(session, actor, deployment_id=d.id)
-    names = _model_names(session, actor, [d.model_id, *(c.version.model_id for c in listed)])
-    last_replay = next((c.replay for c in listed if c.replay is not None), None)
-    earlier = None
-    if last_replay is not None and last_replay.champion_version_id != described.version.id:
-        earlier = _label(session, actor, d.space_id, last_replay.champion_version_id) or "an earlier model"
+    # The watched replay is read before the figures: a replay ending between the two reads is then
+    # shown running (ui.js reloads the page) rather than finished beside no figures. Its state and
+    # its figures are one commit, so "finished" read first means the figures are there.
     watched = None
     if replay:
         try:
             watched = watched_replay(session, actor, d.id, replay)
         except ReplayNotFound:
             watched = None  # an old or mistyped link: the page without it
+    listed = challengers.listed(session, actor, deployment_id=d.id)
+    names = _model_names(session, actor, [d.model_id, *(c.version.model_id for c in listed)])
+    last_replay = next((c.replay for c in listed if c.replay is not None), None)
+    earlier = None
+    if last_replay is not None and last_replay.champion_version_id != described.version.id:
+        earlier = _label(session, actor, d.space_id, last_replay.champion_version_id) or "an earlier model"
     return ChallengersView(
         deployment_id=d.id,
         champion=described.version,

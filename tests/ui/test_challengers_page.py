@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,11 +19,17 @@ from markupsafe import escape
 from sklearn.linear_model import LogisticRegression
 
 from champion.challengers import service as challengers
+from champion.challengers.replay import ReplayHandler
 from champion.challengers.service import MAX_CHALLENGERS, Compared
+from champion.challengers.tables import ChallengerReplay
+from champion.db import utcnow
+from champion.deployments.tables import Deployment
 from champion.models import service as models
 from champion.monitoring import service as monitoring
 from champion.monitoring.types import ActualIn
 from champion.operations import service as operations
+from champion.operations.types import OperationKind, OperationState
+from champion.ui import challengers as ui_challengers
 from champion.ui.challengers import share
 from champion.ui.monitoring import figure, milliseconds
 from champion.users.service import Actor
@@ -240,6 +246,67 @@ def test_a_failing_challenger_shows_its_failed_rows_and_first_error(server: Serv
     row = row_of(page_of(server, deployment_id), only.challenger.id)
     assert f'<span class="badge failing">{only.result.failed_rows:,} failed</span>' in row
     assert f"First error: {escape(only.result.first_error)}" in row
+
+
+def test_a_replay_ending_while_the_page_is_drawn_is_never_shown_finished_without_its_figures(
+    server: Server, space: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads the replay's state and the challengers' figures in separate queries; the replay
+    ends (the real handler, one commit) between the two. The page must then either say it is still
+    running (and ui.js reloads it) or say it has finished and show the figures, never "finished" beside
+    "Not replayed yet" (which a browser test once caught, and nothing would ever have reloaded)."""
+    deployment_id = captured(server, space, "racing")
+    sign_in(server, "alice")
+    assert add(server, deployment_id, version_id(server, space["retrained"])).status_code == 303
+    (challenger_id,) = listed(server, deployment_id)
+    with server.context.sessions() as session:
+        # Running for this server's own runner, so that only this test ends it.
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None
+        operation = operations.create(
+            session,
+            kind=OperationKind.CHALLENGER_REPLAY,
+            space_id=deployment.space_id,
+            target_id=deployment_id,
+            created_by=server.ids["alice"],
+        )
+        operation.state, operation.started_at = OperationState.RUNNING.value, utcnow()
+        operation.runner = server.client.app.state.runner.name  # type: ignore[attr-defined]
+        session.flush()
+        replay = ChallengerReplay(
+            deployment_id=deployment_id,
+            operation_id=operation.id,
+            champion_version_id=deployment.version_id,
+            state="running",
+        )
+        session.add(replay)
+        session.commit()
+        operation_id = operation.id
+
+    def end_the_replay() -> None:
+        with server.context.sessions() as session:
+            running = operations.get(session, operation_id=operation_id)
+            if running.state == OperationState.RUNNING.value:
+                ReplayHandler(server.context.sessions, server.context.store).run(running)
+
+    def then_end(read: Callable[..., Any]) -> Callable[..., Any]:
+        def reading(*args: Any, **kwargs: Any) -> Any:
+            found = read(*args, **kwargs)
+            end_the_replay()
+            return found
+
+        return reading
+
+    monkeypatch.setattr(challengers, "listed", then_end(challengers.listed))
+    monkeypatch.setattr(ui_challengers, "watched_replay", then_end(ui_challengers.watched_replay))
+    html = section_of(page_of(server, deployment_id, replay=operation_id))
+    monkeypatch.undo()
+    assert wait_for(server, operation_id) == "succeeded"
+    row = row_of(html, challenger_id)
+    if "Replay finished" in html:
+        assert "Not replayed yet" not in row and cells(row)[1] == "200", row
+    else:
+        assert "data-replay=" in html, html  # still running: ui.js asks after it and loads the page again
 
 
 def test_markup_in_names_is_shown_as_text(server: Server, compared: dict[str, Any]) -> None:
