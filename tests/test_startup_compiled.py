@@ -10,6 +10,7 @@ sends the load back to the native model, as before.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 
 from champion.artifacts.store import sha256_of
 from champion.runtimes import Framework, RuntimeLoadError, compiled, load
@@ -125,3 +127,68 @@ def test_a_refused_form_and_a_form_turned_off_load_the_native_model(model: Path)
     record.write_text(json.dumps({**json.loads(record.read_text()), "form": "native", "reason": "differed"}))
     assert compiled.kept(model, Framework.SKLEARN, sha256=ref.sha256) is None
     assert not isinstance(_load_and_warm(ref, model), CompiledModel)
+
+
+def test_a_first_load_checks_the_compiled_form_apart_and_never_loads_the_native_model(
+    original: Path, tmp_path: Path
+) -> None:
+    """Nothing kept yet: a process of its own loads the native model, converts and checks it, and keeps the
+    outcome; the serving process then serves the kept form without ever importing scikit-learn."""
+    path = tmp_path / original.name
+    shutil.copy(original, path)  # the file alone: nothing kept beside it
+    native = load(path, Framework.SKLEARN)
+    rows = np.random.default_rng(3).normal(size=(20, WIDTH))
+    want = native.predict(rows)
+    script = f"""
+import json, sys
+import numpy as np
+from pathlib import Path
+from champion.runtimes.base import Framework, Signature
+from champion.serving.engine import VersionRef, _load_and_warm
+path = Path({str(path)!r})
+signature = Signature.from_dict(json.loads({json.dumps(native.signature().to_dict())!r}))
+served = _load_and_warm(VersionRef("v", "m", 1, Framework.SKLEARN, {sha256_of(path)!r}, signature), path)
+answer = served.predict(np.array({rows.tolist()!r}))
+print(json.dumps({{
+    "kind": type(served).__name__,
+    "labels": [str(label) for label in answer.labels],
+    "imported": sorted(m for m in ("sklearn", "scipy", "pandas", "joblib") if m in sys.modules),
+}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (got["kind"], got["imported"]) == ("CompiledModel", [])
+    assert got["labels"] == [str(label) for label in want.labels]
+    assert json.loads(_record(path).read_text())["form"] == ONNX_FORM
+
+
+def test_a_model_that_is_no_ensemble_is_loaded_natively_at_once_and_its_refusal_kept(tmp_path: Path) -> None:
+    """A scikit-learn pickle whose estimator is not a tree ensemble is told from its first class name: no
+    checking process, and after the native load the refusal is kept, so no later load checks it either."""
+    x = np.random.default_rng(2).normal(size=(60, WIDTH))
+    path = tmp_path / "linear.joblib"
+    joblib.dump(LogisticRegression().fit(x, x[:, 0] > 0), path)
+    assert compiled.may_compile(path, Framework.SKLEARN) is False
+    ref = _ref(path)
+    assert compiled.check_apart(path, Framework.SKLEARN, sha256=ref.sha256) is False
+    served = _load_and_warm(ref, path)
+    assert not isinstance(served, CompiledModel)
+    assert json.loads(_record(path).read_text())["form"] == "native"
+    form = compiled.recorded(ref.sha256)
+    assert form is not None and form.reason == "a LogisticRegression is not a tree ensemble champion compiles"
+
+
+@pytest.mark.parametrize("compress", [0, 3])
+def test_the_first_class_of_a_pickle_is_read_without_unpickling_it(
+    original: Path, tmp_path: Path, compress: int
+) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(joblib.load(original), path, compress=compress)
+    # Compressed, the class cannot be told without inflating the file: the checking process decides.
+    assert compiled._first_class(path) == ("GradientBoostingClassifier" if not compress else None)
+    assert compiled.may_compile(path, Framework.SKLEARN) is True
+    with (tmp_path / "plain.pkl").open("wb") as file:
+        pickle.dump(LogisticRegression(), file, protocol=2)  # GLOBAL "module name" rather than STACK_GLOBAL
+    assert compiled._first_class(tmp_path / "plain.pkl") == "LogisticRegression"
+    (tmp_path / "noise.pkl").write_bytes(b"\x80\x05" + bytes(range(256)))
+    assert compiled._first_class(tmp_path / "noise.pkl") is None

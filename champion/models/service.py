@@ -26,6 +26,7 @@ from champion.models.schemas import ModelDetails, NewModel, SoftwareSpecRef
 from champion.models.tables import ModelVersion, RegisteredModel
 from champion.models.types import ModelType, RevisionMetadata, parse_model_type
 from champion.models.unpack import model_file
+from champion.replacement import trial
 from champion.spaces import service as spaces
 from champion.spaces.types import Role
 from champion.users.service import Actor
@@ -207,16 +208,12 @@ def _inspect(
             logged.admit(framework)
         if framework not in declared.frameworks:
             raise NotAModel(f"the model type is {declared} but the file is a {framework.value} model", field="content")
-        loaded = runtimes.load(path, framework)
-        if loaded.framework is runtimes.Framework.SKLEARN and declared.family in ("xgboost", "lightgbm"):
-            # Imported only for a pickle, which has loaded scikit-learn already: a server imports
-            # scikit-learn (and pandas with it) only for a model that needs it.
-            from champion.runtimes.sklearn import SklearnModel
-
-            library = loaded.library if isinstance(loaded, SklearnModel) else declared.family
+        # Loaded in the trial process, never here: see `trial.inspect`.
+        own, library = trial.inspect(path, framework)
+        if framework is runtimes.Framework.SKLEARN and declared.family in ("xgboost", "lightgbm"):
+            library = library or declared.family
             if library != declared.family:
                 raise NotAModel(f"the model type is {declared} but the pickle holds a {library} model", field="content")
-        own = loaded.signature()
         return framework, logged.signature(own, framework) if logged is not None else own
     except runtimes.RuntimeLoadError as exc:
         raise NotAModel(str(exc), field="content") from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import resource
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from champion.runtimes import Framework, Prediction, Signature, TargetType, compiled, load
+from champion.runtimes import Framework, Prediction, RuntimeLoadError, Signature, TargetType, compiled, load
 from champion.serving.warmup import warm_up
 
 
@@ -105,6 +106,40 @@ def run(path: Path, framework: Framework, signature: Signature, replay: ReplayIn
         return TrialOutcome(False, f"it did not load and answer sample rows within {timeout:g} s", timeout)
     except _ProcessLost as lost:
         return TrialOutcome(False, str(lost), time.monotonic() - started)
+
+
+def inspect(path: Path, framework: Framework) -> tuple[Signature, str | None]:
+    """The signature of the model file at `path`, and for a pickle the library of the estimator it holds
+    (`SklearnModel.library`), read in the trial process: an uploaded file is loaded (a pickle unpickled)
+    there, bounded in time and memory, and never in a serving process, which would also keep the
+    framework imported for good. Raises RuntimeLoadError with the reason the file is not a model.
+    """
+    try:
+        found: tuple[dict[str, Any], str | None] | str = _runner(LIMITS.memory_bytes).run(
+            _inspect, (str(path), framework.value), timeout=LIMITS.timeout
+        )
+    except multiprocessing.TimeoutError:
+        raise RuntimeLoadError(f"the model did not load within {LIMITS.timeout:g} s") from None
+    except _ProcessLost as lost:
+        raise RuntimeLoadError(f"the model could not be loaded: {lost}") from None
+    if isinstance(found, str):
+        raise RuntimeLoadError(found)
+    signature, library = found
+    return Signature.from_dict(signature), library
+
+
+def _inspect(path: str, framework: str) -> tuple[dict[str, Any], str | None] | str:
+    """In the trial process: the signature and library of the model at `path`, or why it is no model."""
+    try:
+        model = load(Path(path), Framework(framework))
+        library = getattr(model, "library", None) if model.framework is Framework.SKLEARN else None
+        return model.signature().to_dict(), library
+    except MemoryError:
+        return "it needs more memory than loading a model may use"
+    except RuntimeLoadError as exc:
+        return str(exc)
+    except Exception as exc:
+        return _first_line(exc)
 
 
 def answers(path: Path, framework: Framework, signature: Signature, rows: np.ndarray) -> np.ndarray:
@@ -251,12 +286,29 @@ class _ProcessLost(Exception):
     """The trial process died (a crash in native code, or the memory limit's consequences)."""
 
 
-def _serve(connection: Connection, memory_bytes: int) -> None:
-    """The trial process's loop: take (function, arguments), send back the result, until the pipe closes."""
+class _EndedIdle(Exception):
+    """The trial process ended for want of work before it read what was sent."""
+
+
+IDLE_SECONDS = 60.0
+"""A trial process given nothing to do for this long ends, handing back the memory of the models and
+frameworks it loaded; the next trial starts a new one."""
+
+IDLE_EXIT = 75
+"""The exit status of a trial process that ended idle: whatever was sent to it meanwhile never ran."""
+
+
+def _serve(connection: Connection, memory_bytes: int, idle_seconds: float) -> None:
+    """The trial process's loop: take (function, arguments), send back the result, until the pipe closes
+    or nothing comes for `idle_seconds`."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     warnings.simplefilter("ignore")  # a candidate's warnings on replayed rows would flood the server's log
     while True:
         try:
+            if not connection.poll(idle_seconds):
+                # os._exit: no interpreter shutdown (atexit, the pipe's finalisers) between the
+                # decision and the exit status the server reads.
+                os._exit(IDLE_EXIT)
             function, arguments = connection.recv()
         except EOFError:
             return
@@ -280,16 +332,27 @@ class _Runner:
 
     def run(self, function: Any, arguments: tuple[Any, ...], *, timeout: float) -> Any:
         with self._lock:
-            connection = self._connection if self._connection is not None and self._alive() else self._start()
             try:
-                connection.send((function, arguments))
-                if not connection.poll(timeout):
-                    self._stop()
-                    raise multiprocessing.TimeoutError
-                return connection.recv()
-            except (EOFError, OSError) as exc:
+                return self._run(function, arguments, timeout)
+            except _EndedIdle:  # it ended idle just as this was sent, so it never ran: in a new one
+                return self._run(function, arguments, timeout)
+
+    def _run(self, function: Any, arguments: tuple[Any, ...], timeout: float) -> Any:
+        connection = self._connection if self._connection is not None and self._alive() else self._start()
+        try:
+            connection.send((function, arguments))
+            if not connection.poll(timeout):
                 self._stop()
-                raise _ProcessLost(f"the trial process ended while trying it ({_first_line(exc)})") from None
+                raise multiprocessing.TimeoutError
+            return connection.recv()
+        except (EOFError, OSError) as exc:
+            child = self._child
+            if child is not None:
+                child.join(timeout=5)
+            self._stop()
+            if child is not None and child.exitcode == IDLE_EXIT:
+                raise _EndedIdle from None
+            raise _ProcessLost(f"the trial process ended while trying it ({_first_line(exc)})") from None
 
     def _alive(self) -> bool:
         return self._child is not None and self._child.is_alive() and self._connection is not None
@@ -298,7 +361,9 @@ class _Runner:
         self._stop()
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        child = context.Process(target=_serve, args=(theirs, self.memory_bytes), daemon=True, name="champion-trial")
+        child = context.Process(
+            target=_serve, args=(theirs, self.memory_bytes, IDLE_SECONDS), daemon=True, name="champion-trial"
+        )
         child.start()
         theirs.close()
         self._child, self._connection = child, ours

@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import pickletools
 import subprocess
 import sys
 import threading
@@ -156,22 +157,28 @@ def serving(
     sha256: str | None = None,
     enabled: bool = True,
     rows: npt.NDArray[Any] | None = None,
+    here: bool = False,
 ) -> LoadedModel:
     """The model to serve for `native`, loaded from `path`: its compiled form when that matches, else `native`.
 
     `sha256` is the file's digest when the caller knows it (the artifact store's name for it), else it
-    is computed. `rows` are extra rows to check on (captured rows). Never raises for a conversion
-    problem: the native model serves, and `recorded(sha256)` says which form serves and why.
+    is computed. `rows` are extra rows to check on (captured rows). `here` converts in this process
+    rather than in one of its own (the checking process, `check_apart`, is one already). Never raises
+    for a conversion problem: the native model serves, and `recorded(sha256)` says which form serves
+    and why. The outcome is kept beside the file, a model that is no tree ensemble included, so no
+    process checks that file again.
     """
     if not enabled:
         return native
     digest = sha256 or sha256_of(path)
     reason = unsupported(native)
     if reason is not None:
-        _record(digest, ServingForm(NATIVE_FORM, reason=reason))
+        refused = ServingForm(NATIVE_FORM, reason=reason)
+        _write(_record_path(path, native.framework, digest), json.dumps(refused.to_dict()).encode())
+        _record(digest, refused)
         return native
     try:
-        compiled = _compiled(native, path, digest, rows)
+        compiled = _compiled(native, path, digest, rows, here=here)
     except Exception as exc:  # a converter or runtime failure of any kind means "serve natively"
         logger.warning("serving %s natively: %s", path.name, first_line(exc))
         deviation = exc.deviation if isinstance(exc, Mismatch) else None
@@ -179,6 +186,67 @@ def serving(
         return native
     _record(digest, compiled.form)
     return compiled
+
+
+def check_apart(path: Path, framework: Framework, *, sha256: str) -> bool:
+    """Load, compile and check the model at `path` in a process of its own, keeping the outcome beside it.
+
+    For a serving process's first load of a file that may be a tree ensemble: the native model, its
+    framework (scikit-learn and pandas: about 150 MiB) and the converters are loaded by that process,
+    which ends, so this one loads only what `kept` then serves. False, and nothing was done, when the
+    outcome is kept already or the file holds no model that compiles (a scikit-learn pickle whose
+    estimator is no ensemble is told from the pickle's first class name, without loading it); False too
+    when the process failed (the caller loads natively and tries here, as before).
+    """
+    if _read_record(_record_path(path, framework, sha256)) is not None or not may_compile(path, framework):
+        return False
+    command = [sys.executable, "-m", "champion.runtimes.convert", "--check", str(path), framework.value, sha256]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        logger.warning("checking the compiled form of %s took over %d s", path.name, CONVERT_TIMEOUT_SECONDS)
+        return False
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        logger.warning(
+            "could not check the compiled form of %s: %s", path.name, lines[-1] if lines else done.returncode
+        )
+        return False
+    return True
+
+
+def may_compile(path: Path, framework: Framework) -> bool:
+    """Whether the file may hold a model `serving` compiles: a booster, or a scikit-learn pickle whose
+    first class is one of `SKLEARN_ENSEMBLES` (or that cannot be told without loading it: compressed)."""
+    if framework in (Framework.XGBOOST, Framework.LIGHTGBM):
+        return True
+    if framework is not Framework.SKLEARN:
+        return False
+    name = _first_class(path)
+    return name is None or name in SKLEARN_ENSEMBLES
+
+
+def _first_class(path: Path) -> str | None:
+    """The name of the first class a pickle refers to (the object it holds, for an estimator), read from its
+    opcodes without running any of them; None when that cannot be told from the first 64 KiB.
+
+    pickletools only lists opcodes; nothing is unpickled. By hand because no library names a pickle's
+    class without loading it.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(65536)
+        strings: list[str] = []
+        for opcode, argument, _ in pickletools.genops(io.BytesIO(head)):
+            if opcode.name == "GLOBAL":  # protocols 0-3: "module name"
+                return str(argument).rpartition(" ")[2]
+            if opcode.name == "STACK_GLOBAL":  # protocol 4 and later: the two strings pushed before it
+                return strings[-1] if strings else None
+            if isinstance(argument, str):
+                strings.append(argument)
+    except Exception:  # compressed, truncated or not a pickle: cannot tell
+        return None
+    return None
 
 
 def kept(path: Path, framework: Framework, *, sha256: str) -> CompiledModel | None:
@@ -193,7 +261,7 @@ def kept(path: Path, framework: Framework, *, sha256: str) -> CompiledModel | No
     """
     folder = path.with_name(path.name + ".compiled")
     key = _key(framework, sha256)
-    record = _read_record(folder / f"{key}.json")
+    record = _read_record(_record_path(path, framework, sha256))
     if record is None or record.get("form") != ONNX_FORM or record.get("missing_values") == NATIVE_FORM:
         return None
     try:
@@ -254,7 +322,14 @@ def _record(sha256: str, form: ServingForm) -> None:
         _FORMS[sha256] = form
 
 
-def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[Any] | None) -> CompiledModel:
+def _record_path(path: Path, framework: Framework, sha256: str) -> Path:
+    """Where the outcome of checking the compiled form of the file at `path` is kept."""
+    return path.with_name(path.name + ".compiled") / f"{_key(framework, sha256)}.json"
+
+
+def _compiled(
+    native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[Any] | None, *, here: bool = False
+) -> CompiledModel:
     folder = path.with_name(path.name + ".compiled")
     key = _key(native.framework, sha256)
     graph_path, record_path = folder / f"{key}.onnx", folder / f"{key}.json"
@@ -265,7 +340,11 @@ def _compiled(native: LoadedModel, path: Path, sha256: str, rows: npt.NDArray[An
     graph = graph_path.read_bytes() if record is not None and graph_path.is_file() else None
     try:
         if graph is None:
-            graph = _convert_apart(path, native.framework, folder, rows=folder / f"{key}.rows.npy")
+            if here:
+                graph = convert(native)
+                keep_check_rows(native.signature(), graph, folder / f"{key}.rows.npy")
+            else:
+                graph = _convert_apart(path, native.framework, folder, rows=folder / f"{key}.rows.npy")
             _write(graph_path, graph)
         signature = native.signature()
         candidate = CompiledModel(_session(graph), ServingForm(ONNX_FORM), signature, native.framework, native)

@@ -305,6 +305,9 @@ def _load_and_warm(ref: VersionRef, path: Path, compiled: bool = True) -> Loaded
         # A compiled form that matched this very file before serves at once: a restart need not load the
         # native model (nor import its framework) to check it again.
         kept = compiled_form.kept(path, ref.framework, sha256=ref.sha256)
+        if kept is None and compiled_form.check_apart(path, ref.framework, sha256=ref.sha256):
+            # Checked for the first time, by a process of its own: the native model stays out of this one.
+            kept = compiled_form.kept(path, ref.framework, sha256=ref.sha256)
         if kept is not None:
             try:
                 warm_up(kept, ref.signature)
