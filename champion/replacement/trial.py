@@ -115,7 +115,8 @@ def inspect(path: Path, framework: Framework) -> tuple[Signature, str | None]:
     framework imported for good. Raises RuntimeLoadError with the reason the file is not a model.
     """
     try:
-        found: tuple[dict[str, Any], str | None] | str = _runner(LIMITS.memory_bytes).run(
+        # A process of its own: an upload does not wait behind a replacement's trial or a replay.
+        found: tuple[dict[str, Any], str | None] | str = _runner(LIMITS.memory_bytes, "uploads").run(
             _inspect, (str(path), framework.value), timeout=LIMITS.timeout
         )
     except multiprocessing.TimeoutError:
@@ -382,15 +383,15 @@ class _Runner:
             self._stop()
 
 
-_RUNNERS: dict[int, _Runner] = {}
+_RUNNERS: dict[tuple[int, str], _Runner] = {}
 _RUNNERS_LOCK = threading.Lock()
 
 
-def _runner(memory_bytes: int) -> _Runner:
+def _runner(memory_bytes: int, purpose: str = "trials") -> _Runner:
     with _RUNNERS_LOCK:
-        runner = _RUNNERS.get(memory_bytes)
+        runner = _RUNNERS.get((memory_bytes, purpose))
         if runner is None:
-            runner = _RUNNERS[memory_bytes] = _Runner(memory_bytes)
+            runner = _RUNNERS[(memory_bytes, purpose)] = _Runner(memory_bytes)
         return runner
 
 
