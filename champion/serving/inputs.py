@@ -15,7 +15,7 @@ from champion.errors import InvalidInput, PayloadTooLarge
 from champion.runtimes.base import Feature, FeatureType, Signature
 
 # The exact types the fast path lets np.asarray convert (None too when missing is allowed).
-_FAST = {False: frozenset({float, int}), True: frozenset({float, int, type(None)})}
+_FAST: dict[bool, frozenset[type]] = {False: frozenset({float, int}), True: frozenset({float, int, type(None)})}
 _ROW_TYPES = frozenset({list, tuple})
 _FEW_ROWS = 16
 
@@ -159,18 +159,10 @@ def from_columns(
     data = _quick_columns(columns, plan)
     if data is None:
         data = _columns(features, columns, field, ignore, plan)
+    matrix = _quick_matrix(signature, plan, data, _FAST[signature.allows_missing])
+    if matrix is not None:
+        return matrix
     as_float = plan.as_float
-    if as_float and data and _plain(signature, data):
-        try:
-            # A few rows are quicker to build as rows, many as columns turned round.
-            if len(data[0]) < _FEW_ROWS:
-                matrix = np.asarray(list(zip(*data, strict=True)), dtype=np.float64)
-            else:
-                matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
-        except OverflowError:  # an int too large for a float
-            matrix = None
-        if matrix is not None and _valid(signature, plan, matrix):
-            return matrix
     converted: list[list[Any]] = []
     for feature, column in zip(features, data, strict=True):
         out = []
@@ -181,6 +173,43 @@ def from_columns(
                 raise InvalidInput(str(bad), field=f"{_within(field, feature.name)}[{i}]") from None
         converted.append(out)
     return _matrix(list(zip(*converted, strict=True)), len(features), as_float)
+
+
+def feature_order(signature: Signature) -> tuple[str, ...]:
+    """The signature's feature names in order (worked out once per signature)."""
+    return _plan(signature).names
+
+
+def quick_matrix(
+    signature: Signature, data: Sequence[Sequence[Any]], *, types: frozenset[type]
+) -> npt.NDArray[Any] | None:
+    """`from_columns`' matrix for columns already in feature order, one per feature, all of one
+    non-zero length, when every value's type is one of `types` (the caller's format's own rule) and
+    the matrix passes at a glance; None when any value needs a closer look, which `from_columns`
+    gives it (accepting it or naming it in an InvalidInput).
+    """
+    plan = _plan(signature)
+    if len(data) != len(plan.names):
+        return None
+    return _quick_matrix(signature, plan, data, types & _FAST[signature.allows_missing])
+
+
+def _quick_matrix(
+    signature: Signature, plan: _Plan, data: Sequence[Sequence[Any]], types: frozenset[type]
+) -> npt.NDArray[Any] | None:
+    """The float matrix of `_columns`' columns when every value is exactly of `types` (plain numbers:
+    see `_plain`) and valid; None for anything else."""
+    if not (plan.as_float and data and types.issuperset(map(type, chain.from_iterable(data)))):
+        return None
+    try:
+        # A few rows are quicker to build as rows, many as columns turned round.
+        if len(data[0]) < _FEW_ROWS:
+            matrix = np.asarray(list(zip(*data, strict=True)), dtype=np.float64)
+        else:
+            matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
+    except OverflowError:  # an int too large for a float
+        return None
+    return matrix if _valid(signature, plan, matrix) else None
 
 
 def _quick_columns(columns: Mapping[str, Any], plan: _Plan) -> list[Any] | None:

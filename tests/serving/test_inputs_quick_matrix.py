@@ -1,0 +1,69 @@
+"""`inputs.quick_matrix`: columns already in feature order, taken at a glance or declined, never differently.
+
+The Open Inference face hands it the data of one tensor per feature, with the types the tensors'
+datatype allows. Whatever it accepts, `from_columns` must accept and build the same; and it must
+take no value of a type the caller did not allow, even one `from_columns` would take.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from champion.runtimes.base import Signature
+from champion.serving import inputs
+from tests.api.test_fast_parsing import SIGNATURES
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+VALUES = st.one_of(
+    st.floats(width=32),  # NaN and infinities included
+    st.integers(-3, 3),
+    st.sampled_from([None, True, False, 0, 1, "a", 2**63 - 1, 10**400, [1.0]]),
+)
+TYPES = st.sampled_from(
+    [frozenset({int, float, type(None)}), frozenset({int}), frozenset({float}), frozenset({bool}), frozenset({str})]
+)
+
+
+@st.composite
+def ordered_columns(draw: st.DrawFn) -> tuple[Signature, list[list[Any]]]:
+    """One list per feature, all of one non-zero length: what the caller promises."""
+    signature = draw(st.sampled_from(SIGNATURES))
+    count = draw(st.integers(1, 3))
+    columns = [draw(st.lists(VALUES, min_size=count, max_size=count)) for _ in signature.features]
+    return signature, columns
+
+
+def _same(matrix: np.ndarray) -> list[list[Any]]:
+    return [["nan" if isinstance(v, float) and math.isnan(v) else v for v in row] for row in matrix.tolist()]
+
+
+@SETTINGS
+@given(case=ordered_columns(), types=TYPES)
+def test_quick_matrix_takes_only_what_from_columns_takes(
+    case: tuple[Signature, list[list[Any]]], types: frozenset[type]
+) -> None:
+    signature, columns = case
+    quick = inputs.quick_matrix(signature, columns, types=types)
+    if quick is None:
+        return
+    assert all(type(value) in types for column in columns for value in column)
+    named = dict(zip(inputs.feature_order(signature), columns, strict=True))
+    long = inputs.from_columns(signature, named)  # raises (and fails the test) if it refuses them
+    assert (quick.dtype, quick.shape, _same(quick)) == (long.dtype, long.shape, _same(long))
+
+
+def test_plain_numbers_are_taken_and_others_declined() -> None:
+    signature = SIGNATURES[1]  # DOUBLE, INTEGER, BOOLEAN; missing values allowed
+    numbers = frozenset({int, float, type(None)})
+    matrix = inputs.quick_matrix(signature, [[0.5, None], [3, 4], [1, 0]], types=numbers)
+    assert matrix is not None
+    np.testing.assert_array_equal(matrix, [[0.5, 3.0, 1.0], [math.nan, 4.0, 0.0]])
+    assert inputs.quick_matrix(signature, [[0.5], [3], [1]], types=frozenset({int})) is None  # 0.5: not allowed
+    assert inputs.quick_matrix(signature, [[0.5], [3.5], [1]], types=numbers) is None  # x2 is an integer
+    assert inputs.quick_matrix(signature, [[0.5], [3]], types=numbers) is None  # a column short
+    assert inputs.quick_matrix(SIGNATURES[2], [[0.5], ["a"]], types=frozenset({str, float})) is None  # strings
