@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,16 @@ if TYPE_CHECKING:
 
 FEATURE = "feature."
 PROBABILITY = "probability."
+
+
+class LabelCodes(NamedTuple):
+    """A classifier's labels as their distinct texts and each row's index into them: what
+    `np.unique(labels.astype(str), return_inverse=True)` gives."""
+
+    texts: np.ndarray
+    """The distinct labels as text, sorted."""
+    positions: np.ndarray
+    """Per row, the position of its label in `texts`."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,23 @@ class Rows:
     """A classifier's labels as text (a str or object array), or a regressor's values (float64)."""
     probabilities: np.ndarray | None
     """(rows, classes) in the order of the signature's classes; None for regressors."""
+    codes: LabelCodes | None = field(default=None, compare=False, repr=False)
+    """A classifier's `labels` coded, when `gather` found them from the model's own labels (cheap for
+    numbers): writing the file and counting the prediction's drift then sort no text per row."""
 
     def __len__(self) -> int:
         return len(self.at)
+
+    def label_codes(self) -> LabelCodes:
+        """A classifier's labels as distinct texts and each row's index into them."""
+        if self.codes is not None:
+            return self.codes
+        texts, index = np.unique(self.labels.astype(str), return_inverse=True)
+        return LabelCodes(texts, index.reshape(-1))
+
+    def has_association_ids(self) -> bool:
+        """Whether any row has an association id (counted in C: a flush holds tens of thousands of rows)."""
+        return self.association_ids.count(None) < len(self.association_ids)
 
     def rows_of(self, signature: Signature) -> np.ndarray:
         """The rows as the model takes them (its features in order): float64, or object with text."""
@@ -59,20 +83,48 @@ class Rows:
 
 def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
     """One `Rows` from the requests one flush took, all answered by the model with `signature`."""
-    matrix = np.concatenate([c.rows for c in captured]) if len(captured) > 1 else captured[0].rows
+    # Feature by feature, each feature's values side by side in memory: the Parquet columns and the drift
+    # counts read each whole, which costs several times as much from a column of a row-major matrix. The
+    # requests are copied there in one pass, rather than gathered row-major and transposed after.
+    dtype = np.result_type(*{c.rows.dtype for c in captured})
+    columns = np.empty((captured[0].rows.shape[1], sum(len(c.rows) for c in captured)), dtype=dtype)
+    np.concatenate([c.rows.T for c in captured], axis=1, out=columns)
     at = np.repeat(np.fromiter((c.at for c in captured), np.float64, len(captured)), [len(c.rows) for c in captured])
     ids: list[str | None] = []
     for c in captured:
         ids.extend(c.association_ids if c.association_ids is not None else [None] * len(c.rows))
-    features = {f.name: _column(f.type, matrix[:, j]) for j, f in enumerate(signature.features)}
+    features = {f.name: _column(f.type, columns[j]) for j, f in enumerate(signature.features)}
     classifier = signature.target.type is not TargetType.REGRESSION
     labels = np.concatenate([np.asarray(c.prediction.labels) for c in captured])
-    # A classifier's labels are never missing: numpy turns them into text at once, no loop per row.
-    labels = labels.astype(str) if classifier else labels.astype(np.float64)
     probabilities = None
     if classifier and all(c.prediction.probabilities is not None for c in captured):
         probabilities = np.concatenate([np.asarray(c.prediction.probabilities, dtype=np.float64) for c in captured])
-    return Rows(at, ids, features, labels, probabilities)
+    if not classifier:
+        return Rows(at, ids, features, labels.astype(np.float64), probabilities)
+    # A classifier's labels are never missing, and few: coded first, only the distinct ones become text.
+    codes = _codes(labels)
+    return Rows(at, ids, features, codes.texts[codes.positions], probabilities, codes)
+
+
+def _codes(labels: np.ndarray) -> LabelCodes:
+    """`np.unique(labels.astype(str), return_inverse=True)`, turning only the distinct labels into text.
+
+    Sorting tens of thousands of texts costs fifty times sorting as many numbers. Numbers and booleans
+    are told apart by their bits (so 0.0 and -0.0, or two NaNs, stay apart until their texts meet); the
+    distinct ones become text; texts that came out equal are merged and sorted, as the text of every row
+    would have been. Any other kind of label takes the long way.
+    """
+    kind, size = labels.dtype.kind, labels.dtype.itemsize
+    if kind in "biu":
+        bits = labels
+    elif kind == "f" and size in (2, 4, 8):
+        bits = np.ascontiguousarray(labels).view(f"u{size}")
+    else:
+        texts, index = np.unique(labels.astype(str), return_inverse=True)
+        return LabelCodes(texts, index.reshape(-1))
+    _, first, index = np.unique(bits, return_index=True, return_inverse=True)
+    texts, merged = np.unique(labels[first].astype(str), return_inverse=True)
+    return LabelCodes(texts, merged.reshape(-1)[index.reshape(-1)])
 
 
 @functools.cache
@@ -94,7 +146,7 @@ def write(path: Path, signature: Signature, rows: Rows) -> None:
         "at": pa.array((rows.at * 1e6).astype(np.int64), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "association_id": (
             pa.array(rows.association_ids, type=pa.string())
-            if any(i is not None for i in rows.association_ids)
+            if rows.has_association_ids()
             else pa.nulls(len(rows), pa.string())
         ),
     }
@@ -106,7 +158,7 @@ def write(path: Path, signature: Signature, rows: Rows) -> None:
         columns["prediction"] = pa.array(rows.labels, type=pa.float64())
     else:
         # As a dictionary of the few labels: converting each row's text costs five times as much.
-        labels, index = np.unique(rows.labels.astype(str), return_inverse=True)
+        labels, index = rows.label_codes()
         columns["prediction"] = pa.DictionaryArray.from_arrays(
             pa.array(index.astype(np.int32)), pa.array(labels.tolist(), type=pa.string())
         )

@@ -152,7 +152,8 @@ class CaptureWriter:
                 created_at=utcnow(),
             )
             session.add(record)
-            upserts.keep_first_predictions(session, list(_associated(deployment_id, version_id, signature, rows)))
+            if rows.has_association_ids():  # else a look at every row for nothing
+                upserts.keep_first_predictions(session, list(_associated(deployment_id, version_id, signature, rows)))
             upserts.add_service(session, _service(deployment_id, version_id, tallies))
             session.commit()
             file_id = record.id
