@@ -73,6 +73,7 @@ class MicroBatcher:
         max_queue_rows: int = 8192,
         executor: concurrent.futures.Executor | None = None,
         large: LargeRequests | None = None,
+        inline_rows: int = 0,
     ) -> None:
         if max_batch_rows < 1 or max_queue_rows < 1:
             raise ValueError("max_batch_rows and max_queue_rows must be at least 1")
@@ -87,6 +88,7 @@ class MicroBatcher:
             max_workers=1, thread_name_prefix="champion-batch"
         )
         self._large = large
+        self._inline_rows = inline_rows
         self._queue: collections.deque[_Request] = collections.deque()
         self._pending_rows = 0
         self._closing = False
@@ -192,7 +194,7 @@ class MicroBatcher:
             await self._run_alone(loop, batch[0])
             return
         try:
-            combined = await loop.run_in_executor(self._executor, self._predict, stack([r.rows for r in batch]))
+            combined = await self._call(loop, stack([r.rows for r in batch]))
             parts = split(combined, [len(r.rows) for r in batch])
         except Exception:
             # One bad request must not fail its neighbours: run each alone, so only callers
@@ -204,11 +206,16 @@ class MicroBatcher:
             if not request.future.done():
                 request.future.set_result(part)
 
+    async def _call(self, loop: asyncio.AbstractEventLoop, rows: Rows) -> Prediction:
+        if len(rows) <= self._inline_rows:
+            return self._predict(rows)
+        return await loop.run_in_executor(self._executor, self._predict, rows)
+
     async def _run_alone(self, loop: asyncio.AbstractEventLoop, request: _Request) -> None:
         if request.future.done():
             return
         try:
-            prediction = await loop.run_in_executor(self._executor, self._predict, request.rows)
+            prediction = await self._call(loop, request.rows)
         except Exception as exc:
             if not request.future.done():
                 request.future.set_exception(exc)

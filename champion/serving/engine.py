@@ -34,6 +34,9 @@ from champion.serving.warmup import warm_up
 
 logger = logging.getLogger(__name__)
 
+INLINE_ROWS = 32
+"""Batches of a compiled model up to this many rows are answered on the event loop (about 0.1 ms at most)."""
+
 LARGE_REQUEST_THREADS = max(1, min(4, os.cpu_count() or 1))
 """Requests larger than a batch scored at once, across every model: one a core, up to four."""
 
@@ -92,7 +95,8 @@ class Plan:
 
 @dataclass(eq=False)
 class Loaded:
-    """A model in memory, with the requests currently using it counted."""
+    """A model in memory as one deployment serves it (or holds it ready), with that deployment's requests
+    using it counted."""
 
     ref: VersionRef
     model: LoadedModel
@@ -101,9 +105,23 @@ class Loaded:
     """Whether it was loaded with compilation allowed: a view that says otherwise has it loaded again."""
     in_flight: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    shared: _Shared | None = None
+    """The engine's one copy of this model version, which other deployments may be using too."""
 
     def __post_init__(self) -> None:
         self.idle.set()
+
+
+@dataclass(eq=False)
+class _Shared:
+    """A model version loaded once in this process, whichever deployments use it: one copy in memory,
+    and one batcher, so requests to several deployments of it share model calls."""
+
+    key: tuple[str, bool]
+    """(version id, compiled allowed)."""
+    model: LoadedModel
+    batcher: MicroBatcher
+    users: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,8 @@ class ServingEngine:
         self._names: dict[str, str] = {}
         self._loaded: dict[str, Loaded] = {}
         self._prepared: dict[str, Loaded] = {}
+        self._models: dict[tuple[str, bool], _Shared] = {}
+        """Each model version in memory once, by (version id, compiled allowed)."""
         self._background: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -191,15 +211,32 @@ class ServingEngine:
     async def load(self, ref: VersionRef, path: Path, *, compiled: bool = True) -> Loaded:
         """Load and warm a model off the event loop; raises what loading or warm-up raised.
 
-        With `compiled`, a tree ensemble serves compiled when its compiled form matches it."""
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        model = await loop.run_in_executor(self._executor, _load_and_warm, ref, path, compiled)
-        logger.info(
-            "loaded model %s rev %s (%s) in %.3fs", ref.model_id, ref.number, ref.framework, time.monotonic() - started
-        )
-        self.metrics.model_loaded()
-        return Loaded(ref=ref, model=model, batcher=MicroBatcher(model.predict, large=self._large), compiled=compiled)
+        With `compiled`, a tree ensemble serves compiled when its compiled form matches it. A version
+        another deployment has loaded here already is not loaded again: they share it.
+        """
+        key = (ref.version_id, compiled)
+        shared = self._models.get(key)
+        if shared is None:
+            loop = asyncio.get_running_loop()
+            started = time.monotonic()
+            model = await loop.run_in_executor(self._executor, _load_and_warm, ref, path, compiled)
+            shared = self._models.get(key)  # another deployment's load of it may have ended meanwhile
+            if shared is None:
+                logger.info(
+                    "loaded model %s rev %s (%s) in %.3fs",
+                    ref.model_id,
+                    ref.number,
+                    ref.framework,
+                    time.monotonic() - started,
+                )
+                self.metrics.model_loaded()
+                # A compiled model answers a few rows in tens of microseconds: less than handing them
+                # to the model's thread and back costs, so small batches are answered on the event loop.
+                inline = INLINE_ROWS if isinstance(model, compiled_form.CompiledModel) else 0
+                batcher = MicroBatcher(model.predict, large=self._large, inline_rows=inline)
+                shared = self._models[key] = _Shared(key, model, batcher)
+        shared.users += 1
+        return Loaded(ref=ref, model=shared.model, batcher=shared.batcher, compiled=compiled, shared=shared)
 
     async def install(self, deployment_id: str, loaded: Loaded) -> None:
         """Make `loaded` the deployment's champion here; release the old one once drained."""
@@ -207,13 +244,13 @@ class ServingEngine:
             old = self._loaded.get(deployment_id)
             self._loaded[deployment_id] = loaded
         if old is not None and old is not loaded:
-            await _release(old, self.metrics)
+            await self._release(old)
 
     async def remove(self, deployment_id: str) -> None:
         async with self._lock(deployment_id):
             old = self._loaded.pop(deployment_id, None)
         if old is not None:
-            await _release(old, self.metrics)
+            await self._release(old)
 
     async def prepare(self, deployment_id: str, loaded: Loaded) -> None:
         """Hold a warm candidate beside the champion, ready for an instant swap."""
@@ -221,7 +258,7 @@ class ServingEngine:
             old = self._prepared.get(deployment_id)
             self._prepared[deployment_id] = loaded
         if old is not None and old is not loaded:
-            await _release(old, self.metrics)
+            await self._release(old)
 
     def prepared(self, deployment_id: str) -> VersionRef | None:
         loaded = self._prepared.get(deployment_id)
@@ -236,7 +273,7 @@ class ServingEngine:
     async def discard(self, deployment_id: str) -> None:
         loaded = self._prepared.pop(deployment_id, None)
         if loaded is not None:
-            await _release(loaded, self.metrics)
+            await self._release(loaded)
 
     def serving_map(self) -> dict[str, str]:
         return {deployment_id: loaded.ref.version_id for deployment_id, loaded in self._loaded.items()}
@@ -282,6 +319,21 @@ class ServingEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def _release(self, old: Loaded) -> None:
+        """Once the deployment's requests using `old` have drained, let go of it; the model itself is
+        closed when no other deployment uses it."""
+        await old.idle.wait()
+        shared = old.shared
+        if shared is not None:
+            shared.users -= 1
+            if shared.users > 0:
+                return
+            if self._models.get(shared.key) is shared:
+                del self._models[shared.key]
+        await old.batcher.close()
+        self.metrics.model_released()
+        logger.info("released model %s rev %s", old.ref.model_id, old.ref.number)
+
     def _lock(self, deployment_id: str) -> asyncio.Lock:
         return self._locks.setdefault(deployment_id, asyncio.Lock())
 
@@ -291,13 +343,6 @@ class ServingEngine:
         for deployment_id in list(self._loaded):
             await self.remove(deployment_id)
         self._large.close()
-
-
-async def _release(old: Loaded, metrics: ServingMetrics) -> None:
-    await old.idle.wait()
-    await old.batcher.close()
-    metrics.model_released()
-    logger.info("released model %s rev %s", old.ref.model_id, old.ref.number)
 
 
 def _load_and_warm(ref: VersionRef, path: Path, compiled: bool = True) -> LoadedModel:
