@@ -183,13 +183,16 @@ def feature_order(signature: Signature) -> tuple[str, ...]:
 def quick_matrix(
     signature: Signature, data: Sequence[Sequence[Any]], *, types: frozenset[type]
 ) -> npt.NDArray[Any] | None:
-    """`from_columns`' matrix for columns already in feature order, one per feature, all of one
-    non-zero length, when every value's type is one of `types` (the caller's format's own rule) and
-    the matrix passes at a glance; None when any value needs a closer look, which `from_columns`
-    gives it (accepting it or naming it in an InvalidInput).
+    """`from_columns`' matrix for columns already in feature order, one list per feature, all of
+    one non-zero length, when every value's type is one of `types` (the caller's format's own rule)
+    and the matrix passes at a glance; None for anything else, which `from_columns` looks at closely
+    (accepting it or naming the fault in an InvalidInput).
     """
     plan = _plan(signature)
-    if len(data) != len(plan.names):
+    if len(data) != len(plan.names) or not _ROW_TYPES.issuperset(map(type, data)):
+        return None
+    lengths = set(map(len, data))
+    if len(lengths) != 1 or 0 in lengths:
         return None
     return _quick_matrix(signature, plan, data, types & _FAST[signature.allows_missing])
 
@@ -197,15 +200,22 @@ def quick_matrix(
 def _quick_matrix(
     signature: Signature, plan: _Plan, data: Sequence[Sequence[Any]], types: frozenset[type]
 ) -> npt.NDArray[Any] | None:
-    """The float matrix of `_columns`' columns when every value is exactly of `types` (plain numbers:
-    see `_plain`) and valid; None for anything else."""
-    if not (plan.as_float and data and types.issuperset(map(type, chain.from_iterable(data)))):
+    """The float matrix of columns in feature order, all of one length, when every value is exactly
+    of `types` (plain numbers: see `_plain`) and valid; None for anything else."""
+    if not (plan.as_float and data):
         return None
+    count = len(data[0])
     try:
-        # A few rows are quicker to build as rows, many as columns turned round.
-        if len(data[0]) < _FEW_ROWS:
-            matrix = np.asarray(list(zip(*data, strict=True)), dtype=np.float64)
+        # A few rows are quicker to build from one flat list, many as columns turned round.
+        if count < _FEW_ROWS:
+            values = list(chain.from_iterable(data))
+            if not types.issuperset(map(type, values)):
+                return None
+            flat = np.array(values, dtype=np.float64)
+            matrix = flat.reshape(1, -1) if count == 1 else np.ascontiguousarray(flat.reshape(len(data), count).T)
         else:
+            if not types.issuperset(map(type, chain.from_iterable(data))):
+                return None
             matrix = np.ascontiguousarray(np.asarray(data, dtype=np.float64).T)
     except OverflowError:  # an int too large for a float
         return None

@@ -120,7 +120,7 @@ def feature_matrix(signature: Signature, body: Any) -> tuple[npt.NDArray[Any], s
     features' in one go, and no dict of columns is built. Each check is one pass over all tensors
     at C speed: each tensor exactly name, shape, datatype and data (`parameters` goes the long way);
     the names the features', in order (so strings, none twice, none unknown); one datatype; each
-    shape `[n]` of an int, each data a list of n values, of the datatype's types and plain numbers.
+    data a list of n values, of the datatype's types and plain numbers; each shape `[n]`.
     """
     request = _plain_request(body)
     if request is None:
@@ -133,16 +133,13 @@ def feature_matrix(signature: Signature, body: Any) -> tuple[npt.NDArray[Any], s
     except (TypeError, KeyError):  # a tensor that is no object, lacks a field, or has an unhashable datatype
         return None
     accepts = _ACCEPTS.get(datatypes.pop()) if len(datatypes) == 1 else None
-    if accepts is None or not _LISTS.issuperset(map(type, data)):
+    if accepts is None:
         return None
-    # Every shape is [n] with n an int (1.0 and true equal 1, hence the types), every data n long.
-    count = len(data[0])
-    if shapes != [[count]] * len(shapes) or not _INTS.issuperset(map(type, chain.from_iterable(shapes))):
+    rows = inputs.quick_matrix(signature, data, types=accepts[0])  # each data a list, all n long, values typed
+    # Each shape is [n] with n an int: 1.0 and true equal 1, hence the types.
+    if rows is None or shapes != [[len(rows)]] * len(shapes):
         return None
-    if set(map(len, data)) != {count} or not count:
-        return None
-    rows = inputs.quick_matrix(signature, data, types=accepts[0])
-    return None if rows is None else (rows, request_id)
+    return (rows, request_id) if _INTS.issuperset(map(type, chain.from_iterable(shapes))) else None
 
 
 def columns_matrix(
