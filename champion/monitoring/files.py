@@ -86,10 +86,11 @@ def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
     # Feature by feature, each feature's values side by side in memory: the Parquet columns and the drift
     # counts read each whole, which costs several times as much from a column of a row-major matrix. The
     # requests are copied there in one pass, rather than gathered row-major and transposed after.
+    lengths = [len(c.rows) for c in captured]
     dtype = np.result_type(*{c.rows.dtype for c in captured})
-    columns = np.empty((captured[0].rows.shape[1], sum(len(c.rows) for c in captured)), dtype=dtype)
+    columns = np.empty((captured[0].rows.shape[1], sum(lengths)), dtype=dtype)
     np.concatenate([c.rows.T for c in captured], axis=1, out=columns)
-    at = np.repeat(np.fromiter((c.at for c in captured), np.float64, len(captured)), [len(c.rows) for c in captured])
+    at = np.repeat(np.fromiter((c.at for c in captured), np.float64, len(captured)), lengths)
     ids: list[str | None] = []
     for c in captured:
         ids.extend(c.association_ids if c.association_ids is not None else [None] * len(c.rows))
