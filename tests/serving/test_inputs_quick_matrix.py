@@ -24,6 +24,7 @@ VALUES = st.one_of(
     st.integers(-3, 3),
     st.sampled_from([None, True, False, 0, 1, "a", 2**63 - 1, 10**400, [1.0]]),
 )
+NUMBERS = st.floats(-10, 10) | st.integers(-1, 1)
 TYPES = st.sampled_from(
     [frozenset({int, float, type(None)}), frozenset({int}), frozenset({float}), frozenset({bool}), frozenset({str})]
 )
@@ -31,10 +32,16 @@ TYPES = st.sampled_from(
 
 @st.composite
 def ordered_columns(draw: st.DrawFn) -> tuple[Signature, list[list[Any]]]:
-    """One list per feature, all of one non-zero length: what the caller promises."""
+    """One list per feature, of numbers mostly, all of one length (a few rows, or many) or not."""
     signature = draw(st.sampled_from(SIGNATURES))
-    count = draw(st.integers(1, 3))
-    columns = [draw(st.lists(VALUES, min_size=count, max_size=count)) for _ in signature.features]
+    count = draw(st.sampled_from([1, 2, 3, 16, 20]))
+    columns = [draw(st.lists(NUMBERS, min_size=count, max_size=count)) for _ in signature.features]
+    for _ in range(draw(st.integers(0, 2))):
+        column = columns[draw(st.integers(0, len(columns) - 1))]
+        if draw(st.integers(0, 4)):
+            column[draw(st.integers(0, count - 1))] = draw(VALUES)
+        else:
+            column.append(draw(VALUES))  # one value too many
     return signature, columns
 
 
