@@ -31,6 +31,7 @@ from champion.runtimes.base import Feature, FeatureType, Framework, Signature
 from champion.serving import inputs
 from champion.serving.engine import Answer, DeploymentView, VersionRef
 from tests.api.test_fast_parsing import SIGNATURES
+from tests.api.test_fast_parsing_rows import rows_body
 from tests.api.test_inference import columns_body, deployed, outputs
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import ModelFiles
@@ -169,8 +170,12 @@ def test_feature_matrix_agrees_with_the_long_way(case: tuple[Signature, Any]) ->
 
 
 @SETTINGS
-@given(case=signature_and_body(), ignore=st.sampled_from([frozenset(), frozenset({"x9"})]))
+@given(
+    case=signature_and_body() | st.tuples(st.sampled_from(SIGNATURES), rows_body()),
+    ignore=st.sampled_from([frozenset(), frozenset({"x9"})]),
+)
 def test_the_route_gives_the_long_ways_answer_or_error(case: tuple[Signature, Any], ignore: frozenset[str]) -> None:
+    """Per-feature tensors and single 2-D tensors, each changed in a few places."""
     signature, body = case
     view = view_of(signature, ignore)
     route = outcome(lambda: infer._request(body, view, limit=ROW_LIMIT))
