@@ -306,6 +306,169 @@ def report(limits: Limits, top: int, quiet_cores: float) -> tuple[str, dict[str,
     return "\n".join(lines), data
 
 
+class SplitLoad(LoadLike, Protocol):
+    worker_cores: tuple[float, ...]
+    """Each worker's CPU during the load, in cores, busiest first (empty with one worker)."""
+    worker_connections: tuple[int, ...]
+    """The load's connections each worker held, in the same order."""
+
+
+LOPSIDED = 0.75
+"""A load with one worker holding more than this share of its connections is mostly that worker's."""
+
+
+@dataclasses.dataclass
+class AlsoWorkers:
+    """The points that matter again, every server on `workers` uvicorn workers, in the same run."""
+
+    workers: int
+    main_workers: int
+    """The workers of the run's main tables (`main`)."""
+    duration: float
+    warmup: float
+    floor: dict[tuple[int, int], SplitLoad]
+    champion: dict[tuple[int, int], SplitLoad]
+    main: dict[tuple[int, int], LoadLike]
+    """champion at the same points with `main_workers`: what the extra workers add."""
+    faces: list[tuple[str, SplitLoad]]
+    """Every face's load in the order measured: the WML route first and last."""
+    floor_peak_kib: int = 0
+    champion_peak_kib: int = 0
+    before: dict[tuple[int, int], SplitLoad] = dataclasses.field(default_factory=dict)
+    before_ref: str = ""
+
+
+def _split(values: tuple[float, ...] | tuple[int, ...], form: str) -> str:
+    return " + ".join(format(v, form) for v in values) if values else "-"
+
+
+def _lopsided(load: SplitLoad) -> bool:
+    held = load.worker_connections
+    return bool(held) and sum(held) > 0 and held[0] > LOPSIDED * sum(held)
+
+
+def _also_goal(rows: int, load: LoadLike, new: LoadLike | None, ratio: float) -> tuple[str, bool | None]:
+    """The first table's goals: ≥ FLOOR_GOAL of the floor at 1 row; beside champion at `--before`, the new
+    code's p99 no worse at 1 row and its req/s twice the old at 100 rows (`new` is then the new code's load)."""
+    if new is None:
+        return (f"≥ {FLOOR_GOAL}x", ratio >= FLOOR_GOAL) if rows == 1 else ("-", None)
+    if rows == 1:
+        return f"new p99 ≤ {load.p99_ms:.1f} ms", new.p99_ms <= load.p99_ms
+    return ("new ≥ 2x", new.rps >= 2 * load.rps) if rows == 100 else ("-", None)
+
+
+def also_report(also: AlsoWorkers, quiet_cores: float) -> tuple[str, dict[str, Any]]:
+    """The second table: each champion point against the floor on as many workers, and every face against
+    the WML route, with how the workers shared each load (connections held, cores used)."""
+    n = also.workers
+
+    def mark(*loads: LoadLike) -> str:
+        return " ⚠" if max(load.other_cores for load in loads) >= quiet_cores else ""
+
+    lines = [
+        f"### The same points with {n} uvicorn workers (this run)",
+        "",
+        f"The HTTP floor and champion each served by {n} uvicorn workers, {also.duration:g} s per point after a "
+        f"{also.warmup:g} s warm-up. A keep-alive connection stays with the worker that accepted it, and wrk "
+        "opens all its connections at once: *connections* is how many each worker held a second into the load "
+        "and *cores* the CPU each used, busiest worker first. A split like 32 + 0 is one loaded worker beside "
+        f"an idle one, not {n}.",
+        "",
+        f"| point | champion req/s | HTTP floor, {n} workers, req/s | champion / floor | goal | met "
+        f"| champion, {n} / {also.main_workers} worker{'s' if also.main_workers > 1 else ''} "
+        "| champion p50 / p99 ms | CPU ms per request (floor / champion) "
+        "| connections per worker (floor / champion) | cores per worker (floor / champion) |",
+        "|---|---:|---:|---:|---|:---:|---:|---:|---:|---|---|",
+    ]
+    data: dict[str, Any] = {"workers": n, "points": [], "faces": []}
+    lopsided = total = 0
+    for key, floor in also.floor.items():
+        rows_n, conc = key
+        for label, champ in (("", also.champion.get(key)), (f", champion at {also.before_ref}", also.before.get(key))):
+            if champ is None:
+                continue
+            total += 1
+            lopsided += _lopsided(champ)
+            ratio = champ.rps / floor.rps
+            one = also.main.get(key)
+            goal, met = _also_goal(rows_n, champ, also.champion.get(key) if label else None, ratio)
+            point = f"{rows_n} row{'s' if rows_n > 1 else ''}, c{conc}{label}{mark(floor, champ)}"
+            versus = f"{champ.rps / one.rps:.2f}x" if one is not None and not label else "-"
+            lines.append(
+                f"| {point} | {champ.rps:.0f} | {floor.rps:.0f} | {ratio:.2f}x | {goal} | {_goal(met)} | {versus} "
+                f"| {champ.p50_ms:.2f} / {champ.p99_ms:.2f} "
+                f"| {floor.cpu_ms_per_request:.2f} / {champ.cpu_ms_per_request:.2f} "
+                f"| {_split(floor.worker_connections, 'd')} / {_split(champ.worker_connections, 'd')} "
+                f"| {_split(floor.worker_cores, '.2f')} / {_split(champ.worker_cores, '.2f')} |"
+            )
+            data["points"].append(
+                {
+                    "point": point,
+                    "champion_rps": champ.rps,
+                    "floor_rps": floor.rps,
+                    "ratio": ratio,
+                    "goal": goal,
+                    "met": met,
+                    "main_workers_rps": one.rps if one is not None and not label else None,
+                    "cpu_ms_per_request": {"floor": floor.cpu_ms_per_request, "champion": champ.cpu_ms_per_request},
+                    "worker_connections": {"floor": floor.worker_connections, "champion": champ.worker_connections},
+                    "worker_cores": {"floor": floor.worker_cores, "champion": champ.worker_cores},
+                }
+            )
+    if also.faces:
+        wml_name = also.faces[0][0]
+        wml_loads = [load for name, load in also.faces if name == wml_name]
+        wml_rps = sum(load.rps for load in wml_loads) / len(wml_loads)
+        top = next(key for key in also.champion if key[0] == 1)[1] if any(k[0] == 1 for k in also.champion) else 0
+        lines += [
+            "",
+            f"| face, 1 row, c{top}, {n} workers, in the order loaded | req/s | / the WML route (mean of its two) "
+            "| goal | met | p50 / p99 ms | CPU ms per request | connections per worker | cores per worker |",
+            "|---|---:|---:|---|:---:|---:|---:|---|---|",
+        ]
+        for name, load in also.faces:
+            total += 1
+            lopsided += _lopsided(load)
+            ratio = load.rps / wml_rps
+            goal, met = (
+                ("-", None) if name == wml_name else (f"within {FACES_WITHIN:.0%}", abs(ratio - 1) <= FACES_WITHIN)
+            )
+            lines.append(
+                f"| {name}{mark(load)} | {load.rps:.0f} | {ratio:.2f}x | {goal} | {_goal(met)} "
+                f"| {load.p50_ms:.2f} / {load.p99_ms:.2f} | {load.cpu_ms_per_request:.2f} "
+                f"| {_split(load.worker_connections, 'd')} | {_split(load.worker_cores, '.2f')} |"
+            )
+            data["faces"].append(
+                {
+                    "face": name,
+                    "rps": load.rps,
+                    "ratio": ratio,
+                    "met": met,
+                    "worker_connections": load.worker_connections,
+                    "worker_cores": load.worker_cores,
+                }
+            )
+    spread = (
+        f"In {lopsided} of these {total} champion loads one worker held more than {LOPSIDED:.0%} of the "
+        "connections: those figures are mostly one worker's."
+        if lopsided
+        else f"In none of these {total} champion loads did one worker hold more than {LOPSIDED:.0%} of the connections."
+    )
+    lines += [
+        "",
+        spread
+        + (
+            f" Peak RSS of the process tree (uvicorn's supervisor and its {n} workers): champion "
+            f"{also.champion_peak_kib / 1024:.0f} MiB, the floor {also.floor_peak_kib / 1024:.0f} MiB."
+            if also.champion_peak_kib
+            else ""
+        ),
+        "",
+    ]
+    data |= {"lopsided_loads": lopsided, "loads": total, "champion_peak_kib": also.champion_peak_kib}
+    return "\n".join(lines), data
+
+
 def mean_load(first: LoadLike, second: LoadLike) -> LoadLike:
     """The WML route measured before and after the other faces: the mean of the two, so drift cancels."""
     return dataclasses.replace(

@@ -6,7 +6,10 @@ HTTP floor of bench/floor_app.py, the baseline, then champion), load it with wrk
 scenario (1-row and 100-row requests at each concurrency), read its peak memory and stop it.
 champion also answers the same row through every prediction face (bench/faces.py), loaded at
 1 row and the top concurrency, and runs the top concurrency again with prediction capture off
-and on alternately (off, on, on, off: the difference of the means is capture's cost). Then
+and on alternately (off, on, on, off: the difference of the means is capture's cost). The floor
+and champion are then served again with `--also-workers` uvicorn workers (2 by default) at the
+points that matter, each against the floor on as many workers, every load noting how the workers
+split its connections and CPU (the second table). Then
 champion is started a second time on the same home and timed from spawn to its first correct
 prediction, as is the baseline app; 19 more deployments of the model give the memory of 20; and
 `champion --help` is timed against `python -c "import typer"`. It prints the limits table
@@ -18,6 +21,7 @@ are stopped on the way out whatever happened. Any non-2xx answer or socket error
 run: a fast server that answers errors has measured nothing.
 
     .venv/bin/python bench/run.py [--duration 10] [--warmup 2] [--concurrency 1,8,32] [--rows 1,100] [--workers 1]
+        [--also-workers 2] [--also-duration 8]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +148,8 @@ class Server:
     """time.monotonic() just before the process was spawned."""
     serving_form: dict[str, Any] | None = None
     """champion only: the deployment's `status.serving_form` once ready (compiled or native, and why)."""
+    workers: int = 1
+    """uvicorn workers: with more than one, each load notes how its connections and CPU were split."""
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -194,8 +201,15 @@ def start_floor(model: Path, work: Path, workers: int = 1) -> Server:
     """The HTTP floor (bench/floor_app.py): a constant answer on the same uvicorn settings. `model` is unused."""
     port = free_port()
     command = [sys.executable, str(BENCH / "floor_app.py"), "--port", str(port), "--workers", str(workers)]
-    server = start("floor", command, port, work / "floor.log", dict(os.environ), "/health")
-    server.path = "/ml/v4/deployments/floor/predictions"
+    server = start(
+        "floor",
+        command,
+        port,
+        work / ("floor.log" if workers == 1 else f"floor-{workers}w.log"),
+        dict(os.environ),
+        "/health",
+    )
+    server.path, server.workers = "/ml/v4/deployments/floor/predictions", workers
     return server
 
 
@@ -210,16 +224,16 @@ def start_baseline(model: Path, work: Path, workers: int = 1) -> Server:
     port = free_port()
     command = baseline_command(model, port, workers)
     server = start("baseline", command, port, work / "baseline.log", dict(os.environ), "/health")
-    server.path = "/ml/v4/deployments/baseline/predictions"
+    server.path, server.workers = "/ml/v4/deployments/baseline/predictions", workers
     return server
 
 
 def start_champion_at(ref: str, model: Path, work: Path, workers: int) -> Server:
     """champion's code as of the git commit `ref` (`git archive` into the work folder; the repository is
     only read), served from this venv: `python -P` keeps the current folder off sys.path, so PYTHONPATH's
-    old copy comes before the editable install."""
+    old copy comes before the editable install. Each worker count gets a home of its own."""
     source = work / "before"
-    source.mkdir()
+    source.mkdir(exist_ok=True)
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "champion"],
         capture_output=True,
@@ -236,10 +250,11 @@ def start_champion_at(ref: str, model: Path, work: Path, workers: int) -> Server
     env |= {"CHAMPION_ADMIN_API_KEY": key, "PYTHONPATH": str(source)}
     command = [
         sys.executable, "-P", "-m", "champion", "serve", "--no-tls", "--host", HOST, "--port", str(port),
-        "--home", str(work / "before-home"), "--workers", str(workers),
+        "--home", str(work / f"before-home-{workers}w"), "--workers", str(workers),
     ]  # fmt: skip
-    server = start(f"champion@{ref}", command, port, work / "champion-before.log", env, "/ml/wml_services/version")
-    server.authorization = f"Bearer {key}"
+    log_path = work / f"champion-before-{workers}w.log"
+    server = start(f"champion@{ref}", command, port, log_path, env, "/ml/wml_services/version")
+    server.authorization, server.workers = f"Bearer {key}", workers
     try:
         server.path, server.settings_path = deploy_on_champion(server, model)
     except BaseException:
@@ -258,14 +273,16 @@ def champion_command(home: Path, port: int, workers: int = 1) -> list[str]:
 
 
 def start_champion(model: Path, work: Path, workers: int = 1) -> Server:
+    """champion on a fresh home in the work folder (one per worker count: the run may serve 1, then 2)."""
     port = free_port()
-    home = work / "champion-home"
+    name = "champion" if workers == 1 else f"champion-{workers}w"
+    home = work / f"{name}-home"
     key = f"bench.{secrets.token_hex(16)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
     env["CHAMPION_ADMIN_API_KEY"] = key
     command = champion_command(home, port, workers)
-    server = start("champion", command, port, work / "champion.log", env, "/ml/wml_services/version")
-    server.authorization = f"Bearer {key}"
+    server = start("champion", command, port, work / f"{name}.log", env, "/ml/wml_services/version")
+    server.authorization, server.workers = f"Bearer {key}", workers
     try:
         server.path, server.settings_path = deploy_on_champion(server, model)
     except BaseException:
@@ -415,6 +432,11 @@ class Load:
     """CPU the server used during the load, in cores (2.0 = both cores all the time)."""
     other_cores: float = math.nan
     """CPU everything but the server and the load generator used meanwhile: should be near 0."""
+    worker_cores: tuple[float, ...] = ()
+    """With several uvicorn workers: each worker's CPU during the load, in cores, busiest first."""
+    worker_connections: tuple[int, ...] = ()
+    """With several uvicorn workers: the load's connections each worker held, busiest worker first. A
+    keep-alive connection stays with the worker that accepted it, and wrk opens all of them at once."""
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -532,7 +554,16 @@ def run_python_load(
 
 
 def accounted(load: Any, server: Server, body: Path, connections: int, seconds: float) -> Load:
-    """Run `load` and note the CPU the server, the generator and everything else used meanwhile."""
+    """Run `load` and note the CPU the server, the generator and everything else used meanwhile.
+
+    With several workers, also each worker's CPU and the connections each held (read once, a second
+    into the load, when wrk has opened all of them)."""
+    workers = worker_pids(server) if server.workers > 1 else []
+    workers_before = {pid: process_cpu_seconds(pid) for pid in workers}
+    held: dict[int, int] = {}
+    sampler = threading.Timer(min(1.0, seconds / 2), lambda: held.update(connections_by_process(workers, server)))
+    if workers:
+        sampler.start()
     own_before = resource.getrusage(resource.RUSAGE_SELF)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before, busy_before, started = (
@@ -553,7 +584,56 @@ def accounted(load: Any, server: Server, body: Path, connections: int, seconds: 
     )
     result.server_cores = server_used / elapsed
     result.other_cores = max(0.0, busy - server_used - generator) / elapsed
+    if workers:
+        sampler.join()
+        split = sorted(((process_cpu_seconds(p) - workers_before[p]) / elapsed, held.get(p, 0)) for p in workers)
+        result.worker_cores = tuple(cores for cores, _ in reversed(split))
+        result.worker_connections = tuple(count for _, count in reversed(split))
     return result
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The uvicorn workers below the server's supervisor: its descendants holding a socket on its port
+    (uvicorn's supervisor holds the listening socket too, but it is the server's own process)."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    sockets = tcp_sockets(port)
+    return [pid for pid in descendants(server.process.pid) if socket_inodes(pid) & sockets.keys()]
+
+
+def connections_by_process(pids: list[int], server: Server) -> dict[int, int]:
+    """How many established connections to the server's port each of `pids` holds."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    established = {inode for inode, state in tcp_sockets(port).items() if state == TCP_ESTABLISHED}
+    return {pid: len(socket_inodes(pid) & established) for pid in pids}
+
+
+TCP_ESTABLISHED = "01"
+"""The `st` column of /proc/net/tcp for an established connection (0A is listening)."""
+
+
+def tcp_sockets(port: int) -> dict[str, str]:
+    """Socket inode -> state of every IPv4 and IPv6 TCP socket whose local port is `port` (/proc/net/tcp*):
+    the server's side of each connection, and its listening socket; the clients' sides have other ports."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found[fields[9]] = fields[3]
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets `pid` has open (its /proc/<pid>/fd links read `socket:[inode]`)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    return inodes
 
 
 @dataclasses.dataclass
@@ -591,7 +671,7 @@ def measure(
             log(
                 f"  {name:8} rows={rows:<3} c={connections:<2}  {result.rps:9.1f} req/s  "
                 f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ({result.requests} requests; "
-                f"server {result.server_cores:.2f} cores, others {result.other_cores:.2f})"
+                f"server {result.server_cores:.2f} cores, others {result.other_cores:.2f}){split_text(result)}"
             )
             if result.errors:
                 raise BenchError(
@@ -602,6 +682,14 @@ def measure(
     peak, rss = memory_kib(server.process.pid)
     log(f"  {name:8} peak memory {peak / 1024:.1f} MiB (now {rss / 1024:.1f} MiB)")
     return Measured(loads, peak, rss)
+
+
+def split_text(load: Load) -> str:
+    """How several workers shared a load, for the log: '; workers 0.95 + 0.10 cores, 30 + 2 connections'."""
+    if not load.worker_cores:
+        return ""
+    cores = " + ".join(f"{c:.2f}" for c in load.worker_cores)
+    return f"; workers {cores} cores, {' + '.join(map(str, load.worker_connections))} connections"
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -799,6 +887,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-capture", action="store_true", help="skip the capture on/off runs")
     parser.add_argument(
+        "--also-workers",
+        type=int,
+        default=2,
+        help="then the points that matter (1 row at the top concurrency, 100 rows at 8, every face) with the "
+        "floor and champion on this many workers (default 2; 0, or the same as --workers, skips it)",
+    )
+    parser.add_argument(
+        "--also-duration", type=float, default=8, help="seconds measured per point of --also-workers (default 8)"
+    )
+    parser.add_argument(
         "--before",
         metavar="REF",
         help="also serve champion as of this git commit at the same points (today's figures beside the new)",
@@ -815,6 +913,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("keep the run bounded: --duration at most 60, --warmup at most 30")
     if not 1 <= args.workers <= 8 or not 2 <= args.deployments <= 100 or not 0.1 <= args.compute_seconds <= 30:
         parser.error("keep the run bounded: --workers 1..8, --deployments 2..100, --compute-seconds 0.1..30")
+    if not 0 <= args.also_workers <= 8 or not 1 <= args.also_duration <= 60:
+        parser.error("keep the run bounded: --also-workers 0..8, --also-duration 1..60")
+    if args.also_workers == args.workers:
+        args.also_workers = 0  # make bench-2w: its main tables are that already
     return args
 
 
@@ -893,6 +995,10 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
         before = measure(server, bodies, args.concurrency, args, label=f"at {args.before}")
         stop(server)
 
+    also = None
+    if args.also_workers:
+        also = measure_also_workers(args, model, every, work, servers, answers["baseline"], measured["champion"])
+
     log("start-up: champion a second time on the same home (one deployment), then the plain FastAPI app")
     wait_until_quiet(args.quiet_wait / 2)
     probe = every[max(args.rows)]
@@ -948,20 +1054,106 @@ def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tupl
     )
     limits_table, limits_data = limits_report.report(against, top, QUIET_CORES)
     data["limits"] = limits_data
+    if also is not None:
+        also_table, data["also_workers"] = limits_report.also_report(also, QUIET_CORES)
+        limits_table += f"\n{also_table}"
     header, _, rest = table.partition("\n\n")  # the when-and-where lines go first
     return f"{header}\n\n{limits_table}\n{rest}", data
 
 
-def measure_faces(server: Server, one_row: Path, work: Path, top: int, args: argparse.Namespace) -> dict[str, Load]:
-    """Every prediction face at 1 row and the top concurrency; the WML route before and after the others."""
+def measure_also_workers(
+    args: argparse.Namespace,
+    model: Path,
+    every: dict[int, Path],
+    work: Path,
+    servers: list[Server],
+    expected: list[list[Any]],
+    main: Measured,
+) -> limits_report.AlsoWorkers:
+    """The points that matter again with every server on `--also-workers` uvicorn workers: the floor, then
+    champion (on a home of its own) with every face, then champion at `--before`; each point measured for
+    `--also-duration` seconds, so that the second table adds about two minutes, not a second run."""
+    workers, top = args.also_workers, max(args.concurrency)
+    points = list(dict.fromkeys([(1, top), (100, 8)]))
+    quick = argparse.Namespace(**(vars(args) | {"duration": args.also_duration}))
+    starters = [("floor", start_floor), ("champion", start_champion)]
+    measured: dict[str, Measured] = {}
+    seen: list[tuple[str, Load]] = []
+    for name, starter in starters:
+        if (busy := wait_until_quiet(args.quiet_wait)) >= QUIET_CORES:
+            log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
+        log(f"starting {name} ({workers} workers): the same points again, against the floor on {workers} workers")
+        server = starter(model, work, workers)
+        servers.append(server)
+        if name == "champion":
+            check_same_answers(expected, score_once(server, every[max(args.rows)]))
+        measured[name] = measure_points(server, every, points, quick, label=f"{name} {workers}w")
+        if name == "champion":
+            wml = measured[name].loads[(1, top)]
+            measure_faces(server, every[1], work, top, quick, wml=wml, seen=seen)
+        stop(server)
+    before: Measured | None = None
+    if args.before:
+        if (busy := wait_until_quiet(args.quiet_wait)) >= QUIET_CORES:
+            log(f"  WARNING: other processes still use {busy:.2f} cores; measuring anyway")
+        log(f"starting champion as of {args.before} ({workers} workers)")
+        server = start_champion_at(args.before, model, work, workers)
+        servers.append(server)
+        check_same_answers(expected, score_once(server, every[max(args.rows)]))
+        before = measure_points(server, every, points, quick, label=f"at {args.before} {workers}w")
+        stop(server)
+    return limits_report.AlsoWorkers(
+        workers=workers,
+        main_workers=args.workers,
+        duration=args.also_duration,
+        warmup=args.warmup,
+        floor=dict(measured["floor"].loads),
+        champion=dict(measured["champion"].loads),
+        main=dict(main.loads),
+        faces=list(seen),
+        floor_peak_kib=measured["floor"].peak_kib,
+        champion_peak_kib=measured["champion"].peak_kib,
+        before=dict(before.loads) if before else {},
+        before_ref=args.before or "",
+    )
+
+
+def measure_points(
+    server: Server, every: dict[int, Path], points: list[tuple[int, int]], args: argparse.Namespace, label: str
+) -> Measured:
+    """`measure` at chosen (rows, connections) points rather than every row count at every concurrency."""
+    loads: dict[tuple[int, int], Load] = {}
+    for rows, connections in points:
+        loads |= measure(server, {rows: every[rows]}, [connections], args, label=label).loads
+    peak, rss = memory_kib(server.process.pid)
+    return Measured(loads, peak, rss)
+
+
+def measure_faces(
+    server: Server,
+    one_row: Path,
+    work: Path,
+    top: int,
+    args: argparse.Namespace,
+    *,
+    wml: Load | None = None,
+    seen: list[tuple[str, Load]] | None = None,
+) -> dict[str, Load]:
+    """Every prediction face at 1 row and the top concurrency; the WML route before and after the others
+    (`wml`: its load just measured at that point, taken as the one before). `seen` gets every load in the
+    order measured (the WML route's two apart, not their mean)."""
     all_faces = faces.faces(server.path, server.deployment_id, one_row, work)
     faces.check_same_answers(all_faces, server.base_url, server.authorization, PROBABILITY_TOLERANCE)
     log(f"every prediction face at 1 row, c{top} (the WML route first and last)")
-    loads: dict[str, Load] = {}
-    for face in [*all_faces, all_faces[0]]:
+    loads: dict[str, Load] = {} if wml is None else {all_faces[0].name: wml}
+    if seen is not None:
+        seen.extend(loads.items())
+    for face in [*(all_faces if wml is None else all_faces[1:]), all_faces[0]]:
         result = measure(
             server, {1: face.body}, [top], args, path=face.path, content_type=face.content_type, label=face.name
         ).loads[(1, top)]
+        if seen is not None:
+            seen.append((face.name, result))
         loads[face.name] = (
             limits_report.mean_load(loads[face.name], result) if face.name in loads else result  # type: ignore[assignment]
         )
