@@ -4,9 +4,9 @@ It gets the WML scoring route's treatment (`champion/api/wml/scoring.py`), for t
 FastAPI's routing and dependency resolution cost more per request than a small model does. So it
 authenticates from memory (invariant 5) with the helper that route uses, reads the body with
 orjson, checks it against the protocol's schema and the deployment's signature (the common
-layouts by hand, `tensors.plain_columns` and `plain_rows`; any other with pydantic, `schemas.parse`),
-and renders every domain error in the protocol's `{"error": ...}` shape with its usual status.
-`hot_routes` is mounted ahead of every router by `create_app`.
+layouts by hand, `tensors.feature_matrix`, `plain_rows` and `plain_columns`; any other with
+pydantic, `schemas.parse`), and renders every domain error in the protocol's `{"error": ...}`
+shape with its usual status. `hot_routes` is mounted ahead of every router by `create_app`.
 
 The answer names the model version that gave it, in the body and the `Champion-Model-Version`
 header (invariant 1). Capture and humility rules are the shared scoring path's (`scoring.predict`).
