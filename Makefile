@@ -46,7 +46,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix champion tests
 
 # Every figure beside a limit measured in the same run (HTTP floor, compute time, the plain FastAPI app);
-# about 8 minutes. bench-2w: the same with every server on 2 uvicorn workers. bench-growth: how the cost
+# about 10.5 minutes, the points that matter again on 2 workers included. bench-2w: everything on 2 uvicorn workers. bench-growth: how the cost
 # grows (10 deployments, large requests, 410 swaps); about 6 minutes.
 WRK := @command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| echo "bench: wrk could not be installed; using the Python load generator"
