@@ -84,7 +84,7 @@ class BatchJobHandler:
         total = sum(len(block) for block in blocks)
         if not await self._in_session(runs.advance, job_id=job_id, rows_scored=0, rows_total=total):
             return False
-        await self._ensure_loaded(plan.deployment_id, plan.champion)
+        await self._ensure_loaded(plan.deployment_id, plan.champion, compiled=plan.compiled)
         result = await self._score(plan.deployment_id, job_id, blocks, total)
         if result is None:
             return False
@@ -150,11 +150,13 @@ class BatchJobHandler:
             files.append(reading.file_matrix(signature, path, field=asset.field))
         return inline + files
 
-    async def _ensure_loaded(self, deployment_id: str, champion: VersionRef) -> None:
+    async def _ensure_loaded(self, deployment_id: str, champion: VersionRef, *, compiled: bool) -> None:
         # The follower loads every ready deployment's champion, batch ones too; a job that
-        # starts before it caught up loads the champion itself, as a deploy operation does.
+        # starts before it caught up loads the champion itself, as a deploy operation does,
+        # in the form the deployment's settings allow.
         if self.engine.serving(deployment_id) is None:
-            loaded = await self.engine.load(champion, self.store.open_path(champion.sha256))
+            path = self.store.open_path(champion.sha256)
+            loaded = await self.engine.load(champion, path, compiled=compiled)
             await self.engine.install(deployment_id, loaded)
 
     async def _score(
