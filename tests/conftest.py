@@ -94,6 +94,14 @@ def context(settings: Settings) -> Iterator[ServerContext]:
     context.close()
 
 
+@pytest.fixture
+def postgres_context(postgres_url: str, tmp_path: Path) -> Iterator[ServerContext]:
+    """A server context on a throwaway PostgreSQL database (for what only PostgreSQL does)."""
+    context = open_context(Settings(home=tmp_path / "home", database_url=postgres_url))
+    yield context
+    context.close()
+
+
 def make_actor(context: ServerContext, name: str, *, admin: bool = False) -> Actor:
     with context.sessions() as session:
         return users.actor_of(users.create_user(session, name=name, is_admin=admin))

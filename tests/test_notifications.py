@@ -7,10 +7,9 @@ reached it through the listener. A notification is sent only if the change commi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from champion import changes
@@ -26,13 +25,6 @@ NEVER = 60.0
 """The follower's poll interval in these tests, listening or not: far beyond any wait below."""
 WITHIN = 15.0
 """How long a test waits for the follower to act: generous, and still far short of `NEVER`."""
-
-
-@pytest.fixture
-def pg_context(tmp_path: Path, postgres_url: str) -> Iterator[ServerContext]:
-    context = open_context(Settings(home=tmp_path / "home", database_url=postgres_url))
-    yield context
-    context.close()
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
@@ -80,12 +72,12 @@ async def following(context: ServerContext) -> tuple[Listener, Follower, AccessC
     return listener, follower, access
 
 
-def test_a_committed_change_wakes_the_follower_long_before_its_poll(pg_context: ServerContext) -> None:
+def test_a_committed_change_wakes_the_follower_long_before_its_poll(postgres_context: ServerContext) -> None:
     async def scenario() -> None:
-        listener, follower, access = await following(pg_context)
+        listener, follower, access = await following(postgres_context)
         try:
             before = access.generation
-            await asyncio.to_thread(add_user, pg_context, "carol")
+            await asyncio.to_thread(add_user, postgres_context, "carol")
             await until(lambda: access.generation > before, "the follower reloaded the access cache")
         finally:
             await follower.stop()
@@ -94,18 +86,18 @@ def test_a_committed_change_wakes_the_follower_long_before_its_poll(pg_context: 
     asyncio.run(scenario())
 
 
-def test_a_rolled_back_change_wakes_nobody(pg_context: ServerContext) -> None:
+def test_a_rolled_back_change_wakes_nobody(postgres_context: ServerContext) -> None:
     heard: list[str] = []
 
     def roll_back() -> None:
-        with pg_context.sessions() as session:
+        with postgres_context.sessions() as session:
             changes.bump(session, changes.Topic.DEPLOYMENTS)
             session.rollback()
             changes.announce(session, "committed")
             session.commit()
 
     async def scenario() -> None:
-        listener = Listener.for_engine(pg_context.engine)
+        listener = Listener.for_engine(postgres_context.engine)
         listener.start()
         try:
             await until(listener.is_live, "the listener connected")
@@ -121,18 +113,18 @@ def test_a_rolled_back_change_wakes_nobody(pg_context: ServerContext) -> None:
     assert heard == ["a notification", "committed"]
 
 
-def test_a_lost_connection_is_made_again_and_wakes_the_follower(pg_context: ServerContext) -> None:
+def test_a_lost_connection_is_made_again_and_wakes_the_follower(postgres_context: ServerContext) -> None:
     async def scenario() -> None:
-        listener, follower, access = await following(pg_context)
+        listener, follower, access = await following(postgres_context)
         try:
-            (pid,) = await asyncio.to_thread(listener_pids, pg_context)
-            with pg_context.engine.connect() as connection:
+            (pid,) = await asyncio.to_thread(listener_pids, postgres_context)
+            with postgres_context.engine.connect() as connection:
                 connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             await until(lambda: not listener.is_live(), "the listener noticed its connection was gone")
             await until(listener.is_live, "the listener connected again")
-            assert await asyncio.to_thread(listener_pids, pg_context) != [pid]
+            assert await asyncio.to_thread(listener_pids, postgres_context) != [pid]
             before = access.generation
-            await asyncio.to_thread(add_user, pg_context, "dave")
+            await asyncio.to_thread(add_user, postgres_context, "dave")
             await until(lambda: access.generation > before, "the follower reloaded the access cache")
         finally:
             await follower.stop()

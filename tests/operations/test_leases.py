@@ -10,16 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from champion import dbclock
 from champion.cluster import service as cluster
-from champion.config import Settings
-from champion.context import ServerContext, open_context
+from champion.context import ServerContext
 from champion.db import new_id, utcnow
 from champion.operations import service as operations
 from champion.operations.tables import Operation
@@ -27,13 +24,6 @@ from champion.operations.types import OperationKind, OperationState
 
 OPERATIONS = 24
 RUNNERS = 4
-
-
-@pytest.fixture
-def postgres_context(postgres_url: str, tmp_path: Path) -> Iterator[ServerContext]:
-    context = open_context(Settings(home=tmp_path / "home", database_url=postgres_url))
-    yield context
-    context.close()
 
 
 def queue(context: ServerContext, count: int) -> set[str]:
