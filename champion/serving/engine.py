@@ -10,6 +10,7 @@ what to serve (`follow`) by the process's follower.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -235,6 +236,11 @@ class ServingEngine:
                 inline = INLINE_ROWS if isinstance(model, compiled_form.CompiledModel) else 0
                 batcher = MicroBatcher(model.predict, large=self._large, inline_rows=inline)
                 shared = self._models[key] = _Shared(key, model, batcher)
+                # What the load made lives as long as the model serves: out of the collector's reach,
+                # as start-up's objects are (`app.lifespan`), full collections stay short on the
+                # prediction path (one model deployed after start-up made them several times as long).
+                # Reference counting still frees it all once the model is released.
+                gc.freeze()
         shared.users += 1
         return Loaded(ref=ref, model=shared.model, batcher=shared.batcher, compiled=compiled, shared=shared)
 

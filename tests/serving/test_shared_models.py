@@ -8,6 +8,7 @@ deployment using it has drained.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from pathlib import Path
 
@@ -126,3 +127,22 @@ def test_small_batches_of_a_cheap_model_are_answered_on_the_event_loop() -> None
     asyncio.run(scenario())
     assert threads[0] == threading.main_thread().name
     assert threads[1].startswith("champion-batch")
+
+
+def test_what_a_load_made_is_out_of_the_collectors_reach(loads: list[CountingModel]) -> None:
+    """A model deployed after start-up is frozen as start-up's objects are: full collections on the
+    prediction path do not walk it."""
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        before = gc.get_freeze_count()
+        loaded = await engine.load(ref(1), Path("model"))
+        assert gc.get_freeze_count() > before
+        assert not any(loaded.model is o for o in gc.get_objects(generation=2))
+        await engine.install("a", loaded)
+        await engine.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gc.unfreeze()

@@ -46,27 +46,10 @@ async def score(request: Request) -> Response:
         view = scoring.resolve(engine, access, actor, request.path_params["deployment_id"])
         with scoring.reading(engine, view):
             payload = await read_json(request, limit=context.settings.max_request_bytes)
-            try:
-                scoring_request = ScoringRequest.model_validate(payload)
-            except ValidationError as exc:
-                error = exc.errors()[0]
-                raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
-            inputs.check_row_count(
-                sum(len(block.values) for block in scoring_request.input_data),
-                limit=context.settings.max_rows_per_request,
-                field="input_data",
-            )
-            blocks = [
-                inputs.from_records(
-                    view.champion.signature,
-                    block.fields,
-                    block.values,
-                    field=f"input_data[{index}]",
-                    ignore=view.retired_fields,
-                )
-                for index, block in enumerate(scoring_request.input_data)
-            ]
-            association_ids = _association_ids(view, scoring_request, blocks)
+            blocks, association_ids = _parse(view, payload, context.settings.max_rows_per_request)
+            # The body's dicts and lists are not held while the prediction is awaited: held by every
+            # request in flight, they outlive the young generations and bring on full collections.
+            del payload
         rows = blocks[0] if len(blocks) == 1 else stacking.stack(blocks)
         answer = await scoring.predict(engine, view, rows, association_ids=association_ids)
     except ChampionError as error:
@@ -84,6 +67,29 @@ async def score(request: Request) -> Response:
     if answer.humility is not None:  # one attribute check for deployments without rules
         headers.update(humility.headers((answer,)))
     return Response(content, media_type="application/json", headers=headers)
+
+
+def _parse(view: DeploymentView, payload: object, max_rows: int) -> tuple[list[np.ndarray], list[str] | None]:
+    """The request's input blocks as matrices in the champion's feature order, and their association ids."""
+    try:
+        scoring_request = ScoringRequest.model_validate(payload)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(error["msg"], field=".".join(str(p) for p in error["loc"]) or "body") from None
+    inputs.check_row_count(
+        sum(len(block.values) for block in scoring_request.input_data), limit=max_rows, field="input_data"
+    )
+    blocks = [
+        inputs.from_records(
+            view.champion.signature,
+            block.fields,
+            block.values,
+            field=f"input_data[{index}]",
+            ignore=view.retired_fields,
+        )
+        for index, block in enumerate(scoring_request.input_data)
+    ]
+    return blocks, _association_ids(view, scoring_request, blocks)
 
 
 def _association_ids(view: DeploymentView, request: ScoringRequest, blocks: list[np.ndarray]) -> list[str] | None:
