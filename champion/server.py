@@ -2,12 +2,12 @@
 
 `champion serve` checks its address, then replaces itself with this module through `exec`. The
 process keeps its PID, so signals and supervisors see no difference, but none of the command line's
-imports (Typer, cryptography) stay resident beside the models. The home folder and the database are
-prepared (migrations, first admin, start-up housekeeping: `context.bootstrap`) and the greeting said
-by a child forked at once, while this process imports what it serves: the two take the machine's
-two cores side by side, and nothing the preparation imported (Alembic, after migrating) stays in the
-server. The server waits for the child before it opens the database itself, so it never reads a
-schema being migrated; a preparation that fails ends the server with the child's status.
+imports (Typer, cryptography) stay resident beside the models. Here the home folder and the database
+are prepared (migrations, first admin, start-up housekeeping: `context.bootstrap`) and the greeting
+said, once, before any worker starts; then this same process serves, finding everything the
+preparation imported already there. Only when the preparation left behind what serving has no use
+for (Alembic, after migrating), or when uvicorn is to spawn workers from a supervisor that should
+stay small, does it exec once more into a process that only serves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import shutil
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -50,31 +49,28 @@ def run(options: dict[str, Any]) -> None:
     # meters. An inherited variable is dropped either way, before anything can import
     # prometheus_client: its directory may hold another run's files, which would add up with ours.
     os.environ.pop(METRICS_DIRECTORY_VARIABLE, None)
-    workers = options.get("workers", 1)
     greeting = options.pop("greeting", None)
-    preparing = prepare_aside(greeting) if greeting is not None else None
+    if greeting is not None or options.get("workers", 1) == 1:
+        # The cyclic collector is off until the models are loaded (the app's lifespan freezes what is
+        # alive then and turns it back on), or until the exec below: start-up makes some hundred
+        # thousand objects that live as long as the process (modules, classes, then the models), and
+        # the collector would walk them over and over while they are made (a tenth of a start's CPU).
+        # Not in a supervisor of several workers, which never loads the app.
+        gc.disable()
+    if greeting is not None:
+        lean = prepare(greeting)
+        if not lean or options.get("workers", 1) > 1:
+            exec_server(options)
     metrics_directory = None
-    try:
-        if workers > 1:
-            # Fresh and private to this run, so no stale counts and no other server's; the workers
-            # inherit the variable when uvicorn spawns them, and nothing here has imported
-            # prometheus_client yet (this module imports only uvicorn).
-            metrics_directory = _fresh_metrics_directory()
-            os.environ[METRICS_DIRECTORY_VARIABLE] = metrics_directory
-        else:
-            # This process serves: while the child prepares, import what uvicorn would import next.
-            # The cyclic collector is off until the models are loaded (the app's lifespan freezes
-            # what is alive then and turns it back on): start-up makes some hundred thousand objects
-            # that live as long as the process (modules, classes, then the models), and it would
-            # walk them over and over while they are made, a sixth of the time to the first answer.
-            gc.disable()
-            import champion.app  # noqa: F401
-        # Imported here: `champion serve` imports this module for `exec_server` alone.
-        import uvicorn
-    finally:
-        # Even when an import failed: the child's outcome comes first, and it is not left running.
-        if preparing is not None:
-            wait_for_preparation(preparing)
+    if options.get("workers", 1) > 1:
+        # Fresh and private to this run, so no stale counts and no other server's; the workers
+        # inherit the variable when uvicorn spawns them, and nothing here has imported
+        # prometheus_client yet (this module imports only uvicorn).
+        metrics_directory = _fresh_metrics_directory()
+        os.environ[METRICS_DIRECTORY_VARIABLE] = metrics_directory
+    # Imported here: `champion serve` imports this module for `exec_server` alone.
+    import uvicorn
+
     try:
         uvicorn.run(
             "champion.app:serving_app",
@@ -92,49 +88,11 @@ def run(options: dict[str, Any]) -> None:
             shutil.rmtree(metrics_directory, ignore_errors=True)
 
 
-def prepare_aside(greeting: dict[str, Any]) -> int:
-    """Fork a child that runs `prepare(greeting)` and exits with its outcome; returns the child's PID.
-
-    Called before this process has started a thread (a forked child gets only the calling one).
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return pid
-    status = 1
-    try:
-        prepare(greeting)
-        status = 0
-    except SystemExit as exc:  # the preparation's own one-line error, already said
-        status = exc.code if isinstance(exc.code, int) else 1
-    except KeyboardInterrupt:  # Ctrl-C reaches the server too, which says so
-        status = 130
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Never back into the caller: the child must not go on to serve.
-        os._exit(status)
-
-
-def wait_for_preparation(pid: int) -> None:
-    """Wait for the child of `prepare_aside`; one that failed ends this process with its status."""
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        # A child killed by a signal gets the shell's status for it (128 + the signal).
-        raise SystemExit(code if code > 0 else 128 - code)
-
-
-def prepare(greeting: dict[str, Any]) -> None:
-    """Migrate, do the start-up housekeeping and greet (in the child of `prepare_aside`).
+def prepare(greeting: dict[str, Any]) -> bool:
+    """Migrate, do the start-up housekeeping and greet; False when that imported what serving never needs.
 
     A bucket that cannot be used ends the process in one line, before any migration.
     """
-    # Nothing made here outlives the child, which exits as soon as it is done.
-    gc.disable()
     from champion.artifacts.errors import StoreUnavailable
     from champion.config import Settings
     from champion.context import bootstrap, open_context
@@ -157,6 +115,8 @@ def prepare(greeting: dict[str, Any]) -> None:
         insecure=bool(greeting.get("insecure")),
         called=greeting.get("called"),
     )
+    # Alembic is imported only to migrate (`db.migrate`): a process that did stays no server.
+    return "alembic" not in sys.modules
 
 
 def log_config() -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""`champion serve` prepares the home folder and database beside the process that then serves.
+"""`champion serve` prepares the home folder and database in the process that then serves.
 
-The command line checks its address and execs into `champion.server`, which forks a child that
-migrates, does the start-up housekeeping and greets, while the server imports what it serves; the
-server waits for the child before it opens the database, and fails with it. Nothing the preparation
-imports (Alembic, after migrating) is ever in the server, so no start execs again: the process that
-serves is the one `champion serve` became, its options still holding the greeting.
+The command line checks its address and execs into `champion.server`, which migrates, does the
+start-up housekeeping, greets and serves: one import of the database layer and the services instead
+of one per process. A start that had to migrate execs once more, so that Alembic does not stay
+resident in the server. Which process serves shows in its command line: `champion.server` with the
+greeting still in its options is the one that prepared. The serving process imports with the
+cyclic collector off, and its app turns it back on once the models are loaded.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import textwrap
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from champion.db import HEAD
 from tests.servers import RunningServer, cli_env, free_port, running_server, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _serves_as_champion_serve_became(server: RunningServer) -> bool:
+def _served_where_prepared(server: RunningServer) -> bool:
     arguments = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
     module = arguments.index(b"-m")
     assert arguments[module + 1] == b"champion.server", arguments
@@ -49,78 +48,38 @@ def _python(code: str, home: Path, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_a_first_start_and_a_restart_both_serve_from_the_process_champion_serve_became(tmp_path: Path) -> None:
+def test_a_restart_serves_from_the_process_that_prepared_and_a_migrating_start_from_a_fresh_one(
+    tmp_path: Path,
+) -> None:
     with running_server(tmp_path, tls=False) as first:
         assert _answers(first) == 200
-        assert _serves_as_champion_serve_became(first)  # it migrated, in the child
+        assert not _served_where_prepared(first)  # it migrated: Alembic stays behind
         key = first.admin_api_key
     with running_server(tmp_path, tls=False, admin_key=key) as again:
         assert _answers(again) == 200
-        assert _serves_as_champion_serve_became(again)
-        said = again.log.read_text()
-        # Greeted once, by the preparation, before the server started.
-        assert said.count("champion is serving at") == 1
-        assert said.index("champion is serving at") < said.index("Started server process")
-
-
-def test_the_preparation_migrates_and_greets_in_a_child_and_leaves_nothing_in_the_server(tmp_path: Path) -> None:
-    done = _python(
-        """
-        import json, sys
-        from champion.server import prepare_aside, wait_for_preparation
-
-        greeting = {"url": "http://127.0.0.1:1", "insecure": False, "called": "champion"}
-        wait_for_preparation(prepare_aside(greeting))
-        names = {m.split(".")[0] for m in sys.modules} | {m for m in sys.modules if m.startswith("champion.")}
-        print("\\n" + json.dumps(sorted(names)))
-        """,
-        tmp_path,
-        CHAMPION_ADMIN_API_KEY="chp_0123456789ab.preparation-test-key-0123456789abcdef",
-    )
-    assert done.returncode == 0, done.stderr
-    assert "champion is serving at http://127.0.0.1:1" in done.stdout
-    names = set(json.loads(done.stdout.rstrip().splitlines()[-1]))
-    assert names & {"alembic", "sqlalchemy", "rich", "champion.context", "champion.config"} == set()
-    engine = create_engine(f"sqlite:///{tmp_path / 'champion.db'}")
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
-        admins = connection.execute(text("SELECT name FROM users WHERE is_admin")).scalars().all()
-    engine.dispose()
-    assert admins == ["admin"]
-
-
-def test_a_preparation_that_fails_ends_the_server_with_its_status_before_it_serves(tmp_path: Path) -> None:
-    port = free_port()
-    options = {"host": "127.0.0.1", "port": port, "workers": 1, "ssl_certfile": None, "ssl_keyfile": None}
-    options["greeting"] = {"url": f"http://127.0.0.1:{port}", "insecure": False, "called": "champion"}
-    unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'champion.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "champion.server", json.dumps(options)],
-        cwd=ROOT,
-        env=cli_env(tmp_path / "home", CHAMPION_DATABASE_URL=unreachable),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "unable to open database file" in done.stderr  # the child's traceback says why
-    assert "champion is serving at" not in done.stdout
-    assert "Started server process" not in done.stderr
+        assert _served_where_prepared(again)
+        assert "champion is serving at" in again.log.read_text()
 
 
 def test_the_server_imports_with_the_collector_off_and_the_app_turns_it_on_once_models_are_loaded(
     tmp_path: Path,
 ) -> None:
+    # Migrated first: a start that migrates execs once more, into a process this test does not see.
+    migrated = _python(
+        """
+        from champion.config import Settings
+        from champion.context import open_context
+
+        open_context(Settings()).close()
+        """,
+        tmp_path,
+    )
+    assert migrated.returncode == 0, migrated.stderr
     done = _python(
         """
         import asyncio, gc
         import uvicorn
         from champion import server
-        from champion.config import Settings
-        from champion.context import open_context
-
-        open_context(Settings()).close()  # migrated, as the preparation would have
 
         def serve(target, **options):
             print("collector while importing:", gc.isenabled())
@@ -134,11 +93,13 @@ def test_the_server_imports_with_the_collector_off_and_the_app_turns_it_on_once_
             asyncio.run(start_and_stop())
 
         uvicorn.run = serve
-        server.run({"host": "127.0.0.1", "port": 1, "workers": 1})
+        greeting = {"url": "http://127.0.0.1:1", "insecure": False, "called": "champion"}
+        server.run({"host": "127.0.0.1", "port": 1, "workers": 1, "greeting": greeting})
         """,
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
+    assert "champion is serving at" in done.stdout  # prepared here, in the process that then serves
     assert "collector while importing: False" in done.stdout
     assert "collector once started: True True" in done.stdout
 
