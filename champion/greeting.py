@@ -19,9 +19,13 @@ console = Console()
 stderr = Console(stderr=True)
 
 
-def command() -> str:
-    """How this command was called, so the suggested one runs as pasted (`make run` calls `.venv/bin/champion`)."""
-    called = sys.argv[0] if sys.argv else ""
+def command(called: str | None = None) -> str:
+    """How this command was called, so the suggested one runs as pasted (`make run` calls `.venv/bin/champion`).
+
+    `called`: the first word of the command line that was parsed (this process's by default).
+    """
+    if called is None:
+        called = sys.argv[0] if sys.argv else ""
     return called if Path(called).name == "champion" else "champion"
 
 
@@ -31,8 +35,8 @@ def error(message: str) -> None:
 
 
 def greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool, called: str | None = None) -> None:
-    """`called`: how the command was called (`command()` of the process that parsed it)."""
-    called = called or command()
+    """`called`: the first word of the command line that was parsed (`command`), this process's by default."""
+    called = command(called)
     # Plain lines rather than a box: the key and the command must survive copy and paste.
     console.print(
         f"champion is serving at [bold]{url}[/bold]  (data folder: {settings.home.resolve()})", soft_wrap=True

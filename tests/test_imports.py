@@ -84,6 +84,31 @@ def test_a_command_that_talks_to_a_server_imports_neither_the_server_nor_a_frame
     assert "champion.context" not in names
 
 
+def test_serve_execs_without_importing_the_greeting_or_the_server() -> None:
+    """`champion serve` only checks its address before it becomes the serving process, which greets."""
+    names = loaded(
+        """
+        import socket, sys
+        import champion.server
+
+        # In place of the exec: what the command line holds when it would become the server.
+        champion.server.exec_server = lambda options, greeting: None
+        from champion.cli import main
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        sys.argv = ["champion", "serve", "--no-tls", "--port", str(port)]
+        try:
+            main()
+        except SystemExit:
+            pass
+        """
+    )
+    assert names & (FRAMEWORKS | SERVER | {"rich"}) == set()
+    assert {n for n in names if n.startswith("champion.")} == {"champion.cli", "champion.cli.server", "champion.server"}
+
+
 def test_the_serving_process_loads_no_framework_before_a_model_needs_one(tmp_path: Path) -> None:
     home = {"CHAMPION_HOME": str(tmp_path)}
     # As `champion serve` does, migrations run before the serving process starts (which then finds the

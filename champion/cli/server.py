@@ -2,7 +2,9 @@
 
 The serving process itself prepares the home folder and the database (migrations, first admin,
 start-up housekeeping) and greets: done here, they would import the database layer and the services
-twice, once in this process and once after the exec, which was most of a start-up's time.
+twice, once in this process and once after the exec, which was most of a start-up's time. For the
+same reason this module leaves the greeting's module (and rich) to the serving process: it is
+imported here only to say that the address is taken.
 """
 
 from __future__ import annotations
@@ -10,17 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from champion.greeting import command as _command
-from champion.greeting import console, stderr
-from champion.greeting import greet as _greet
 from champion.server import exec_server
-
-__all__ = ["_greet", "console", "serve"]  # the greeting is tested through this module
 
 
 def serve(
@@ -60,7 +58,8 @@ def serve(
             "ssl_keyfile": str(key) if key else None,
             "access_log": access_log,
         },
-        greeting={"url": f"{scheme}://{host}:{port}", "insecure": self_signed_cert, "called": _command()},
+        # How this command was called, for the commands the greeting suggests (`greeting.command`).
+        greeting={"url": f"{scheme}://{host}:{port}", "insecure": self_signed_cert, "called": sys.argv[0]},
     )
 
 
@@ -80,10 +79,12 @@ def _require_free_port(host: str, port: int) -> None:
                 reason = f"port {port} is already in use (by another champion, or another program)"
             else:
                 reason = str(exc.strerror or exc)
+            from champion.greeting import command, stderr
+
             other = 9443 if port != 9443 else 10443
             stderr.print(
                 f"[red]error:[/red] cannot listen on {host}:{port}: {reason}.\n"
-                f"Choose another port: {_command()} serve --port {other} (or make run PORT={other}).",
+                f"Choose another port: {command()} serve --port {other} (or make run PORT={other}).",
                 soft_wrap=True,
                 highlight=False,
             )

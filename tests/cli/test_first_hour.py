@@ -20,9 +20,9 @@ from typer.testing import CliRunner, Result
 
 from champion.app import create_app
 from champion.cli import app
-from champion.cli import server as serve_command
 from champion.config import Settings
 from champion.context import open_context
+from champion.greeting import console, greet
 from champion.models.software_specs import versioned_type
 from champion.tls import self_signed
 from champion.users import service as users
@@ -192,8 +192,8 @@ def test_make_run_takes_the_port() -> None:
 
 def test_a_second_start_says_where_the_admin_key_went() -> None:
     settings = Settings(admin_api_key=None, admin_user="admin")
-    with serve_command.console.capture() as captured:
-        serve_command._greet("https://127.0.0.1:8443", settings, None, insecure=True)
+    with console.capture() as captured:
+        greet("https://127.0.0.1:8443", settings, None, insecure=True)
     said = captured.get()
     assert "The API key of admin was shown at the first start" in said
     assert "champion keys create admin" in said
@@ -205,6 +205,6 @@ def test_the_suggested_command_is_the_one_that_was_called(monkeypatch: pytest.Mo
     """`make run` calls `.venv/bin/champion`, which is not on a newcomer's PATH: the greeting says that."""
     monkeypatch.setattr(sys, "argv", [".venv/bin/champion", "serve"])
     settings = Settings(admin_api_key=None, admin_user="admin")
-    with serve_command.console.capture() as captured:
-        serve_command._greet("https://127.0.0.1:8443", settings, None, insecure=True)
+    with console.capture() as captured:
+        greet("https://127.0.0.1:8443", settings, None, insecure=True)
     assert ".venv/bin/champion keys create admin" in captured.get()
