@@ -71,7 +71,9 @@ def bootstrap(context: ServerContext) -> IssuedKey | None:
     context.store.clear_staging(older_than=settled)
     with context.sessions() as session:
         operations.recover(session, live_runners=None if alone else cluster.live_names(session))
-        young = set(context.store.digests()) - set(context.store.digests(older_than=settled))
+        # Alone, no blob is another's upload: the store is listed once, by the sweep (a bucket's
+        # listing takes a request per thousand objects, a folder's a walk through it).
+        young = set() if alone else set(context.store.digests()) - set(context.store.digests(older_than=settled))
         models.sweep_orphans(session, context.store, keep=young)
         return users.ensure_first_admin(
             session, name=context.settings.admin_user, api_key=context.settings.admin_api_key
