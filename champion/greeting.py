@@ -1,7 +1,9 @@
 """What `champion serve` says when it starts: where it serves, and how to use the first admin's key.
 
-Said by the serving process once it has prepared the home folder and the database (`champion.server`),
-so it imports rich and nothing of the command line.
+Said by the serving process once it has prepared the home folder and the database (`champion.server`).
+On a terminal, rich sets the URL and the key off in bold; anywhere else (a log, a pipe, a service
+manager's journal) the same lines are written plain, as rich would write them there, without
+importing rich: that import is a few hundredths of a second of a start-up.
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 if TYPE_CHECKING:  # the command line imports this module, and has no use for the settings' library
     from champion.config import Settings
 
-console = Console()
-stderr = Console(stderr=True)
+Part = str | tuple[str, str]
+"""A piece of a line: plain text, or text and the style (rich's names) that sets it off on a terminal."""
 
 
 def command(called: str | None = None) -> str:
@@ -30,38 +30,58 @@ def command(called: str | None = None) -> str:
 
 
 def error(message: str) -> None:
-    """One line on stderr, where a traceback would otherwise go."""
-    stderr.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    """`message` on stderr after a red "error:", where a traceback would otherwise go."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True).print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
 
 
 def greet(url: str, settings: Settings, admin_key: str | None, *, insecure: bool, called: str | None = None) -> None:
     """`called`: the first word of the command line that was parsed (`command`), this process's by default."""
+    said = lines(url, settings, admin_key, insecure=insecure, called=called)
+    if not sys.stdout.isatty():
+        for line in said:
+            print("".join(part if isinstance(part, str) else part[0] for part in line), flush=True)  # noqa: T201
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    terminal = Console()
+    for line in said:
+        # Soft-wrapped: the key and the command must survive copy and paste. Highlighted (numbers,
+        # URLs) as rich highlights any string it prints.
+        terminal.print(terminal.highlighter(Text.assemble(*line)), soft_wrap=True)
+
+
+def lines(
+    url: str, settings: Settings, admin_key: str | None, *, insecure: bool, called: str | None
+) -> list[list[Part]]:
+    """The greeting, line by line (plain lines rather than a box: the key and the command must survive
+    copy and paste)."""
     called = command(called)
-    # Plain lines rather than a box: the key and the command must survive copy and paste.
-    console.print(
-        f"champion is serving at [bold]{url}[/bold]  (data folder: {settings.home.resolve()})", soft_wrap=True
-    )
+    said: list[list[Part]] = [["champion is serving at ", (url, "bold"), f"  (data folder: {settings.home.resolve()})"]]
     # A key the operator chose is in their environment already, and this output may end up in a
     # log; only a generated key, which nobody has yet, is shown (once).
     given = settings.admin_api_key is not None
     if admin_key:
-        console.print(f"First start: created the admin user [bold]{settings.admin_user}[/bold].")
+        said.append(["First start: created the admin user ", (settings.admin_user, "bold"), "."])
         if given:
-            console.print("Its API key is the one in CHAMPION_ADMIN_API_KEY (not shown).")
+            said.append(["Its API key is the one in CHAMPION_ADMIN_API_KEY (not shown)."])
         else:
-            console.print(
-                f"Admin API key, shown once, keep it safe: [bold yellow]{admin_key}[/bold yellow]", soft_wrap=True
-            )
+            said.append(["Admin API key, shown once, keep it safe: ", (admin_key, "bold yellow")])
     elif not given:
-        console.print(
-            f"The API key of {settings.admin_user} was shown at the first start. Lost it? "
-            f"[bold]{called} keys create {settings.admin_user}[/bold] makes a new one "
-            "(run it here, with the same data folder).",
-            soft_wrap=True,
+        said.append(
+            [
+                f"The API key of {settings.admin_user} was shown at the first start. Lost it? ",
+                (f"{called} keys create {settings.admin_user}", "bold"),
+                " makes a new one (run it here, with the same data folder).",
+            ]
         )
     shown = "$CHAMPION_ADMIN_API_KEY" if given else admin_key or "<api key>"
     curl = "curl -k" if insecure else "curl"
-    console.print("Next, list your spaces:")
-    console.print(f'  {curl} -H "Authorization: Bearer {shown}" {url}/v2/spaces', soft_wrap=True)
+    said.append(["Next, list your spaces:"])
+    said.append([f'  {curl} -H "Authorization: Bearer {shown}" {url}/v2/spaces'])
     which = "that key" if given or admin_key else "your API key"
-    console.print(f"or open {url}/ in a browser and sign in as {settings.admin_user} with {which}.", soft_wrap=True)
+    said.append([f"or open {url}/ in a browser and sign in as {settings.admin_user} with {which}."])
+    return said

@@ -3,8 +3,8 @@
 The serving process itself prepares the home folder and the database (migrations, first admin,
 start-up housekeeping) and greets: done here, they would import the database layer and the services
 twice, once in this process and once after the exec, which was most of a start-up's time. For the
-same reason this module leaves the greeting's module (and rich) to the serving process: it is
-imported here only to say that the address is taken.
+same reason this module leaves the greeting's module to the serving process: it is imported here
+only to say that the address is taken.
 """
 
 from __future__ import annotations
@@ -79,13 +79,11 @@ def _require_free_port(host: str, port: int) -> None:
                 reason = f"port {port} is already in use (by another champion, or another program)"
             else:
                 reason = str(exc.strerror or exc)
-            from champion.greeting import command, stderr
+            from champion.greeting import command, error
 
             other = 9443 if port != 9443 else 10443
-            stderr.print(
-                f"[red]error:[/red] cannot listen on {host}:{port}: {reason}.\n"
-                f"Choose another port: {command()} serve --port {other} (or make run PORT={other}).",
-                soft_wrap=True,
-                highlight=False,
+            error(
+                f"cannot listen on {host}:{port}: {reason}.\n"
+                f"Choose another port: {command()} serve --port {other} (or make run PORT={other})."
             )
             raise typer.Exit(code=1) from None

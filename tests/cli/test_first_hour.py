@@ -22,7 +22,7 @@ from champion.app import create_app
 from champion.cli import app
 from champion.config import Settings
 from champion.context import open_context
-from champion.greeting import console, greet
+from champion.greeting import greet
 from champion.models.software_specs import versioned_type
 from champion.tls import self_signed
 from champion.users import service as users
@@ -190,21 +190,21 @@ def test_make_run_takes_the_port() -> None:
     assert result.stdout.strip().endswith("champion serve --tls --port 9443")
 
 
-def test_a_second_start_says_where_the_admin_key_went() -> None:
+def test_a_second_start_says_where_the_admin_key_went(capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(admin_api_key=None, admin_user="admin")
-    with console.capture() as captured:
-        greet("https://127.0.0.1:8443", settings, None, insecure=True)
-    said = captured.get()
+    greet("https://127.0.0.1:8443", settings, None, insecure=True)
+    said = capsys.readouterr().out
     assert "The API key of admin was shown at the first start" in said
     assert "champion keys create admin" in said
     assert "sign in as admin with your API key" in said
     assert "with that key" not in said
 
 
-def test_the_suggested_command_is_the_one_that_was_called(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_suggested_command_is_the_one_that_was_called(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`make run` calls `.venv/bin/champion`, which is not on a newcomer's PATH: the greeting says that."""
     monkeypatch.setattr(sys, "argv", [".venv/bin/champion", "serve"])
     settings = Settings(admin_api_key=None, admin_user="admin")
-    with console.capture() as captured:
-        greet("https://127.0.0.1:8443", settings, None, insecure=True)
-    assert ".venv/bin/champion keys create admin" in captured.get()
+    greet("https://127.0.0.1:8443", settings, None, insecure=True)
+    assert ".venv/bin/champion keys create admin" in capsys.readouterr().out
