@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -16,26 +19,27 @@ from starlette.routing import BaseRoute
 from champion import __version__, changes
 from champion.api import datarobot, inference, wml
 from champion.api.deferred import Deferred
-from champion.challengers.replay import ReplayHandler, ReplayScheduler
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
-from champion.deployments.rollout import DeployHandler
 from champion.follower import Follower
-from champion.jobs.scoring_job import BatchJobHandler
 from champion.meters import ServingMetrics
 from champion.monitoring.capture import CaptureBuffer
-from champion.monitoring.writer import CaptureWriter
 from champion.notifications import Listener
-from champion.operations.runner import Handler, OperationRunner
-from champion.operations.types import OperationKind
-from champion.replacement.handler import ReplaceHandler
 from champion.serving.engine import ServingEngine
 from champion.spaces.access import AccessCache
 
+if TYPE_CHECKING:  # imported when the operations are built (`_operations`), after a served app's start-up
+    from champion.challengers.replay import ReplayScheduler
+    from champion.monitoring.writer import CaptureWriter
+    from champion.operations.runner import OperationRunner
+
+logger = logging.getLogger(__name__)
+
 
 def serving_app() -> FastAPI:
-    """The app `champion serve` runs: its faces mounted once it has started (`champion.api.deferred`)."""
+    """The app `champion serve` runs: its operations started and its faces mounted once it has started
+    (`champion.api.deferred`), so that it answers predictions first."""
     return create_app(faces_later=True)
 
 
@@ -44,7 +48,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Given a context, use it (tests, the CLI); otherwise open one at start-up.
 
-    `faces_later`: mount every route but the prediction routes right after start-up, not now.
+    `faces_later`: once the models are loaded, answer predictions at once; then start the operations
+    (runner, capture writer, replay scheduler) and mount every other route, rather than before.
     """
 
     @asynccontextmanager
@@ -55,21 +60,9 @@ def create_app(
         process = cluster.process_name()
         listener = Listener.for_engine(ctx.engine)  # PostgreSQL's notifications; on SQLite, polling alone
         follower = Follower(ctx.sessions, engine, access, ctx.store, process=process, listening=listener.is_live)
-        timeout = ctx.settings.load_timeout_seconds
-        deploy = DeployHandler(ctx.sessions, process, timeout, committed=follower.sync)
-        batch_job = BatchJobHandler.configured(ctx.sessions, ctx.store, engine, ctx.settings)
-        replace = ReplaceHandler(ctx.sessions, process, timeout, committed=follower.sync)
-        handlers: dict[str, Handler] = {
-            OperationKind.DEPLOY: deploy,
-            OperationKind.BATCH_JOB: batch_job,
-            OperationKind.REPLACE: replace,
-            OperationKind.CHALLENGER_REPLAY: ReplayHandler(ctx.sessions, ctx.store),
-        }
-        runner = OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names)
         listener.on(changes.Topic, follower.wake)
-        listener.on([changes.NEW_OPERATIONS], runner.wake)
         listener.start()
-        app.state.context, app.state.engine, app.state.access, app.state.runner = ctx, engine, access, runner
+        app.state.context, app.state.engine, app.state.access = ctx, engine, access
         await follower.start()
         app.state.follower = follower  # the readiness probe: every served model is loaded now
         # Everything alive now (libraries, loaded models) lives as long as the process: moving it
@@ -80,21 +73,33 @@ def create_app(
         # for it (some 2,000 objects, under 1 MB) is frozen with the rest rather than collected: a
         # full collection of everything alive would hold up the first requests for a tenth of a second.
         gc.enable()
-        runner.start()
-        writer = CaptureWriter(
-            ctx.sessions, ctx.store, engine.capture, interval=ctx.settings.capture_flush_seconds, metrics=meters
-        )
-        writer.start()
-        app.state.capture_writer = writer
-        scheduler = ReplayScheduler(ctx.sessions)
-        scheduler.start()
+        operations: _Operations | None = None
+
+        async def start_operations() -> None:
+            nonlocal operations
+            arguments = (ctx, engine, follower, process, meters)
+            # Their modules take a few hundredths of a second to import: off the loop once serving.
+            built = await asyncio.to_thread(_operations, *arguments) if faces_later else _operations(*arguments)
+            listener.on([changes.NEW_OPERATIONS], built.runner.wake)
+            app.state.runner, app.state.capture_writer = built.runner, built.writer
+            built.start()
+            operations = built
+
+        rest: asyncio.Task[None] | None = None
+        if deferred is not None:
+            rest = asyncio.get_running_loop().create_task(_then_faces(start_operations(), deferred), name="faces")
+        else:
+            await start_operations()
         try:
             yield
         finally:
+            if rest is not None:
+                rest.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rest
             await listener.stop()
-            await scheduler.stop()
-            await runner.stop()
-            await writer.stop()  # after the runner: nothing scores any more, and the last rows land
+            if operations is not None:
+                await operations.stop()
             await follower.stop()
             await engine.close()
             meters.close()
@@ -104,31 +109,19 @@ def create_app(
     # Built here, not in the lifespan: the meters outlive a restart of the lifespan, and each
     # app has its own registry, so several apps in one process never collide.
     meters = ServingMetrics()
-    deferred: Deferred | None = None
-
-    @asynccontextmanager
-    async def lifespan_then_faces(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app):
-            assert deferred is not None
-            mounting = asyncio.get_running_loop().create_task(deferred.mount(), name="faces")
-            try:
-                yield
-            finally:
-                mounting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await mounting
 
     # No /docs or /openapi.json: every route but the documented probes needs credentials.
     app = FastAPI(
         title="champion",
         version=__version__,
-        lifespan=lifespan_then_faces if faces_later else lifespan,
+        lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.state.metrics = meters
     app.router.routes[:0] = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
+    deferred: Deferred | None = None
     if faces_later:
         deferred = Deferred(app.router, _face_routes)
         app.router.routes.append(deferred)
@@ -136,6 +129,69 @@ def create_app(
         app.router.routes.extend(_face_routes())
     app.add_exception_handler(HTTPException, _http_error)
     return app
+
+
+@dataclass(frozen=True)
+class _Operations:
+    """What works beside the predictions: the operations' runner, the capture writer, the replay scheduler."""
+
+    runner: OperationRunner
+    writer: CaptureWriter
+    scheduler: ReplayScheduler
+
+    def start(self) -> None:
+        self.runner.start()
+        self.writer.start()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.runner.stop()
+        await self.writer.stop()  # after the runner: nothing scores any more, and the last rows land
+
+
+def _operations(
+    ctx: ServerContext, engine: ServingEngine, follower: Follower, process: str, meters: ServingMetrics
+) -> _Operations:
+    """The operations of this process, built (not started); their modules imported now."""
+    from champion.challengers.replay import ReplayHandler, ReplayScheduler
+    from champion.deployments.rollout import DeployHandler
+    from champion.jobs.scoring_job import BatchJobHandler
+    from champion.monitoring.writer import CaptureWriter
+    from champion.operations.runner import Handler, OperationRunner
+    from champion.operations.types import OperationKind
+    from champion.replacement.handler import ReplaceHandler
+
+    timeout = ctx.settings.load_timeout_seconds
+    handlers: dict[str, Handler] = {
+        OperationKind.DEPLOY: DeployHandler(ctx.sessions, process, timeout, committed=follower.sync),
+        OperationKind.BATCH_JOB: BatchJobHandler.configured(ctx.sessions, ctx.store, engine, ctx.settings),
+        OperationKind.REPLACE: ReplaceHandler(ctx.sessions, process, timeout, committed=follower.sync),
+        OperationKind.CHALLENGER_REPLAY: ReplayHandler(ctx.sessions, ctx.store),
+    }
+    return _Operations(
+        runner=OperationRunner(ctx.sessions, handlers, name=process, live_runners=cluster.live_names),
+        writer=CaptureWriter(
+            ctx.sessions, ctx.store, engine.capture, interval=ctx.settings.capture_flush_seconds, metrics=meters
+        ),
+        scheduler=ReplayScheduler(ctx.sessions),
+    )
+
+
+async def _then_faces(start_operations: Coroutine[Any, Any, None], deferred: Deferred) -> None:
+    """A served app's start-up once it answers predictions: the operations (the faces start them),
+    then the faces. Operations that cannot start fail the requests waiting for the faces, as faces
+    that cannot be built would."""
+    try:
+        await start_operations
+    except asyncio.CancelledError as exc:  # the server stops first
+        deferred.abandon(exc)
+        raise
+    except Exception as exc:
+        logger.exception("starting the operations failed")
+        deferred.abandon(exc)
+        return
+    await deferred.mount()
 
 
 def _face_routes() -> list[BaseRoute]:

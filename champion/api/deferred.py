@@ -41,6 +41,11 @@ class Deferred(BaseRoute):
             raise RuntimeError("the server's routes could not be built") from self._failure
         await self._router.app(scope, receive, send)  # matched again, among the routes now mounted
 
+    def abandon(self, reason: BaseException) -> None:
+        """Never mount: the requests waiting, and any to come, fail (`reason` says why in the log)."""
+        self._failure = reason
+        self._mounted.set()
+
     async def mount(self) -> None:
         """Build the routes off the event loop, then put them where this route stands."""
         try:
