@@ -23,6 +23,11 @@ quiet one would spend its time. Prints the medians over the runs.
 two folders compare exactly the files that differ between them). Both run as
 `python -P -m champion serve`, as bench/run.py runs an older champion.
 
+Bytecode: with PYTHONDONTWRITEBYTECODE set (as in the development environment) champion's own modules
+have no .pyc files, and every start compiles them from source (some 0.15-0.2 s here); an installed
+champion (pip compiles them) does not. `python -m compileall -q DIR` on a --source or --compare folder
+times a start as an installed champion's; without it, as `make bench` times the working tree.
+
 --profile: one more start of the serving process itself (`python -m champion.server`, as `champion
 serve` execs into; py-spy loses a process that execs) under `py-spy record`, as raw collapsed stacks
 of every thread in the work folder (startup-profile.raw).
