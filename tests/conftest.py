@@ -24,7 +24,6 @@ from tests.model_files import ModelFiles, build
 # the modules that make consoles (`champion.cli` imports a command's module only when it runs).
 os.environ.pop("COLUMNS", None)
 import champion.cli.client
-import champion.cli.server
 import champion.cli.users  # noqa: F401
 
 POSTGRES_URL = os.environ.get("CHAMPION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
