@@ -16,7 +16,6 @@ from champion.replacement.checks import ValidationReport
 from champion.replacement.report import SCHEMA_MISMATCH_WARNING as SCHEMA_MISMATCH
 from champion.replacement.service import HistoryEntry
 from champion.runtimes import Signature, TargetType
-from champion.serving.engine import Answer
 from champion.spaces.tables import Space, SpaceMember
 
 
@@ -259,17 +258,6 @@ def described(item: Described, base_url: str) -> dict[str, Any]:
     if warnings:
         body["system"] = {"warnings": warnings}
     return body
-
-
-def predictions(answer: Answer) -> dict[str, Any]:
-    labels = answer.prediction.labels.tolist()
-    probabilities = answer.prediction.probabilities
-    if probabilities is None:
-        return {"fields": ["prediction"], "values": [[label] for label in labels]}
-    return {
-        "fields": ["prediction", "probability"],
-        "values": [[label, row] for label, row in zip(labels, probabilities.tolist(), strict=True)],
-    }
 
 
 def job(row: BatchJob, result: JobResult | None) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from starlette.routing import Route
 from champion.api import humility
 from champion.api.body import read_json
 from champion.api.deps import authenticate_from_memory
-from champion.api.wml import render
 from champion.api.wml.errors import render_error
+from champion.api.wml.predictions import predictions
 from champion.api.wml.schemas import ScoringRequest
 from champion.context import ServerContext
 from champion.deployments import scoring
@@ -61,7 +61,7 @@ async def score(request: Request) -> Response:
         # The caller went away mid-body: nobody is left to answer, and it is no server error.
         return Response(status_code=499)
     parts = [answer] if len(blocks) == 1 else _per_block(answer, [len(rows) for rows in blocks])
-    content = orjson.dumps({"predictions": [render.predictions(part) for part in parts]})
+    content = orjson.dumps({"predictions": [predictions(part) for part in parts]})
     served = answer.version
     headers = {MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}"}
     if answer.humility is not None:  # one attribute check for deployments without rules

@@ -1,0 +1,22 @@
+"""A prediction in WML's shape: `{"fields": [...], "values": [[label, probabilities], ...]}`.
+
+A module of its own, apart from `render`: the scoring route is on the start-up path (it answers from
+the first moment), and `render` imports the deployment, replacement and job services for the other routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from champion.serving.engine import Answer
+
+
+def predictions(answer: Answer) -> dict[str, Any]:
+    labels = answer.prediction.labels.tolist()
+    probabilities = answer.prediction.probabilities
+    if probabilities is None:
+        return {"fields": ["prediction"], "values": [[label] for label in labels]}
+    return {
+        "fields": ["prediction", "probability"],
+        "values": [[label, row] for label, row in zip(labels, probabilities.tolist(), strict=True)],
+    }
