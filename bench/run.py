@@ -244,6 +244,7 @@ def start_champion_at(ref: str, model: Path, work: Path, workers: int) -> Server
         raise BenchError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(source, filter="data")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=False)  # as for champion now
     port = free_port()
     key = f"bench.{secrets.token_hex(16)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
@@ -951,6 +952,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_all(args: argparse.Namespace, work: Path, servers: list[Server]) -> tuple[str, dict[str, Any]]:
     """Every server in turn (the HTTP floor, the baseline, champion), then start-up and the CLI."""
+    # An installed champion has its bytecode (pip compiles it); a checkout run with
+    # PYTHONDONTWRITEBYTECODE would compile every module at every start, timing the compiler too.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "champion")], check=False)
     model = fit_model(work)
     every = write_bodies(work, sorted({*args.rows, 1, 100}))
     bodies = {rows: every[rows] for rows in args.rows}
