@@ -14,6 +14,7 @@ created and when its `/software_spec` changes.
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class SoftwareSpec:
         return model_type.partition("_")[0] in self.model_types
 
 
+@functools.cache  # each spec asks after the same few packages; a lookup scans every installed distribution
 def _installed(name: str) -> str | None:
     try:
         return version(name)
