@@ -365,8 +365,11 @@ def memory_kib(pid: int) -> tuple[int, int]:
     for p in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
             status = Path(f"/proc/{p}/status").read_text()
-            peak += int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
-            current += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+            found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M), re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+            if found[0] is None or found[1] is None:  # a child that has ended and not been reaped yet holds no memory
+                continue
+            peak += int(found[0].group(1))
+            current += int(found[1].group(1))
     return peak, current
 
 
