@@ -179,7 +179,7 @@ def _operations(
 
 
 async def _then_faces(start_operations: Coroutine[Any, Any, None], deferred: Deferred) -> None:
-    """A served app's start-up once it answers predictions: the operations (the faces start them),
+    """A served app's start-up once it answers predictions: the operations (the faces use the runner),
     then the faces. Operations that cannot start fail the requests waiting for the faces, as faces
     that cannot be built would."""
     try:

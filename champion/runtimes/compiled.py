@@ -200,17 +200,9 @@ def check_apart(path: Path, framework: Framework, *, sha256: str) -> bool:
     """
     if _read_record(_record_path(path, framework, sha256)) is not None or not may_compile(path, framework):
         return False
-    command = [sys.executable, "-m", "champion.runtimes.convert", "--check", str(path), framework.value, sha256]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        logger.warning("checking the compiled form of %s took over %d s", path.name, CONVERT_TIMEOUT_SECONDS)
-        return False
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        logger.warning(
-            "could not check the compiled form of %s: %s", path.name, lines[-1] if lines else done.returncode
-        )
+    failed = _run_apart("--check", str(path), framework.value, sha256)
+    if failed is not None:
+        logger.warning("could not check the compiled form of %s: %s", path.name, failed)
         return False
     return True
 
@@ -383,18 +375,27 @@ def _convert_apart(path: Path, framework: Framework, folder: Path, *, rows: Path
     nor onnx (see that module)."""
     folder.mkdir(exist_ok=True)
     out = folder / f".{uuid.uuid4().hex}.graph"
-    command = [sys.executable, "-m", "champion.runtimes.convert", str(path), framework.value, str(out), str(rows)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
-        if done.returncode != 0:
-            # The converters' own messages run to pages (every attribute of the node): the child sends the root cause.
-            lines = done.stderr.strip().splitlines()
-            raise ConversionFailed(f"the conversion to ONNX failed: {lines[-1] if lines else done.returncode}")
+        failed = _run_apart(str(path), framework.value, str(out), str(rows))
+        if failed is not None:
+            raise ConversionFailed(f"the conversion to ONNX failed: {failed}")
         return out.read_bytes()
-    except subprocess.TimeoutExpired:
-        raise ConversionFailed(f"the conversion to ONNX took over {CONVERT_TIMEOUT_SECONDS} s") from None
     finally:
         out.unlink(missing_ok=True)
+
+
+def _run_apart(*arguments: str) -> str | None:
+    """Run `python -m champion.runtimes.convert ARGUMENTS`; None when it succeeded, else why it did not."""
+    command = [sys.executable, "-m", "champion.runtimes.convert", *arguments]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        return f"it took over {CONVERT_TIMEOUT_SECONDS} s"
+    if done.returncode == 0:
+        return None
+    # The converters' own messages run to pages (every attribute of the node): the child sends the root cause.
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
 
 
 def convert(native: LoadedModel) -> bytes:

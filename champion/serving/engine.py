@@ -232,8 +232,10 @@ class ServingEngine:
                 )
                 self.metrics.model_loaded()
                 # A compiled model answers a few rows in tens of microseconds: less than handing them
-                # to the model's thread and back costs, so small batches are answered on the event loop.
-                inline = INLINE_ROWS if isinstance(model, compiled_form.CompiledModel) else 0
+                # to the model's thread and back costs, so small batches are answered on the event loop
+                # (not by one that sends rows with missing values to its native model).
+                compiled_only = isinstance(model, compiled_form.CompiledModel) and not model.missing_native
+                inline = INLINE_ROWS if compiled_only else 0
                 batcher = MicroBatcher(model.predict, large=self._large, inline_rows=inline)
                 shared = self._models[key] = _Shared(key, model, batcher)
                 # What the load made lives as long as the model serves: out of the collector's reach,
