@@ -61,6 +61,11 @@ def _plan(signature: Signature) -> _Plan:
     return plan
 
 
+def numeric(signature: Signature) -> bool:
+    """Whether every feature is numeric, so that the model takes a float64 matrix."""
+    return _plan(signature).as_float
+
+
 def names(signature: Signature) -> frozenset[str]:
     """The signature's feature names (worked out once per signature)."""
     return _plan(signature).known
@@ -118,11 +123,8 @@ def from_records(
             matrix = np.asarray(values, dtype=np.float64)
         except (ValueError, OverflowError):  # ragged rows, or an int too large for a float
             matrix = None
-        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
-            if order is not None:
-                matrix = matrix[:, order]
-            if _valid(signature, plan, matrix):
-                return matrix
+        if matrix is not None and (quick := _in_order(signature, plan, matrix, width, order)) is not None:
+            return quick
     # Slow path: find the first bad value (row by row) and name it, or build the matrix.
     take = order if order is not None else range(width)
     rows: list[list[Any]] = []
@@ -139,6 +141,37 @@ def from_records(
                 raise InvalidInput(str(bad), field=f"{field}.values[{i}][{j}]") from None
         rows.append(out)
     return _matrix(rows, len(features), as_float)
+
+
+def quick_records(
+    signature: Signature,
+    fields: Sequence[Any] | None,
+    matrix: npt.NDArray[np.float64],
+    *,
+    ignore: frozenset[str] = frozenset(),
+) -> npt.NDArray[np.float64] | None:
+    """`from_records`' matrix for rows already read into a float64 matrix, one column per field (per
+    feature without fields), from plain JSON numbers only (no true or false, null or strings); None
+    when `from_records` must look at the rows itself, which accepts them or names the fault."""
+    plan = _plan(signature)
+    if not plan.as_float or not len(matrix):
+        return None
+    try:
+        order = None if fields is None else _order(signature, plan, fields, "fields", ignore)
+    except InvalidInput:
+        return None
+    return _in_order(signature, plan, matrix, len(signature.features) if fields is None else len(fields), order)
+
+
+def _in_order(
+    signature: Signature, plan: _Plan, matrix: npt.NDArray[np.float64], width: int, order: list[int] | None
+) -> npt.NDArray[np.float64] | None:
+    """A matrix of `width` columns in the caller's order as the model takes it, when it passes `_valid`."""
+    if matrix.ndim != 2 or matrix.shape[1] != width:
+        return None
+    if order is not None:
+        matrix = matrix[:, order]
+    return matrix if _valid(signature, plan, matrix) else None
 
 
 def from_columns(

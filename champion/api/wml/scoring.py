@@ -19,8 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from champion.api import humility
-from champion.api.body import read_json
 from champion.api.deps import authenticate_from_memory
+from champion.api.wml import numeric_body
+from champion.api.wml.body_bytes import loads, read_bytes
 from champion.api.wml.errors import render_error
 from champion.api.wml.predictions import predictions
 from champion.api.wml.schemas import ScoringRequest
@@ -45,11 +46,9 @@ async def score(request: Request) -> Response:
         actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
         view = scoring.resolve(engine, access, actor, request.path_params["deployment_id"])
         with scoring.reading(engine, view):
-            payload = await read_json(request, limit=context.settings.max_request_bytes)
-            blocks, association_ids = _parse(view, payload, context.settings.max_rows_per_request)
-            # The body's dicts and lists are not held while the prediction is awaited: held by every
-            # request in flight, they outlive the young generations and bring on full collections.
-            del payload
+            body = await read_bytes(request, limit=context.settings.max_request_bytes)
+            blocks, association_ids = _parse(view, body, context.settings.max_rows_per_request)
+            del body  # not held while the prediction is awaited
         rows = blocks[0] if len(blocks) == 1 else stacking.stack(blocks)
         answer = await scoring.predict(engine, view, rows, association_ids=association_ids)
     except ChampionError as error:
@@ -69,8 +68,22 @@ async def score(request: Request) -> Response:
     return Response(content, media_type="application/json", headers=headers)
 
 
-def _parse(view: DeploymentView, payload: object, max_rows: int) -> tuple[list[np.ndarray], list[str] | None]:
-    """The request's input blocks as matrices in the champion's feature order, and their association ids."""
+def _parse(view: DeploymentView, body: bytes, max_rows: int) -> tuple[list[np.ndarray], list[str] | None]:
+    """The request's input blocks as matrices in the champion's feature order, and their association ids.
+
+    A body of plain numbers is read straight into its matrix (`numeric_body`); any other is parsed, and
+    its parsed dicts and lists are gone once this returns: held by every request in flight while the
+    prediction is awaited, they would outlive the young generations and bring on full collections.
+    """
+    if scoring.association_column(view) is None:
+        signature = view.champion.signature
+        rows = numeric_body.matrix(signature, body, max_rows=max_rows, ignore=view.retired_fields)
+        if rows is not None:
+            return [rows], None
+    return _parse_payload(view, loads(body), max_rows)
+
+
+def _parse_payload(view: DeploymentView, payload: object, max_rows: int) -> tuple[list[np.ndarray], list[str] | None]:
     try:
         scoring_request = ScoringRequest.model_validate(payload)
     except ValidationError as exc:
