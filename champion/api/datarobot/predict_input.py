@@ -17,7 +17,7 @@ import io
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy.typing as npt
 import orjson
@@ -67,8 +67,20 @@ class Table:
 # -- reading the body -------------------------------------------------------------------
 
 
+class Content(NamedTuple):
+    """A body read and decoded, not yet a table: parsed JSON (`json`), or CSV text."""
+
+    json: bool
+    value: Any
+
+
 async def read_table(request: Request, *, limit: int) -> Table:
     """The request's rows, or InvalidInput (400), UnsupportedMedia (415) or PayloadTooLarge (413)."""
+    return table(await read_content(request, limit=limit))
+
+
+async def read_content(request: Request, *, limit: int) -> Content:
+    """The request's data decoded (JSON parsed, CSV text), with `read_table`'s errors up to that point."""
     media, params = _media_type(request.headers.get("content-type"))
     if media not in CSV_TYPES and media not in JSON_TYPES and media != MULTIPART:
         shown = f"'{media}'" if media else "no Content-Type"
@@ -77,8 +89,13 @@ async def read_table(request: Request, *, limit: int) -> Table:
     if media == MULTIPART:
         data, media, params = _file_part(data, params)
     if media in JSON_TYPES:
-        return _records(data)
-    return _csv(data, params.get("charset"))
+        return Content(True, _parsed(data))
+    return Content(False, _text(data, params.get("charset")))
+
+
+def table(content: Content) -> Table:
+    """The content's rows as a table, or the InvalidInput naming what is wrong with its shape."""
+    return _records_table(content.value) if content.json else _csv_table(content.value)
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -213,10 +230,17 @@ def _file_part(data: bytes, params: dict[str, str]) -> tuple[bytes, str, dict[st
 
 
 def _records(data: bytes) -> Table:
+    return _records_table(_parsed(data))
+
+
+def _parsed(data: bytes) -> Any:
     try:
-        records = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"not valid JSON: {exc}", field="body") from None
+
+
+def _records_table(records: Any) -> Table:
     if not isinstance(records, list):
         raise InvalidInput("expected a JSON list of records, [{column: value, ...}, ...]", field="body")
     if not records:
@@ -239,14 +263,21 @@ def _records(data: bytes) -> Table:
 
 
 def _csv(data: bytes, charset: str | None) -> Table:
+    return _csv_table(_text(data, charset))
+
+
+def _text(data: bytes, charset: str | None) -> str:
     try:
-        text = data.decode(charset or "utf-8-sig")
+        return data.decode(charset or "utf-8-sig")
     except LookupError:
         raise UnsupportedMedia(f"unknown charset '{charset}'", field="Content-Type") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"not valid {charset or 'UTF-8'} text: {exc.reason} at byte {exc.start}", field="body"
         ) from None
+
+
+def _csv_table(text: str) -> Table:
     if '"' not in text and "\r" not in text:
         # Without quotes or carriage returns CSV is lines of commas: splitting is twice as fast
         # as the csv module, and datarobot-predict's `df.to_csv()` of numbers never quotes.
@@ -378,6 +409,11 @@ def check_explanations(query: QueryParams) -> None:
             field="maxExplanations",
         )
     raise InvalidInput(f"expected a whole number, got {raw!r}", field="maxExplanations")
+
+
+def asks_passthrough(query: QueryParams) -> bool:
+    """Whether the query names columns to echo (`passthrough_names` says which, or why it cannot)."""
+    return "passthroughColumns" in query or "passthroughColumnsSet" in query
 
 
 def passthrough_names(query: QueryParams, table: Table) -> tuple[str, ...]:

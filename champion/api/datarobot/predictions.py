@@ -3,8 +3,9 @@
 Like the WML face's scoring route, these are plain Starlette routes: no FastAPI dependency
 resolution on the prediction path. They authenticate from memory (`authenticate_from_memory`),
 resolve the deployment with the shared scoring rules (`deployments.scoring`: a non-member gets 404,
-any member — viewers too — may predict, as on the WML face), read the body (`predict_input`), ask
-the engine, and answer in DataRobot's JSON or, with `Accept: text/csv`, its CSV (`predict_output`).
+any member — viewers too — may predict, as on the WML face), read the body (`predict_input`; the
+common body straight into the model's matrix, `quick_input`), ask the engine, and answer in
+DataRobot's JSON or, with `Accept: text/csv`, its CSV (`predict_output`).
 
 Decisions worth knowing:
 
@@ -34,14 +35,16 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
+import numpy.typing as npt
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from champion.api import humility
-from champion.api.datarobot import predict_input, predict_output
+from champion.api.datarobot import predict_input, predict_output, quick_input
 from champion.api.datarobot.errors import error_response, render_error
 from champion.api.datarobot.predict_input import UnsupportedMedia
 from champion.api.deps import authenticate_from_memory
@@ -73,11 +76,9 @@ async def predict(request: Request) -> Response:
             # No query string, nothing to parse (datarobot-predict sends one; most other callers do not).
             query = request.query_params if request.scope["query_string"] else NO_QUERY
             predict_input.check_explanations(query)
-            table = await predict_input.read_table(request, limit=context.settings.max_request_bytes)
-            inputs.check_row_count(table.rows, limit=context.settings.max_rows_per_request, field=None)
-            echoed = predict_input.passthrough_names(query, table)
-            rows = predict_input.matrix(view.champion.signature, table)
-            association_ids = _association_ids(view, table)
+            content = await predict_input.read_content(request, limit=context.settings.max_request_bytes)
+            rows, association_ids, passthrough = _parse(view, query, content, context.settings.max_rows_per_request)
+            del content  # not held while the prediction is awaited (see the WML route)
         started = time.perf_counter()
         try:
             answer = await scoring.predict(engine, view, rows, association_ids=association_ids)
@@ -101,7 +102,6 @@ async def predict(request: Request) -> Response:
         # The caller went away mid-body: nobody is left to answer, and it is no server error.
         return Response(status_code=499)
     served = answer.version
-    passthrough = predict_output.Passthrough(echoed, tuple(table.column(name) for name in echoed))
     headers = {
         MODEL_VERSION_HEADER: f"{served.model_id}:{served.number}",
         # DataRobot's own: the time spent predicting, and whether the model was already in memory
@@ -115,6 +115,27 @@ async def predict(request: Request) -> Response:
     if wants_csv(request.headers.get("accept")):
         return Response(predict_output.as_csv(signature, answer.prediction, passthrough), 200, headers, CSV)
     return Response(predict_output.as_json(signature, answer.prediction, passthrough), 200, headers, "application/json")
+
+
+def _parse(
+    view: DeploymentView, query: QueryParams, content: predict_input.Content, max_rows: int
+) -> tuple[npt.NDArray[Any], list[str] | None, predict_output.Passthrough]:
+    """The model's matrix, the rows' association ids and the columns to echo.
+
+    The common body, when nothing but the matrix is wanted from it, is read the quick way
+    (`quick_input`), which gives the same matrix or declines; everything else goes through the table.
+    """
+    signature = view.champion.signature
+    if not predict_input.asks_passthrough(query) and scoring.association_column(view) is None:
+        rows = quick_input.matrix(signature, content, max_rows=max_rows)
+        if rows is not None:
+            return rows, None, predict_output.NO_PASSTHROUGH
+    table = predict_input.table(content)
+    inputs.check_row_count(table.rows, limit=max_rows, field=None)
+    echoed = predict_input.passthrough_names(query, table)
+    rows = predict_input.matrix(signature, table)
+    passthrough = predict_output.Passthrough(echoed, tuple(table.column(name) for name in echoed))
+    return rows, _association_ids(view, table), passthrough
 
 
 def _association_ids(view: DeploymentView, table: predict_input.Table) -> list[str] | None:
