@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     full). Shorter shows fresher monitoring and writes more, smaller files."""
 
     capture_buffer_cells: int = Field(default=1_000_000, ge=1_000)
-    """Rows times features each server process holds for prediction capture between flushes (about 8 bytes
-    each); past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
+    """How much each server process holds for prediction capture between flushes, in cells of 8 bytes: a
+    request counts its rows times features plus 128 for its own objects. It flushes early past one half;
+    past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
 
     trial_timeout_seconds: float = Field(default=120.0, gt=0)
     """How long a replacement candidate's trial (load, warm-up, replay of captured rows) may take before it

@@ -26,6 +26,7 @@ from typing import Any
 # rather than imported from champion.meters: that import would bring in prometheus_client,
 # which picks in-memory or file-backed values once, at import, from this very variable.
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+ARROW_MEMORY_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 
 
 def exec_server(options: dict[str, Any], *, greeting: dict[str, Any] | None = None) -> None:
@@ -49,6 +50,10 @@ def run(options: dict[str, Any]) -> None:
     # meters. An inherited variable is dropped either way, before anything can import
     # prometheus_client: its directory may hold another run's files, which would add up with ours.
     os.environ.pop(METRICS_DIRECTORY_VARIABLE, None)
+    # pyarrow (capture files, batch jobs) allocates from mimalloc by default, which reserves a 1 GiB
+    # arena and keeps the tens of MiB a capture flush touched resident for good; the system's malloc
+    # gives them back. Arrow reads this once, when it first allocates; a user's own choice stands.
+    os.environ.setdefault(ARROW_MEMORY_POOL_VARIABLE, "system")
     greeting = options.pop("greeting", None)
     if greeting is not None or options.get("workers", 1) == 1:
         # The cyclic collector is off until the models are loaded (the app's lifespan freezes what is

@@ -28,7 +28,13 @@ from champion.errors import InvalidInput
 from champion.runtimes import Prediction, Signature, TargetType
 
 DEFAULT_CAPACITY_CELLS = 1_000_000
-"""Rows times features the buffer holds before it drops: about 8 MB of float64 per process."""
+"""Cells (8 bytes each) the buffer holds before it drops: about 8 MB per process."""
+
+REQUEST_CELLS = 128
+"""What one request's own objects cost beside its values (the `Captured`, its arrays' headers, the
+prediction's), in cells: about 1 KiB, measured. A request counts its rows times features plus this, so
+that the capacity bounds memory for 1-row requests too: counted by their values alone, a buffer
+of 1-row requests of 20 features held seven times the memory its capacity said."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,7 @@ class CaptureBuffer:
     ) -> None:
         now = time.time()
         sampled = policy.sampling >= 1.0 or random.random() < policy.sampling
-        cells = rows.size or len(rows)
+        cells = (rows.size or len(rows)) + REQUEST_CELLS
         with self._lock:
             key = (deployment_id, version_id, now - now % 3600)
             tally = self._tallies.get(key)

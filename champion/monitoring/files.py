@@ -7,14 +7,14 @@ regressor's value) and, for a classifier that gives them, `probability.<class>` 
 prefixes keep a feature called `prediction` apart from the answer. Parquet because it is columnar
 and compressed, pyarrow writes it without pandas, and any data tool reads it back.
 
-pyarrow (about 30 MB resident) is imported by the first file written or read, not with this module:
-a server that captures nothing never loads it.
+pyarrow (about 36 MiB resident) is imported by the first file written or read, not with this module:
+a server that captures nothing never loads it. Its arrays are made and read through `arrow.py`, so
+that pyarrow never imports pandas into the serving process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from champion.monitoring import arrow
 from champion.monitoring.capture import Captured
 from champion.runtimes import FeatureType, Signature, TargetType
 
@@ -128,44 +129,31 @@ def _codes(labels: np.ndarray) -> LabelCodes:
     return LabelCodes(texts, merged.reshape(-1)[index.reshape(-1)])
 
 
-@functools.cache
-def _system_memory_pool() -> None:
-    """Called before pyarrow allocates here: once, at the first file written or read."""
-    import pyarrow as pa
-
-    # Arrow's own allocator (mimalloc) keeps what a flush freed for the next one; the system's malloc hands
-    # it back, so a flush's buffers do not stay in the serving process's memory between flushes.
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
 def write(path: Path, signature: Signature, rows: Rows) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _system_memory_pool()
     columns: dict[str, pa.Array] = {
-        "at": pa.array((rows.at * 1e6).astype(np.int64), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "at": arrow.numbers((rows.at * 1e6).astype(np.int64)).cast(pa.timestamp("us", tz="UTC")),
         "association_id": (
-            pa.array(rows.association_ids, type=pa.string())
-            if rows.has_association_ids()
-            else pa.nulls(len(rows), pa.string())
+            arrow.texts(rows.association_ids) if rows.has_association_ids() else pa.nulls(len(rows), pa.string())
         ),
     }
     for feature in signature.features:
         values = rows.features[feature.name]
-        kind = pa.string() if values.dtype == object else pa.float64()
-        columns[FEATURE + feature.name] = pa.array(values, type=kind)
+        textual = values.dtype == object
+        columns[FEATURE + feature.name] = arrow.texts(values.tolist()) if textual else arrow.numbers(values)
     if signature.target.type is TargetType.REGRESSION:
-        columns["prediction"] = pa.array(rows.labels, type=pa.float64())
+        columns["prediction"] = arrow.numbers(rows.labels.astype(np.float64))
     else:
         # As a dictionary of the few labels: converting each row's text costs five times as much.
         labels, index = rows.label_codes()
         columns["prediction"] = pa.DictionaryArray.from_arrays(
-            pa.array(index.astype(np.int32)), pa.array(labels.tolist(), type=pa.string())
+            arrow.numbers(index.astype(np.int32)), arrow.texts(labels.tolist())
         )
     if rows.probabilities is not None:
         for k, label in enumerate(signature.target.classes):
-            columns[PROBABILITY + str(label)] = pa.array(rows.probabilities[:, k], type=pa.float64())
+            columns[PROBABILITY + str(label)] = arrow.numbers(rows.probabilities[:, k].astype(np.float64))
     # Dictionary encoding only for the text columns: tried on every float column (pyarrow's default)
     # it costs ten times the rest of the write and saves nothing on measured values; snappy is cheap.
     text = [name for name, column in columns.items() if _textual(column.type)]
@@ -176,9 +164,8 @@ def read(path: Path, signature: Signature) -> Rows:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _system_memory_pool()
-    table = pq.read_table(path)
-    at = table.column("at").cast(pa.int64()).to_numpy().astype(np.float64) / 1e6
+    table = pq.ParquetFile(path).read()  # not read_table: it looks for pandas metadata, importing pandas
+    at = arrow.floats(table.column("at").cast(pa.int64())) / 1e6
     ids: list[str | None] = table.column("association_id").to_pylist()
     features = {}
     for feature in signature.features:
@@ -186,17 +173,14 @@ def read(path: Path, signature: Signature) -> Rows:
         if pa.types.is_string(column.type):
             features[feature.name] = np.asarray(column.to_pylist(), dtype=object)
         else:
-            features[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            features[feature.name] = arrow.floats(column)
     prediction = table.column("prediction")
-    labels: np.ndarray
-    if _textual(prediction.type):
-        labels = np.asarray(prediction.to_pylist(), dtype=object)
-    else:
-        labels = prediction.to_numpy(zero_copy_only=False).astype(np.float64)
+    textual = _textual(prediction.type)
+    labels = np.asarray(prediction.to_pylist(), dtype=object) if textual else arrow.floats(prediction)
     names = [PROBABILITY + str(label) for label in signature.target.classes]
     probabilities = None
     if names and all(name in table.column_names for name in names):
-        probabilities = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names])
+        probabilities = np.column_stack([arrow.floats(table.column(n)) for n in names])
     return Rows(at, ids, features, labels, probabilities)
 
 

@@ -21,7 +21,7 @@ from champion.errors import InvalidInput
 from champion.models.tables import ModelVersion
 from champion.monitoring import drift, files
 from champion.monitoring import service as monitoring
-from champion.monitoring.capture import CaptureBuffer, CapturePolicy
+from champion.monitoring.capture import REQUEST_CELLS, CaptureBuffer, CapturePolicy
 from champion.monitoring.tables import AssociatedPrediction, CaptureFile, ServiceWindow
 from champion.monitoring.types import ActualIn
 from champion.runtimes import Prediction, Signature
@@ -212,10 +212,30 @@ def test_a_full_buffer_drops_and_counts_and_never_fails_a_prediction() -> None:
             latency=0.001,
         )
     drained = buffer.drain()
-    assert sum(len(c.rows) for c in drained.captured) == 1_000
+    kept = 1_000 // (100 + REQUEST_CELLS)  # each request: its 100 values and its own objects
+    assert kept == 4 and sum(len(c.rows) for c in drained.captured) == kept * 100
     ((key, tally),) = drained.tallies.items()
-    assert key[:2] == ("d", "v") and (tally.requests, tally.rows, tally.dropped_rows) == (30, 3_000, 2_000)
+    assert key[:2] == ("d", "v") and (tally.requests, tally.rows, tally.dropped_rows) == (30, 3_000, 3_000 - kept * 100)
     assert buffer.drain().captured == []  # drained means empty
+
+
+def test_the_capacity_bounds_the_memory_of_one_row_requests_too() -> None:
+    # Counted by their values alone, 1-row requests of 20 features filled a 1M-cell buffer ("about 8 MB")
+    # with 50,000 requests of about 1.1 KiB each: 55 MB. Their own objects count now.
+    buffer = CaptureBuffer(capacity_cells=100_000)
+    signature = Signature(tuple(Feature(f"x{i}", FeatureType.DOUBLE) for i in range(20)), Target(TargetType.REGRESSION))
+    for _ in range(5_000):
+        buffer.offer(
+            CapturePolicy(sampling=1.0),
+            deployment_id="d",
+            version_id="v",
+            signature=signature,
+            rows=np.zeros((1, 20)),
+            prediction=Prediction(np.zeros(1), None),
+            association_ids=None,
+            latency=0.001,
+        )
+    assert len(buffer.drain().captured) == 100_000 // (20 + REQUEST_CELLS) == 675
 
 
 def test_sampling_keeps_about_its_share() -> None:
@@ -282,7 +302,7 @@ def test_a_classifiers_prediction_drifts_over_all_its_classes(
 def test_under_load_a_full_buffer_drops_and_counts_and_no_prediction_fails(
     tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles
 ) -> None:
-    """A buffer of 1,000 cells (33 requests of 10 rows of 3 features), flushed when half full. Small
+    """A buffer of 1,000 cells (six requests of 10 rows of 3 features), flushed when half full. Small
     requests may or may not find room between flushes; a 400-row request (1,200 cells) never does.
     Every prediction answers; the buffer never holds more than its capacity; what it could not keep
     is counted, in the service figures and in Prometheus, and with what it kept adds up to every row
