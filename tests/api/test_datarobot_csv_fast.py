@@ -20,7 +20,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from champion.api.datarobot import predict_input, predictions, quick_input
 from champion.api.datarobot.predict_output import Passthrough
@@ -238,3 +240,27 @@ def test_an_association_column_or_passthrough_needs_the_table() -> None:
         view_of(COMMON, None), QueryParams("passthroughColumns=x2"), content, MAX_ROWS
     )
     assert passthrough.names == ("x2",) and passthrough.columns == (["2"],)
+
+
+# -- the request's headers, read by hand --------------------------------------------------------------
+
+HEADER_NAMES = st.sampled_from([b"content-type", b"content-encoding", b"accept", b"authorization", b"x-other"])
+HEADER_VALUES = st.binary(max_size=12) | st.sampled_from([b"text/csv", b" Text/CSV ; charset=UTF-8", b"gzip", b""])
+
+
+@SETTINGS
+@given(raw=st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=6), name=HEADER_NAMES)
+def test_a_header_is_read_as_starlette_reads_it(raw: list[tuple[bytes, bytes]], name: bytes) -> None:
+    request = Request({"type": "http", "headers": raw})
+    assert predict_input.header(request, name) == request.headers.get(name.decode())
+
+
+@SETTINGS
+@given(value=st.text(st.characters(max_codepoint=255), max_size=20) | st.sampled_from(["text/csv", " TEXT/CSV\t"]))
+def test_a_media_type_is_read_as_python_multipart_reads_it(value: str) -> None:
+    media, raw = parse_options_header(value)
+    expected = (
+        media.decode("latin-1").lower(),
+        {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.items()},
+    )
+    assert predict_input._media_type(value) == (expected if value else ("", {}))

@@ -81,7 +81,7 @@ async def read_table(request: Request, *, limit: int) -> Table:
 
 async def read_content(request: Request, *, limit: int) -> Content:
     """The request's data decoded (JSON parsed, CSV text), with `read_table`'s errors up to that point."""
-    media, params = _media_type(request.headers.get("content-type"))
+    media, params = _media_type(header(request, b"content-type"))
     if media not in CSV_TYPES and media not in JSON_TYPES and media != MULTIPART:
         shown = f"'{media}'" if media else "no Content-Type"
         raise UnsupportedMedia(f"{shown} is not accepted; send {ACCEPTED}", field="Content-Type")
@@ -98,16 +98,29 @@ def table(content: Content) -> Table:
     return _records_table(content.value) if content.json else _csv_table(content.value)
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header `name` (in lower case), as `request.headers.get` gives it.
+
+    Read from the ASGI scope by hand: Starlette's mapping lowers and encodes the name on every call,
+    and a missing header costs it a raised KeyError; this route asks for five on every request.
+    """
+    raw: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 async def read_body(request: Request, *, limit: int) -> bytes:
     """The body, inflated when gzipped; PayloadTooLarge once either form passes `limit` bytes.
 
     The compressed stream is inflated chunk by chunk with `max_length`, so a small body that
     would inflate to gigabytes stops at `limit + 1` bytes of output instead of being expanded.
     """
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (header(request, b"content-encoding") or "identity").strip().lower()
     if encoding not in _GZIP and encoding not in ("identity", ""):
         raise UnsupportedMedia(f"'{encoding}' is not accepted; send gzip or no encoding", field="Content-Encoding")
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     inflater = _Inflater(limit) if encoding in _GZIP else None
@@ -164,10 +177,12 @@ def _too_large(limit: int, *, inflated: bool = False) -> PayloadTooLarge:
     return PayloadTooLarge(f"the {which} is larger than the limit of {limit} bytes", field="body")
 
 
-def _media_type(header: str | None) -> tuple[str, dict[str, str]]:
-    if not header:
+def _media_type(value: str | None) -> tuple[str, dict[str, str]]:
+    if not value:
         return "", {}
-    media, raw = parse_options_header(header)
+    if ";" not in value:  # parse_options_header's own answer, without its round trip through bytes
+        return value.lower().strip(" \t"), {}
+    media, raw = parse_options_header(value)
     params = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.items()}
     return media.decode("latin-1").lower(), params
 

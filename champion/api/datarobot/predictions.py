@@ -70,12 +70,14 @@ async def predict(request: Request) -> Response:
     access: AccessCache = state.access
     view: DeploymentView | None = None
     try:
-        actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
+        actor = await authenticate_from_memory(context, access, predict_input.header(request, b"authorization"))
         view = scoring.resolve(engine, access, actor, request.path_params["deployment_id"])
         with scoring.reading(engine, view):
-            # No query string, nothing to parse (datarobot-predict sends one; most other callers do not).
-            query = request.query_params if request.scope["query_string"] else NO_QUERY
-            predict_input.check_explanations(query)
+            # No query string, nothing to parse or check (datarobot-predict sends one; most other callers do not).
+            query = NO_QUERY
+            if request.scope["query_string"]:
+                query = request.query_params
+                predict_input.check_explanations(query)
             content = await predict_input.read_content(request, limit=context.settings.max_request_bytes)
             rows, association_ids, passthrough = _parse(view, query, content, context.settings.max_rows_per_request)
             del content  # not held while the prediction is awaited (see the WML route)
@@ -112,7 +114,7 @@ async def predict(request: Request) -> Response:
     if answer.humility is not None:
         headers.update(humility.headers((answer,)))
     signature = served.signature
-    if wants_csv(request.headers.get("accept")):
+    if wants_csv(predict_input.header(request, b"accept")):
         return Response(predict_output.as_csv(signature, answer.prediction, passthrough), 200, headers, CSV)
     return Response(predict_output.as_json(signature, answer.prediction, passthrough), 200, headers, "application/json")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import numpy.typing as npt
 
 from champion.api.datarobot.predict_input import Content
@@ -47,14 +48,18 @@ _MAX_CACHED = 256
 def matrix(signature: Signature, content: Content, *, max_rows: int) -> npt.NDArray[Any] | None:
     """The model's matrix for `content`, or None: then `predict_input` decides (it gives this matrix or an error)."""
     shape = _shape(signature)
-    rows = _records_rows(shape, content.value, max_rows) if content.json else _csv_rows(shape, content.value, max_rows)
-    if rows is None:
-        return None
-    try:
-        # The long way's own last step (`predict_input._by_rows`), on the same rows.
-        return inputs.from_records(signature, None, rows, field="body")
-    except InvalidInput:
-        return None
+    if content.json:
+        rows = _records_rows(shape, content.value, max_rows)
+        if rows is None:
+            return None
+        try:
+            # The long way's own last step (`predict_input._by_rows`), on the same rows.
+            return inputs.from_records(signature, None, rows, field="body")
+        except InvalidInput:
+            return None
+    numbers = _csv_rows(shape, content.value, max_rows)
+    # Python floats only: `from_records` would take them into this matrix, and check it as here.
+    return None if numbers is None else inputs.quick_records(signature, None, np.array(numbers, dtype=np.float64))
 
 
 def _records_rows(shape: _Shape, records: Any, max_rows: int) -> list[list[Any]] | None:
