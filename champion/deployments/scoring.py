@@ -9,12 +9,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from champion.deployments.errors import DeploymentNotFound, NotReady
+from champion.deployments.errors import DeploymentNotFound, NotReady, VersionNotServed
 from champion.deployments.types import Kind, State
 from champion.errors import InvalidInput, Unavailable
 from champion.meters import ErrorKind
 from champion.monitoring import capture
-from champion.serving.engine import Answer, DeploymentView, ServingEngine
+from champion.serving.engine import Answer, DeploymentView, ServingEngine, VersionRef
 from champion.serving.humility import HumilityRefused
 from champion.spaces.access import AccessCache
 from champion.users.service import Actor
@@ -79,6 +79,24 @@ def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) 
             raise NotReady("the deployment is inactive: activate it to answer predictions again")
         raise NotReady(f"the deployment is {view.state}, not ready: it cannot answer predictions yet")
     return view
+
+
+def version_name(ref: VersionRef) -> str:
+    """How every face names a model version (the `Champion-Model-Version` header): `<model id>:<revision>`."""
+    return f"{ref.model_id}:{ref.number}"
+
+
+def require_version(view: DeploymentView, served: VersionRef, wanted: str) -> None:
+    """Refuses an answer from a model version other than the one the request named.
+
+    A deployment serves one version at a time. Checked before the prediction (against the view's
+    champion) and after it (against the version that answered: a swap may fall in between), so a
+    request pinned to a version is never answered by another.
+    """
+    if version_name(served) != wanted:
+        raise VersionNotServed(
+            f"deployment {view.id!r} does not serve model version {wanted!r}: it serves {version_name(served)!r}"
+        )
 
 
 @contextmanager

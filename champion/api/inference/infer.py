@@ -1,4 +1,5 @@
-"""POST /v2/models/{model_name}/infer: the Open Inference Protocol's prediction path, as a plain Starlette route.
+"""POST /v2/models/{model_name}[/versions/{model_version}]/infer: the Open Inference Protocol's prediction path,
+as a plain Starlette route.
 
 It gets the WML scoring route's treatment (`champion/api/wml/scoring.py`), for the same reason:
 FastAPI's routing and dependency resolution cost more per request than a small model does. So it
@@ -46,11 +47,14 @@ async def infer(request: Request) -> Response:
     access: AccessCache = state.access
     settings = context.settings
     model_name: str = request.path_params["model_name"]
+    pinned: str | None = request.path_params.get("model_version")
     try:
-        if "\x00" in model_name or b"%00" in request.scope["query_string"]:
+        if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
             refuse_nul(request)  # as on every FastAPI route of the face; looked for only when it may hold one
         actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
         view = scoring.resolve(engine, access, actor, model_name)
+        if pinned is not None:
+            scoring.require_version(view, view.champion, pinned)
         with scoring.reading(engine, view):
             body = await read_json(request, limit=settings.max_request_bytes)
             rows, request_id, names = _request(body, view, limit=settings.max_rows_per_request)
@@ -59,6 +63,8 @@ async def infer(request: Request) -> Response:
             # and brought on full collections (1 row at c32: 4x the WML route's time in them).
             del body
         answer = await scoring.predict(engine, view, rows)
+        if pinned is not None:
+            scoring.require_version(view, answer.version, pinned)
         request_id = request_id or str(uuid.uuid4())
         content = orjson.dumps(render.inference(answer, model_name=model_name, request_id=request_id, names=names))
     except ChampionError as error:
@@ -96,4 +102,8 @@ def _request(body: Any, view: DeploymentView, *, limit: int) -> tuple[npt.NDArra
     return rows, request_id, names
 
 
-hot_routes = [Route("/v2/models/{model_name}/infer", infer, methods=["POST"])]
+hot_routes = [
+    Route("/v2/models/{model_name}/infer", infer, methods=["POST"]),
+    # The protocol's optional version segment: the version the deployment serves, or a 404.
+    Route("/v2/models/{model_name}/versions/{model_version}/infer", infer, methods=["POST"]),
+]

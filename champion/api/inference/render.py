@@ -9,6 +9,7 @@ import numpy as np
 
 from champion import __version__
 from champion.api.inference.schemas import RequestOutput
+from champion.deployments import scoring
 from champion.errors import InvalidInput
 from champion.runtimes.base import FeatureType, Signature, TargetType
 from champion.serving.engine import Answer, DeploymentView, VersionRef
@@ -29,7 +30,7 @@ def server() -> dict[str, Any]:
 
 def version(ref: VersionRef) -> str:
     """The same value as the Champion-Model-Version header: `<model_id>:<revision>`."""
-    return f"{ref.model_id}:{ref.number}"
+    return scoring.version_name(ref)
 
 
 def model(view: DeploymentView) -> dict[str, Any]:

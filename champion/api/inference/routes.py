@@ -55,3 +55,23 @@ async def model_ready(model_name: str, actor: HotActorDep, engine: EngineDep, ac
     # Not ready is an answer, not an error: probes poll this while a deployment loads.
     view = scoring.visible(engine, access, actor, model_name)
     return {"name": model_name, "ready": scoring.answering(engine, view)}
+
+
+# The protocol's optional version segment names the version the deployment serves (its metadata's
+# `versions`, the `Champion-Model-Version` header); any other version is a 404.
+@router.get("/v2/models/{model_name}/versions/{model_version}")
+async def version_metadata(
+    model_name: str, model_version: str, actor: HotActorDep, engine: EngineDep, access: AccessDep
+) -> dict[str, Any]:
+    view = scoring.visible(engine, access, actor, model_name)
+    scoring.require_version(view, view.champion, model_version)
+    return render.model(view)
+
+
+@router.get("/v2/models/{model_name}/versions/{model_version}/ready")
+async def version_ready(
+    model_name: str, model_version: str, actor: HotActorDep, engine: EngineDep, access: AccessDep
+) -> dict[str, Any]:
+    view = scoring.visible(engine, access, actor, model_name)
+    scoring.require_version(view, view.champion, model_version)
+    return {"name": model_name, "version": model_version, "ready": scoring.answering(engine, view)}
