@@ -15,7 +15,6 @@ that pyarrow never imports pandas into the serving process.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from champion.monitoring import arrow
-from champion.monitoring.capture import Captured
+from champion.monitoring.capture import Pending
 from champion.runtimes import FeatureType, Signature, TargetType
 
 if TYPE_CHECKING:
@@ -82,26 +81,15 @@ class Rows:
         return np.column_stack([c.astype(object) for c in columns])
 
 
-def gather(signature: Signature, captured: Sequence[Captured]) -> Rows:
-    """One `Rows` from the requests one flush took, all answered by the model with `signature`."""
+def gather(pending: Pending) -> Rows:
+    """One `Rows` from the requests one flush took for one deployment and model version."""
+    signature = pending.signature
     # Feature by feature, each feature's values side by side in memory: the Parquet columns and the drift
-    # counts read each whole, which costs several times as much from a column of a row-major matrix. The
-    # requests are copied there in one pass, rather than gathered row-major and transposed after.
-    lengths = [len(c.rows) for c in captured]
-    dtype = np.result_type(*{c.rows.dtype for c in captured})
-    columns = np.empty((captured[0].rows.shape[1], sum(lengths)), dtype=dtype)
-    np.concatenate([c.rows.T for c in captured], axis=1, out=columns)
-    at = np.repeat(np.fromiter((c.at for c in captured), np.float64, len(captured)), lengths)
-    ids: list[str | None] = []
-    for c in captured:
-        ids.extend(c.association_ids if c.association_ids is not None else [None] * len(c.rows))
+    # counts read each whole, which costs several times as much from a column of a row-major matrix.
+    columns = np.ascontiguousarray(pending.rows.T)
     features = {f.name: _column(f.type, columns[j]) for j, f in enumerate(signature.features)}
-    classifier = signature.target.type is not TargetType.REGRESSION
-    labels = np.concatenate([np.asarray(c.prediction.labels) for c in captured])
-    probabilities = None
-    if classifier and all(c.prediction.probabilities is not None for c in captured):
-        probabilities = np.concatenate([np.asarray(c.prediction.probabilities, dtype=np.float64) for c in captured])
-    if not classifier:
+    at, ids, labels, probabilities = pending.at, pending.association_ids, pending.labels, pending.probabilities
+    if signature.target.type is TargetType.REGRESSION:
         return Rows(at, ids, features, labels.astype(np.float64), probabilities)
     # A classifier's labels are never missing, and few: coded first, only the distinct ones become text.
     codes = _codes(labels)

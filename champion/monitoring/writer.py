@@ -30,7 +30,7 @@ from champion.db import utcnow
 from champion.deployments.tables import Deployment
 from champion.meters import ServingMetrics
 from champion.monitoring import drift, files, retention, upserts
-from champion.monitoring.capture import CaptureBuffer, Captured, Drained, Tally
+from champion.monitoring.capture import CaptureBuffer, Pending, Tally
 from champion.monitoring.tables import CaptureFile
 from champion.runtimes import Signature, TargetType
 
@@ -115,8 +115,9 @@ class CaptureWriter:
             if self._metrics is not None and tally.dropped_rows:
                 self._metrics.capture_dropped(deployment_id, tally.dropped_rows)
         flushed = []
-        for (deployment_id, version_id), captured in _groups(drained).items():
-            done = self._store_group(deployment_id, version_id, captured, tallies.get((deployment_id, version_id), {}))
+        groups = {**dict.fromkeys((d, v) for d, v, _ in drained.tallies), **drained.pending}
+        for (deployment_id, version_id), pending in groups.items():
+            done = self._store_group(deployment_id, version_id, pending, tallies.get((deployment_id, version_id), {}))
             if done is not None:
                 flushed.append(done)
         if time.monotonic() - self._swept_at > RETENTION_EVERY:
@@ -126,18 +127,18 @@ class CaptureWriter:
         return flushed
 
     def _store_group(
-        self, deployment_id: str, version_id: str, captured: list[Captured], tallies: dict[float, Tally]
+        self, deployment_id: str, version_id: str, pending: Pending | None, tallies: dict[float, Tally]
     ) -> Flushed | None:
         with self._sessions() as session:
             if session.scalar(select(Deployment.id).where(Deployment.id == deployment_id)) is None:
                 return None  # deleted since it answered
-        if not captured:
+        if pending is None or not len(pending):
             with self._sessions() as session:
                 upserts.add_service(session, _service(deployment_id, version_id, tallies))
                 session.commit()
             return None
-        signature = captured[0].signature
-        rows = files.gather(signature, captured)
+        signature = pending.signature
+        rows = files.gather(pending)
         folder = self._store.stage_dir()
         try:
             path = folder / "captured.parquet"
@@ -165,15 +166,6 @@ class CaptureWriter:
             file_id = record.id
         drift.observe(self._sessions, self._store, deployment_id, version_id, signature, file_id, rows)
         return Flushed(deployment_id, version_id, len(rows), file_id)
-
-
-def _groups(drained: Drained) -> dict[tuple[str, str], list[Captured]]:
-    groups: dict[tuple[str, str], list[Captured]] = defaultdict(list)
-    for captured in drained.captured:
-        groups[(captured.deployment_id, captured.version_id)].append(captured)
-    for deployment_id, version_id, _ in drained.tallies:
-        groups.setdefault((deployment_id, version_id), [])
-    return groups
 
 
 def _associated(

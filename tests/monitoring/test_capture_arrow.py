@@ -72,7 +72,7 @@ def test_writing_and_reading_a_capture_file_imports_no_pandas(tmp_path: object) 
         from pathlib import Path
         import numpy as np
         from champion.monitoring import files
-        from champion.monitoring.capture import Captured
+        from champion.monitoring.capture import Pending
         from champion.runtimes import Prediction, Signature
         from champion.runtimes.base import Feature, FeatureType, Target, TargetType
 
@@ -82,9 +82,10 @@ def test_writing_and_reading_a_capture_file_imports_no_pandas(tmp_path: object) 
         )
         rows = np.array([[1.5, "Paris"], [np.nan, None]], dtype=object)
         prediction = Prediction(np.array(["yes", "no"]), np.array([[0.2, 0.8], [0.9, 0.1]]))
-        captured = [Captured("d", "v", signature, 1.0, rows, prediction, ["a", None], 0.001)]
+        pending = Pending(signature)
+        pending.add(1.0, rows, prediction, ["a", None])
         path = Path({str(tmp_path)!r}) / "captured.parquet"
-        files.write(path, signature, files.gather(signature, captured))
+        files.write(path, signature, files.gather(pending))
         back = files.read(path, signature)
         assert back.association_ids == ["a", None], back.association_ids
         assert back.features["city"].tolist() == ["Paris", None], back.features["city"]

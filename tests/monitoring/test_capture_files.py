@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from champion.monitoring import binning, drift, files
-from champion.monitoring.capture import Captured
+from champion.monitoring.capture import Pending
 from champion.runtimes import Prediction, Signature
 from champion.runtimes.base import Feature, FeatureType, Target, TargetType
 
@@ -31,23 +31,26 @@ def _signature(classes: tuple[str | int | float | bool, ...], features: int = 3)
     return Signature(tuple(Feature(f"f{i}", FeatureType.DOUBLE) for i in range(features)), Target(kind, classes))
 
 
-def _captured(
-    signature: Signature, labels: list[np.ndarray], *, ids: list[list[str] | None] | None = None, at: float = NOW
-) -> list[Captured]:
+def _pending(
+    signature: Signature,
+    labels: list[np.ndarray],
+    *,
+    ids: list[list[str] | None] | None = None,
+    at: float = NOW,
+    values: list[np.ndarray] | None = None,
+    step: float = 1.0,
+) -> Pending:
+    """The requests, one per chunk of labels (answered `step` seconds apart), as the buffer keeps them."""
     rng = np.random.default_rng(7)
     width = len(signature.features)
-    requests = []
+    pending = Pending(signature)
     for i, chunk in enumerate(labels):
-        rows = rng.normal(size=(len(chunk), width))
+        rows = values[i] if values is not None else rng.normal(size=(len(chunk), width))
         probabilities = None
         if signature.target.classes:
             probabilities = rng.dirichlet(np.ones(len(signature.target.classes)), size=len(chunk))
-        requests.append(
-            Captured(
-                "d", "v", signature, at + i, rows, Prediction(chunk, probabilities), ids[i] if ids else None, 0.001
-            )
-        )
-    return requests
+        pending.add(at + i * step, rows, Prediction(chunk, probabilities), ids[i] if ids else None)
+    return pending
 
 
 LABELS = {
@@ -67,7 +70,7 @@ LABELS = {
 def test_gathered_labels_are_their_text_and_coded_as_numpy_would(kind: str) -> None:
     chunks = list(LABELS[kind])
     signature = _signature((0, 1, 2))
-    rows = files.gather(signature, _captured(signature, chunks))
+    rows = files.gather(_pending(signature, chunks))
     text = np.concatenate(chunks).astype(str)
     assert rows.labels.dtype == text.dtype and rows.labels.tolist() == text.tolist()
     texts, positions = rows.label_codes()
@@ -77,9 +80,9 @@ def test_gathered_labels_are_their_text_and_coded_as_numpy_would(kind: str) -> N
 
 def test_gathered_features_are_the_requests_columns_in_order() -> None:
     signature = _signature((0, 1), features=4)
-    captured = _captured(signature, [np.zeros(3, dtype=np.int64), np.ones(2, dtype=np.int64)])
-    rows = files.gather(signature, captured)
-    matrix = np.concatenate([c.rows for c in captured])
+    pending = _pending(signature, [np.zeros(3, dtype=np.int64), np.ones(2, dtype=np.int64)])
+    matrix = pending.rows.copy()
+    rows = files.gather(pending)
     assert [rows.features[f"f{j}"].tolist() for j in range(4)] == matrix.T.tolist()
     assert rows.at.tolist() == [NOW] * 3 + [NOW + 1] * 2
     assert rows.rows_of(signature).tolist() == matrix.tolist()
@@ -87,7 +90,7 @@ def test_gathered_features_are_the_requests_columns_in_order() -> None:
 
 def test_a_file_written_from_coded_labels_is_the_file_written_from_their_text(tmp_path: Path) -> None:
     signature = _signature((0, 1, 2))
-    rows = files.gather(signature, _captured(signature, [np.array([2, 0, 2]), np.array([1, 10, 0])]))
+    rows = files.gather(_pending(signature, [np.array([2, 0, 2]), np.array([1, 10, 0])]))
     assert rows.codes is not None
     plain = files.Rows(rows.at, rows.association_ids, rows.features, rows.labels, rows.probabilities)
     files.write(tmp_path / "coded.parquet", signature, rows)
@@ -100,8 +103,8 @@ def test_a_file_written_from_coded_labels_is_the_file_written_from_their_text(tm
 def test_association_ids_are_written_when_any_row_has_one(tmp_path: Path) -> None:
     signature = _signature((0, 1))
     chunks = [np.array([0, 1]), np.array([1])]
-    without = files.gather(signature, _captured(signature, chunks))
-    with_some = files.gather(signature, _captured(signature, chunks, ids=[None, ["o-1"]]))
+    without = files.gather(_pending(signature, chunks))
+    with_some = files.gather(_pending(signature, chunks, ids=[None, ["o-1"]]))
     assert not without.has_association_ids() and with_some.has_association_ids()
     files.write(tmp_path / "without.parquet", signature, without)
     files.write(tmp_path / "with.parquet", signature, with_some)
@@ -112,12 +115,9 @@ def test_association_ids_are_written_when_any_row_has_one(tmp_path: Path) -> Non
 def _rows_over_two_hours(labels: np.ndarray, values: np.ndarray) -> files.Rows:
     signature = _signature((0, 1, 2), features=1)
     half = len(labels) // 2
-    captured = _captured(signature, [labels[:half]], at=NOW - 10) + _captured(signature, [labels[half:]], at=NOW + 10)
-    captured = [
-        Captured(c.deployment_id, c.version_id, c.signature, c.at, part[:, None], c.prediction, None, c.latency)
-        for c, part in zip(captured, (values[:half], values[half:]), strict=True)
-    ]
-    return files.gather(signature, captured)
+    parts = [values[:half, None], values[half:, None]]
+    # Answered 20 seconds apart, across an hour's start.
+    return files.gather(_pending(signature, [labels[:half], labels[half:]], at=NOW - 10, values=parts, step=20))
 
 
 floats = st.one_of(
@@ -158,7 +158,7 @@ def test_drift_counts_a_classifiers_labels_into_the_bins_binning_would(kind: str
 
 def test_labels_read_back_from_a_file_are_counted_the_plain_way(tmp_path: Path) -> None:
     signature = _signature((0, 1))
-    files.write(tmp_path / "f.parquet", signature, files.gather(signature, _captured(signature, [np.array([0, 1, 1])])))
+    files.write(tmp_path / "f.parquet", signature, files.gather(_pending(signature, [np.array([0, 1, 1])])))
     rows = files.read(tmp_path / "f.parquet", signature)
     assert rows.codes is None  # only a flush codes them
     bins = binning.Bins(kind="categorical", categories=("0", "1"))
@@ -167,7 +167,7 @@ def test_labels_read_back_from_a_file_are_counted_the_plain_way(tmp_path: Path) 
 
 def test_a_regressors_values_are_counted_as_numbers() -> None:
     signature = _signature(())
-    rows = files.gather(signature, _captured(signature, [np.array([0.5, np.nan, 3.0])]))
+    rows = files.gather(_pending(signature, [np.array([0.5, np.nan, 3.0])]))
     assert rows.codes is None and rows.labels.dtype == np.float64
     bins = binning.Bins(kind="numeric", edges=(1.0,))
     assert drift._counts(bins, rows, drift.TARGET, slice(None)) == binning.count(bins, rows.labels) == [1, 1, 1]

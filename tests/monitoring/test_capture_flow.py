@@ -21,7 +21,7 @@ from champion.errors import InvalidInput
 from champion.models.tables import ModelVersion
 from champion.monitoring import drift, files
 from champion.monitoring import service as monitoring
-from champion.monitoring.capture import REQUEST_CELLS, CaptureBuffer, CapturePolicy
+from champion.monitoring.capture import ROW_CELLS, CaptureBuffer, CapturePolicy
 from champion.monitoring.tables import AssociatedPrediction, CaptureFile, ServiceWindow
 from champion.monitoring.types import ActualIn
 from champion.runtimes import Prediction, Signature
@@ -212,16 +212,15 @@ def test_a_full_buffer_drops_and_counts_and_never_fails_a_prediction() -> None:
             latency=0.001,
         )
     drained = buffer.drain()
-    kept = 1_000 // (100 + REQUEST_CELLS)  # each request: its 100 values and its own objects
-    assert kept == 4 and sum(len(c.rows) for c in drained.captured) == kept * 100
+    kept = 1_000 // (100 * (1 + ROW_CELLS))  # each row: its value, its time, its label and its association id
+    assert kept == 2 and len(drained.pending[("d", "v")]) == kept * 100
     ((key, tally),) = drained.tallies.items()
     assert key[:2] == ("d", "v") and (tally.requests, tally.rows, tally.dropped_rows) == (30, 3_000, 3_000 - kept * 100)
-    assert buffer.drain().captured == []  # drained means empty
+    assert buffer.drain().pending == {}  # drained means empty
 
 
-def test_the_capacity_bounds_the_memory_of_one_row_requests_too() -> None:
-    # Counted by their values alone, 1-row requests of 20 features filled a 1M-cell buffer ("about 8 MB")
-    # with 50,000 requests of about 1.1 KiB each: 55 MB. Their own objects count now.
+def test_the_capacity_counts_what_a_row_holds_beside_its_values() -> None:
+    # A 1-row request of 20 features and two classes: 20 values, 2 probabilities, its time, label and id.
     buffer = CaptureBuffer(capacity_cells=100_000)
     signature = Signature(tuple(Feature(f"x{i}", FeatureType.DOUBLE) for i in range(20)), Target(TargetType.REGRESSION))
     for _ in range(5_000):
@@ -231,11 +230,11 @@ def test_the_capacity_bounds_the_memory_of_one_row_requests_too() -> None:
             version_id="v",
             signature=signature,
             rows=np.zeros((1, 20)),
-            prediction=Prediction(np.zeros(1), None),
+            prediction=Prediction(np.zeros(1), np.full((1, 2), 0.5)),
             association_ids=None,
             latency=0.001,
         )
-    assert len(buffer.drain().captured) == 100_000 // (20 + REQUEST_CELLS) == 675
+    assert len(buffer.drain().pending[("d", "v")]) == 100_000 // (20 + 2 + ROW_CELLS) == 4_000
 
 
 def test_sampling_keeps_about_its_share() -> None:
@@ -253,7 +252,7 @@ def test_sampling_keeps_about_its_share() -> None:
             latency=0.001,
         )
     drained = buffer.drain()
-    assert 400 < len(drained.captured) < 600
+    assert 400 < len(drained.pending[("d", "v")]) < 600
     assert sum(t.requests for t in drained.tallies.values()) == 2_000  # every request is counted, sampled or not
 
 
@@ -302,7 +301,7 @@ def test_a_classifiers_prediction_drifts_over_all_its_classes(
 def test_under_load_a_full_buffer_drops_and_counts_and_no_prediction_fails(
     tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles
 ) -> None:
-    """A buffer of 1,000 cells (six requests of 10 rows of 3 features), flushed when half full. Small
+    """A buffer of 1,000 cells (a dozen requests of 10 rows of 3 features), flushed when half full. Small
     requests may or may not find room between flushes; a 400-row request (1,200 cells) never does.
     Every prediction answers; the buffer never holds more than its capacity; what it could not keep
     is counted, in the service figures and in Prometheus, and with what it kept adds up to every row
