@@ -59,8 +59,9 @@ class Settings(BaseSettings):
 
     capture_buffer_cells: int = Field(default=1_000_000, ge=1_000)
     """How much each server process holds for prediction capture between flushes, in cells of 8 bytes: a
-    request counts its rows times features plus 128 for its own objects. It flushes early past one half;
-    past it, captured rows are dropped and counted (`champion_capture_dropped_rows_total`)."""
+    row counts its features, its probabilities and 3 more (its time, label and association id). It
+    flushes early past one half; past it, captured rows are dropped and counted
+    (`champion_capture_dropped_rows_total`)."""
 
     trial_timeout_seconds: float = Field(default=120.0, gt=0)
     """How long a replacement candidate's trial (load, warm-up, replay of captured rows) may take before it
