@@ -125,7 +125,7 @@ async def predict(
         engine.metrics.failed(view.id, _kind(exc))
         raise
     served, elapsed = answer.version, time.perf_counter() - started
-    engine.metrics.answered(view.id, f"{served.model_id}:{served.number}", len(rows), elapsed)
+    engine.metrics.answered(view.id, version_name(served), len(rows), elapsed)
     if view.capture is not None:
         engine.capture.offer(
             view.capture,
