@@ -8,6 +8,7 @@ the schema and `inputs.from_records`: the same matrix to the bit, or the same er
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.requests import ClientDisconnect, Request
 
+from champion.api.body import read_json
 from champion.api.wml import numeric_body, scoring
-from champion.api.wml.body_bytes import loads
+from champion.api.wml.body_bytes import loads, read_bytes
 from champion.errors import InvalidInput
 from champion.runtimes.base import Feature, FeatureType, Framework, Signature
 from champion.serving.engine import DeploymentView, VersionRef
@@ -210,3 +213,51 @@ def test_a_signature_with_strings_or_checks_declined_values_the_long_way() -> No
         "input_data[0].values[0][1]: x2: expected an integer, got 2.5",
         "input_data[0].values[0][1]",
     )
+
+
+# -- reading the body as bytes (body_bytes.read_bytes, as champion.api.body.read_json reads it) --------
+
+
+def _request(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None) -> Request:
+    pending = iter(messages)
+
+    async def receive() -> dict[str, Any]:
+        return next(pending)
+
+    return Request(
+        {"type": "http", "method": "POST", "headers": headers or [], "path": "/", "query_string": b""}, receive
+    )
+
+
+def _chunks(*parts: bytes) -> list[dict[str, Any]]:
+    return [{"type": "http.request", "body": part, "more_body": k < len(parts) - 1} for k, part in enumerate(parts)]
+
+
+async def _both(messages: list[dict[str, Any]], limit: int, headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    """What read_bytes (then loads) and read_json give for the same messages: the value or the error."""
+    answers = []
+    for read in (lambda r: read_bytes(r, limit=limit), lambda r: read_json(r, limit=limit)):
+        try:
+            value = await read(_request(messages, headers))
+            answers.append(("value", loads(value) if isinstance(value, bytes) else value))
+        except (InvalidInput, ClientDisconnect) as error:
+            answers.append((type(error).__name__, str(error)))
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("messages", "limit", "headers"),
+    [
+        (_chunks(b'{"input_data": ', b'[{"values": [[1, 2, 3]]}]}'), 100, None),
+        (_chunks(b'{"input_data": ', b"", b'[{"values": [[1, 2, 3]]}]}'), 100, None),
+        (_chunks(b'{"a": 1}', b'{"b": 2}'), 100, None),  # bad JSON, over two chunks
+        (_chunks(b"x" * 60, b"x" * 60), 100, None),  # streamed past the limit, no length declared
+        (_chunks(b'{"a": 1}'), 100, [(b"content-length", b"101")]),  # declared past the limit
+        ([{"type": "http.request", "body": b'{"a"', "more_body": True}, {"type": "http.disconnect"}], 100, None),
+    ],
+)
+def test_the_body_is_read_as_read_json_reads_it(
+    messages: list[dict[str, Any]], limit: int, headers: list[tuple[bytes, bytes]] | None
+) -> None:
+    bytes_way, json_way = asyncio.run(_both(messages, limit, headers))
+    assert bytes_way == json_way

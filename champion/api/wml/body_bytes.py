@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from champion.errors import InvalidInput, PayloadTooLarge
 
 
 async def read_bytes(request: Request, *, limit: int) -> bytes:
-    """The body, or PayloadTooLarge past `limit` bytes.
+    """The body, or PayloadTooLarge past `limit` bytes; ClientDisconnect when the caller goes away first.
 
     The body is counted as it streams in, because Content-Length may be absent (chunked) or wrong;
     a declared length over the limit is refused before reading a byte.
@@ -24,8 +24,16 @@ async def read_bytes(request: Request, *, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    # The ASGI messages read here as `Request.stream` reads them, without its async generator: one per
+    # request, which the event loop's hooks track and finalise (about 2 us of a request's CPU).
+    chunks, size, more = [], 0, True
+    while more:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk, more = message.get("body", b""), message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
