@@ -12,6 +12,8 @@ matrix, association ids and echoed columns, or the very same error (class, messa
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import math
 from typing import Any
 
@@ -22,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from champion.api.datarobot import predict_input, predictions, quick_input
 from champion.api.datarobot.predict_output import Passthrough
@@ -264,3 +266,66 @@ def test_a_media_type_is_read_as_python_multipart_reads_it(value: str) -> None:
         {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.items()},
     )
     assert predict_input._media_type(value) == (expected if value else ("", {}))
+
+
+# -- the body, read from the ASGI messages by hand ----------------------------------------------------
+
+MESSAGES = st.one_of(
+    st.builds(lambda body: {"type": "http.request", "body": body, "more_body": True}, st.binary(max_size=40)),
+    st.just({"type": "http.request", "more_body": True}),  # no body key
+    st.just({"type": "http.other"}),
+)
+
+
+async def body_by_stream(request: Request, *, limit: int) -> bytes:
+    """`read_body` as it was, over `Request.stream`: the reference."""
+    gzipped = predict_input.header(request, b"content-encoding") == "gzip"
+    inflater = predict_input._Inflater(limit) if gzipped else None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise predict_input._too_large(limit)
+        chunks.append(inflater.feed(chunk) if inflater is not None else chunk)
+    if inflater is not None:
+        inflater.finish()
+    return b"".join(chunks)
+
+
+@SETTINGS
+@given(
+    messages=st.lists(MESSAGES, max_size=5),
+    last=st.sampled_from(["end", "end with a body", "disconnect"]),
+    gzipped=st.booleans(),
+    limit=st.sampled_from([16, 64, 1000]),
+)
+def test_the_body_is_read_as_request_stream_reads_it(
+    messages: list[dict[str, Any]], last: str, gzipped: bool, limit: int
+) -> None:
+    if gzipped:  # the same chunks, cut from one gzip stream of their bytes
+        whole = gzip.compress(b"".join(m.get("body", b"") for m in messages))
+        cut = [whole[i : i + 7] for i in range(0, len(whole), 7)]
+        messages = [{"type": "http.request", "body": part, "more_body": True} for part in cut]
+    endings: dict[str, dict[str, Any]] = {
+        "end": {"type": "http.request", "body": b"", "more_body": False},
+        "end with a body": {"type": "http.request", "body": b"x,y\n", "more_body": False},
+        "disconnect": {"type": "http.disconnect"},
+    }
+    ending = endings[last]
+
+    def request() -> Request:
+        queue: list[dict[str, Any]] = [*messages, ending, {"type": "http.disconnect"}]
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        headers = [(b"content-encoding", b"gzip")] if gzipped else []
+        return Request({"type": "http", "method": "POST", "headers": headers}, receive)
+
+    def outcome(read: Any) -> tuple[Any, ...]:
+        try:
+            return ("body", asyncio.run(read(request(), limit=limit)))
+        except (ChampionError, ClientDisconnect) as error:
+            return ("error", type(error).__name__, str(error))
+
+    assert outcome(predict_input.read_body) == outcome(body_by_stream)

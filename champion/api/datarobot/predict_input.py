@@ -24,7 +24,7 @@ import orjson
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from champion.errors import InvalidInput, PayloadTooLarge
 from champion.runtimes import FeatureType, Signature
@@ -112,7 +112,8 @@ def header(request: Request, name: bytes) -> str | None:
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
-    """The body, inflated when gzipped; PayloadTooLarge once either form passes `limit` bytes.
+    """The body, inflated when gzipped; PayloadTooLarge once either form passes `limit` bytes,
+    ClientDisconnect when the caller goes away first.
 
     The compressed stream is inflated chunk by chunk with `max_length`, so a small body that
     would inflate to gigabytes stops at `limit + 1` bytes of output instead of being expanded.
@@ -125,8 +126,16 @@ async def read_body(request: Request, *, limit: int) -> bytes:
         raise _too_large(limit)
     inflater = _Inflater(limit) if encoding in _GZIP else None
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
+    size, more = 0, True
+    # The ASGI messages read as `Request.stream` reads them, without its async generator: one per
+    # request, which the event loop's hooks track and finalise (about 2 us of a request's CPU).
+    while more:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk, more = message.get("body", b""), message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
