@@ -63,6 +63,10 @@ class MicroBatcher:
     There is no timer: a request that finds the model idle runs at once, and requests that
     arrive while a call is running wait for it to end and then share the next call. Batches
     therefore grow with load on their own, and at low load latency is the model's own.
+
+    With `alone_rows`, a request of at least that many rows is never merged: it is a call of its own,
+    handed to the model's thread at once (`_alone`), for models whose per-call cost is small next to
+    that many rows' own.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class MicroBatcher:
         executor: concurrent.futures.Executor | None = None,
         large: LargeRequests | None = None,
         inline_rows: int = 0,
+        alone_rows: int | None = None,
     ) -> None:
         if max_batch_rows < 1 or max_queue_rows < 1:
             raise ValueError("max_batch_rows and max_queue_rows must be at least 1")
@@ -89,6 +94,8 @@ class MicroBatcher:
         )
         self._large = large
         self._inline_rows = inline_rows
+        self._alone_rows = alone_rows
+        """Requests of at least this many rows are never merged (None: every request up to a batch may be)."""
         self._queue: collections.deque[_Request] = collections.deque()
         self._pending_rows = 0
         self._closing = False
@@ -109,6 +116,8 @@ class MicroBatcher:
         """
         size = self._max_batch_rows
         if len(rows) <= size:
+            if self._alone_rows is not None and len(rows) >= self._alone_rows:
+                return await self._alone(rows)
             return await self._submit(rows)
         if self._large is not None:
             if self._closing:
@@ -116,12 +125,31 @@ class MicroBatcher:
             return await self._large.predict(self._predict, rows)
         return join([await self._submit(rows[start : start + size]) for start in range(0, len(rows), size)])
 
-    async def _submit(self, rows: Rows) -> Prediction:
+    async def _alone(self, rows: Rows) -> Prediction:
+        """`rows` as a model call of their own, handed to the model's thread at once (see `alone_rows`).
+
+        Merged, such a request waits for the batcher's worker to take it, and the model's thread waits
+        for the worker, on a busy event loop, between one call and the next. A model whose per-call
+        cost is small next to that many rows' (a compiled tree ensemble: about 7 us a call, 2.3 us a
+        row) saves nothing by merging them. The call is not queued here: `close` does not wait for it,
+        its caller does (the model's thread finishes it after the batcher has closed).
+        """
+        self._admit(rows)
+        self._pending_rows += len(rows)
+        try:
+            return await self._call(asyncio.get_running_loop(), rows)
+        finally:
+            self._pending_rows -= len(rows)
+
+    def _admit(self, rows: Rows) -> None:
         if self._closing:
             raise Unavailable("the model is shutting down")
         # Refuse rather than wait: a bounded queue keeps latency bounded, and the client may retry elsewhere.
         if self._pending_rows + len(rows) > self._max_queue_rows:
             raise Unavailable(f"the model's queue is full ({self._pending_rows} rows waiting); retry later")
+
+    async def _submit(self, rows: Rows) -> Prediction:
+        self._admit(rows)
         loop = asyncio.get_running_loop()
         request = _Request(rows, loop.create_future())
         self._queue.append(request)
@@ -167,8 +195,9 @@ class MicroBatcher:
             # Only reached with work left if the worker itself was cancelled or crashed: fail
             # its callers rather than leave them waiting for an answer that will never come.
             stranded = [r for r in (*batch, *self._queue) if not r.future.done()]
+            # Only theirs: a request scored alone (`_alone`) counts its own rows until it is answered.
+            self._pending_rows -= sum(len(r.rows) for r in (*batch, *self._queue))
             self._queue.clear()
-            self._pending_rows = 0
             for request in stranded:
                 request.future.set_exception(Unavailable("the model's batch worker stopped"))
 
