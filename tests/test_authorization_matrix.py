@@ -148,6 +148,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/v2/models/{model_name}"): f"{API} 404 ok ok ok 404",
     ("GET", "/v2/models/{model_name}/ready"): f"{API} 404 ok ok ok 404",
     ("POST", "/v2/models/{model_name}/infer"): f"{API} 404 ok ok ok 404",
+    ("GET", "/v2/models/{model_name}/versions/{model_version}"): f"{API} 404 ok ok ok 404",
+    ("GET", "/v2/models/{model_name}/versions/{model_version}/ready"): f"{API} 404 ok ok ok 404",
+    ("POST", "/v2/models/{model_name}/versions/{model_version}/infer"): f"{API} 404 ok ok ok 404",
     # DataRobot. A package named in a body that the caller cannot see is a 400 naming the field.
     ("GET", "/api/v2/version/"): f"{API} ok ok ok ok ok",
     ("GET", "/api/v2/deployments/"): f"{API} ok ok ok ok ok",
@@ -338,6 +341,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, model_files: ModelFiles) -> 
         ids["prompt_id"] = "no-such-prompt"
         ids["name"] = "ui.css"
         ids["model_name"] = ids["deployment_id"]
+        ids["model_version"] = f"{ids['model_id']}:1"  # the version the deployment serves
 
         # Everything a credential of dave's can carry, taken while his key is live; then it is revoked.
         jwt = world.call(
@@ -546,6 +550,7 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("GET", "/ml/v4/deployment_jobs"): space_query,
     ("POST", "/v2/spaces/{space_id}/import"): lambda world, credential, ids: {"params": {"from_space": ids["source"]}},
     ("POST", "/v2/models/{model_name}/infer"): infer,
+    ("POST", "/v2/models/{model_name}/versions/{model_version}/infer"): infer,
     ("POST", "/ml/v4/deployments/{deployment_id}/predictions"): rows,
     ("POST", "/predApi/v1.0/deployments/{deployment_id}/predictions"): records,
     ("POST", "/api/v2/deployments/{deployment_id}/predictions"): records,

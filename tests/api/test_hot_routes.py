@@ -117,7 +117,10 @@ def test_the_prediction_routes_are_matched_before_every_router(server: Server) -
     hot = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
     first = server.client.app.router.routes[: len(hot)]  # type: ignore[attr-defined]
     assert all(type(route) is Route and any(route is h for h in hot) for route in first)
-    assert {route.path for route in inference.hot_routes} == {"/v2/models/{model_name}/infer"}
+    assert {route.path for route in inference.hot_routes} == {
+        "/v2/models/{model_name}/infer",
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+    }
 
 
 @pytest.mark.parametrize("url", ["/v2/models/a%00b/infer", "/v2/models/{id}/infer?x=%00"])
