@@ -278,6 +278,12 @@ def _hot_routes(features: Sequence[str], schemas: dict[str, Any]) -> dict[str, A
             },
         }
     }
+    versioned = copy.deepcopy(paths["/v2/models/{model_name}/infer"])
+    versioned["post"]["operationId"] = "inference_infer_version"
+    versioned["post"]["parameters"].append(
+        {"name": "model_version", "in": "path", "required": True, "schema": {"type": "string"}}
+    )
+    paths["/v2/models/{model_name}/versions/{model_version}/infer"] = versioned
     return paths
 
 
