@@ -22,7 +22,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,12 @@ frameworks it loaded; the next trial starts a new one."""
 IDLE_EXIT = 75
 """The exit status of a trial process that ended idle: whatever was sent to it meanwhile never ran."""
 
+REAP_GRACE_SECONDS = 1.0
+"""How long an ended trial process is left to whoever joins it before the runner reaps it itself. Two
+threads joining one multiprocessing child at once can lose its exit status (the one whose wait comes
+second reads none, and may read it before the first has recorded it); a caller joining it directly (the
+tests do) does so at once, so it goes first."""
+
 
 def _serve(connection: Connection, memory_bytes: int, idle_seconds: float) -> None:
     """The trial process's loop: take (function, arguments), send back the result, until the pipe closes
@@ -368,7 +374,23 @@ class _Runner:
         child.start()
         theirs.close()
         self._child, self._connection = child, ours
+        threading.Thread(target=self._reap, args=(child,), daemon=True, name="champion-trial-reaper").start()
         return ours
+
+    def _reap(self, child: SpawnProcess) -> None:
+        """Wait for `child` to end, then reap it (and close its pipe) within `REAP_GRACE_SECONDS`, rather
+        than leave it a zombie until the next trial: a trial process ends by itself when idle
+        (`IDLE_SECONDS`), or by crashing.
+
+        A thread per child, waiting on the child's sentinel: multiprocessing offers no callback on a
+        child's exit. The reaping happens under the runner's lock, so never during a trial's own handling
+        of its child (which reaps a child that ends during a trial, and starts the next).
+        """
+        wait([child.sentinel])
+        time.sleep(REAP_GRACE_SECONDS)
+        with self._lock:
+            if self._child is child:
+                self._stop()
 
     def _stop(self) -> None:
         if self._connection is not None:
