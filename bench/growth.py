@@ -16,6 +16,10 @@ uploaded as two revisions (bench/swap.py's pair), four scenarios:
    (goal: constant). The server's CPU includes answering the bench's own 10 ms polls.
 4. **Memory over swaps**: the RSS of the server's process tree after each swap; the figure is
    the growth from the first swap to `--rss-swaps` (200) swaps later, in KiB per swap (goal: flat).
+   Under the table, the same per process: the server alone, and each child over the swaps it was
+   alive for (the trial process the swaps' trials run in, the upload's, which ends idle after a
+   minute, and multiprocessing's resource tracker), with the children seen ended and not reaped yet
+   (zombies) after any swap.
 
 Prints a Markdown table and writes bench/results/growth.md and growth.json. Bounded: a fixed
 duration per load, a timeout on every wait, and the server is stopped on the way out.
@@ -169,11 +173,65 @@ class SwapCost:
 
 
 @dataclasses.dataclass
+class ProcessMemory:
+    """One process of the server's tree: its RSS after each swap it was seen alive after."""
+
+    pid: int
+    role: str
+    first_swap: int
+    """The swap (0: the first) after which it was first seen."""
+    rss_kib: list[int] = dataclasses.field(default_factory=list)
+
+    def growth(self, swaps: int) -> tuple[int, int, float] | None:
+        """(first, last, KiB per swap) over at most `swaps` swaps from the first seen; None if seen once."""
+        n = min(swaps, len(self.rss_kib) - 1)
+        if n < 1:
+            return None
+        return self.rss_kib[0], self.rss_kib[n], (self.rss_kib[n] - self.rss_kib[0]) / n
+
+
+@dataclasses.dataclass
 class SwapRun:
     windows: list[SwapCost]
     rss_kib: list[int]
     """The server tree's RSS after each swap (index 0: after the first)."""
     rss_swaps: int
+    processes: list[ProcessMemory] = dataclasses.field(default_factory=list)
+    """The same per process: the server, then its children in the order they were first seen."""
+    zombies: int = 0
+    """The most children seen ended and not yet reaped after a swap."""
+
+
+def tree_memory(pid: int) -> tuple[dict[int, int], int]:
+    """VmRSS in KiB of `pid` and of each process below it, and how many of those are zombies (ended, not
+    reaped: they hold no memory, and have no VmRSS)."""
+    found: dict[int, int] = {}
+    zombies = 0
+    for p in [pid, *run.descendants(pid)]:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        if re.search(r"^State:\s+Z", status, re.M):
+            zombies += 1
+        elif rss is not None:
+            found[p] = int(rss.group(1))
+    return found, zombies
+
+
+def role(pid: int, server: int, before_swaps: set[int]) -> str:
+    if pid == server:
+        return "the server"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        command = ""
+    if "resource_tracker" in command:
+        return "multiprocessing's resource tracker"
+    if "spawn_main" in command:
+        return "a trial process started " + ("before the swaps (the uploads')" if pid in before_swaps else "by a swap")
+    return command[:60] or "a child"
 
 
 def swap_costs(deployed: swap.Deployed, args: argparse.Namespace) -> SwapRun:
@@ -183,6 +241,9 @@ def swap_costs(deployed: swap.Deployed, args: argparse.Namespace) -> SwapRun:
     windows = {start: SwapCost(start, [], []) for start in starts}
     pid = deployed.server.process.pid
     rss: list[int] = []
+    before_swaps = set(tree_memory(pid)[0])
+    processes: dict[int, ProcessMemory] = {}
+    zombies = 0
     deadline = time.monotonic() + args.swap_budget
     with httpx.Client(base_url=deployed.server.base_url, headers=deployed.headers, timeout=30) as http:
         for made in range(total):
@@ -190,6 +251,10 @@ def swap_costs(deployed: swap.Deployed, args: argparse.Namespace) -> SwapRun:
             done = swap.swap(http, deployed)
             cpu_ms = (run.process_cpu_seconds(pid) - cpu_before) * 1e3
             rss.append(run.memory_kib(pid)[1])
+            each, ended = tree_memory(pid)
+            zombies = max(zombies, ended)
+            for p, kib in each.items():
+                processes.setdefault(p, ProcessMemory(p, role(p, pid, before_swaps), made)).rss_kib.append(kib)
             if deployed.server.process.poll() is not None:
                 raise BenchError(f"the server died:\n{deployed.server.log_tail()}")
             for start, window in windows.items():
@@ -200,10 +265,23 @@ def swap_costs(deployed: swap.Deployed, args: argparse.Namespace) -> SwapRun:
                 log(f"    {made + 1} swaps; the last ready in {done.ready_ms:.0f} ms, {cpu_ms:.0f} CPU ms")
             if time.monotonic() > deadline:
                 raise BenchError(f"{made + 1} of {total} swaps took more than --swap-budget {args.swap_budget:.0f}s")
-    return SwapRun(list(windows.values()), rss, args.rss_swaps)
+    return SwapRun(list(windows.values()), rss, args.rss_swaps, list(processes.values()), zombies)
 
 
 # -- report -------------------------------------------------------------------------------------------
+
+
+def late_slope(rss_kib: list[int], swaps: int) -> float:
+    """KiB per swap over the last `swaps` swaps: the least-squares slope of the RSS after each.
+
+    The first swaps after the loads settle the server's heap (a swap's replay reads captured rows: the
+    memory glibc keeps free for the next one shows as RSS, going up and down by a few MiB); the slope of the
+    swaps after those is what grows with every swap. A slope rather than two points, which that noise moves.
+    """
+    points = rss_kib[-swaps - 1 :]
+    if len(points) < 2:
+        return 0.0
+    return statistics.linear_regression(range(len(points)), points).slope
 
 
 def report(spread_: Spread, large_: list[Large], swaps_: SwapRun, args: argparse.Namespace) -> tuple[str, Any]:
@@ -250,6 +328,30 @@ def report(spread_: Spread, large_: list[Large], swaps_: SwapRun, args: argparse
         f"| swaps over time: RSS after swap 1 → after swap {n + 1} | {rss[0] / 1024:.1f} → {rss[n] / 1024:.1f} MiB "
         f"(after all {len(rss)}: {rss[-1] / 1024:.1f} MiB) | - | {per_swap:+.1f} KiB per swap | flat |"
     )
+    late = late_slope(rss, n)
+    lines.append(
+        f"| swaps over time: the last {n} swaps, RSS after swap {len(rss) - n} → after swap {len(rss)} "
+        f"| {rss[-n - 1] / 1024:.1f} → {rss[-1] / 1024:.1f} MiB | - | {late:+.1f} KiB per swap (slope) | flat |"
+    )
+    lines += [
+        "",
+        f"RSS per process after swap 1 (or the first swap it was seen after) and {n} swaps later, and the slope "
+        f"over its last {n} swaps:",
+        "",
+    ]
+    for process in swaps_.processes:
+        grown = process.growth(n)
+        if grown is None:
+            lines.append(f"- {process.role} (pid {process.pid}): seen after swap {process.first_swap + 1} only")
+            continue
+        first_kib, last_kib, per_process = grown
+        lines.append(
+            f"- {process.role} (pid {process.pid}, seen after {len(process.rss_kib)} swaps from swap "
+            f"{process.first_swap + 1}): {first_kib / 1024:.1f} → {last_kib / 1024:.1f} MiB, "
+            f"{per_process:+.1f} KiB per swap; the last {min(n, len(process.rss_kib) - 1)}: "
+            f"{late_slope(process.rss_kib, n):+.1f} KiB per swap"
+        )
+    lines.append(f"- ended children not yet reaped (zombies) after a swap: at most {swaps_.zombies}")
     lines += [
         "",
         "CPU per swap is the server's CPU from sending the PATCH to seeing `ready`, so it includes answering the "
@@ -268,6 +370,9 @@ def report(spread_: Spread, large_: list[Large], swaps_: SwapRun, args: argparse
         "swaps": [dataclasses.asdict(w) for w in swaps_.windows],
         "rss_kib_after_each_swap": rss,
         "rss_kib_per_swap": per_swap,
+        "rss_kib_per_swap_late_slope": late,
+        "rss_kib_by_process": [dataclasses.asdict(p) for p in swaps_.processes],
+        "zombies_after_a_swap": swaps_.zombies,
     }
     return "\n".join(lines), data
 
