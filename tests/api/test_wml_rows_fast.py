@@ -202,6 +202,16 @@ def test_anything_else_is_declined(text: bytes) -> None:
     assert numeric_body.matrix(SIGNATURES[0], text, max_rows=MAX_ROWS, ignore=RETIRED) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [b"", b" ", b"\x00", b'{"input_data": [{"values": ' + b"[" * 5000 + b"]" * 5000 + b"}]}", b"[" * 100_000],
+)
+def test_empty_and_deeply_nested_bodies_are_declined_and_refused_as_before(text: bytes) -> None:
+    assert numeric_body.matrix(SIGNATURES[0], text, max_rows=MAX_ROWS) is None
+    view = view_of(SIGNATURES[0])
+    assert outcome(lambda: scoring._parse(view, text, MAX_ROWS)) == the_long_way(view, text)
+
+
 def test_a_signature_with_strings_or_checks_declined_values_the_long_way() -> None:
     text = b'{"input_data": [{"fields": ["x1", "x2"], "values": [[1, 2]]}]}'
     assert numeric_body.matrix(SIGNATURES[2], text, max_rows=MAX_ROWS) is None  # a string feature
