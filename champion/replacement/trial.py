@@ -298,12 +298,6 @@ frameworks it loaded; the next trial starts a new one."""
 IDLE_EXIT = 75
 """The exit status of a trial process that ended idle: whatever was sent to it meanwhile never ran."""
 
-REAP_GRACE_SECONDS = 1.0
-"""How long an ended trial process is left to whoever joins it before the runner reaps it itself. Two
-threads joining one multiprocessing child at once can lose its exit status (the one whose wait comes
-second reads none, and may read it before the first has recorded it); a caller joining it directly (the
-tests do) does so at once, so it goes first."""
-
 
 def _serve(connection: Connection, memory_bytes: int, idle_seconds: float) -> None:
     """The trial process's loop: take (function, arguments), send back the result, until the pipe closes
@@ -378,16 +372,16 @@ class _Runner:
         return ours
 
     def _reap(self, child: SpawnProcess) -> None:
-        """Wait for `child` to end, then reap it (and close its pipe) within `REAP_GRACE_SECONDS`, rather
-        than leave it a zombie until the next trial: a trial process ends by itself when idle
-        (`IDLE_SECONDS`), or by crashing.
+        """Wait for `child` to end, then reap it (and close its pipe) at once, rather than leave it a zombie
+        until the next trial: a trial process ends by itself when idle (`IDLE_SECONDS`), or by crashing.
+        Nothing else joins a child that has not been stopped: two threads joining one multiprocessing
+        child at once can lose its exit status.
 
         A thread per child, waiting on the child's sentinel: multiprocessing offers no callback on a
         child's exit. The reaping happens under the runner's lock, so never during a trial's own handling
         of its child (which reaps a child that ends during a trial, and starts the next).
         """
         wait([child.sentinel])
-        time.sleep(REAP_GRACE_SECONDS)
         with self._lock:
             if self._child is child:
                 self._stop()

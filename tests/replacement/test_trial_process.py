@@ -20,6 +20,7 @@ from champion.models.types import parse_model_type
 from champion.replacement import trial
 from champion.runtimes import Framework, RuntimeLoadError, load
 from tests.model_files import ModelFiles
+from tests.replacement.test_trial_reap import forgotten
 
 
 def test_an_upload_is_inspected_in_the_trial_process_and_never_unpickled_here(model_files: ModelFiles) -> None:
@@ -75,13 +76,14 @@ def test_an_idle_trial_process_ends_and_the_next_call_starts_another(
         )
         child = runner._child
         assert child is not None
-        child.join(timeout=30)
+        assert forgotten(runner)  # ended idle, and reaped by the runner's own thread
         assert child.exitcode == trial.IDLE_EXIT
+        # Ended idle just as a call was sent (the runner has not noticed it yet): the call runs in a new one.
+        monkeypatch.setattr(runner, "_reap", lambda child: None)  # the next child's reaper has not run yet
         assert (
             runner.run(trial._inspect, (str(model_files.classifier_named), "scikit-learn"), timeout=60)[0] == signature
         )
         assert runner._child is not child
-        # Ended idle just as a call was sent (the runner has not noticed it yet): the call runs in a new one.
         ended = runner._child
         assert ended is not None
         ended.join(timeout=30)
