@@ -168,6 +168,13 @@ def test_plain_bodies_take_the_quick_way(body: dict[str, Any]) -> None:
     assert the_long_way(view_of(SIGNATURES[0]), text) == ((quick.dtype.str, quick.shape, quick.tobytes()),)
 
 
+def test_escaped_field_names_are_read_as_the_long_way_reads_them() -> None:
+    text = rb'{"input_data": [{"fields": ["x\u0031", "x2", "\u0078\u0033"], "values": [[1, 2.5, 3]]}]}'
+    quick = numeric_body.matrix(SIGNATURES[0], text, max_rows=MAX_ROWS)
+    assert quick is not None and quick.tolist() == [[1.0, 2.5, 3.0]]
+    assert the_long_way(view_of(SIGNATURES[0]), text) == ((quick.dtype.str, quick.shape, quick.tobytes()),)
+
+
 def test_a_hundred_rows_of_twenty_take_the_quick_way() -> None:
     """The bench's request (bench/run.py write_bodies)."""
     values = numbers(100, 20)
