@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from champion.runtimes import Framework
+from champion.runtimes import Framework, Signature
+from champion.runtimes import compiled as compiled_form
+from champion.runtimes.base import Target, TargetType
 from champion.serving import engine as engine_module
 from champion.serving.batching import MicroBatcher
 from champion.serving.engine import ServingEngine, VersionRef
@@ -146,3 +148,56 @@ def test_what_a_load_made_is_out_of_the_collectors_reach(loads: list[CountingMod
         asyncio.run(scenario())
     finally:
         gc.unfreeze()
+
+
+class GatedSession:
+    """An ONNX Runtime session's surface for `CompiledModel`: records each call's rows and thread; held at a gate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[tuple[int, str]] = []
+
+    def get_inputs(self) -> list[object]:
+        return [type("Input", (), {"name": "x"})()]
+
+    def get_outputs(self) -> list[object]:
+        return [type("Output", (), {"name": "probabilities"})()]
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        rows = feeds["x"]
+        self.calls.append((len(rows), threading.current_thread().name))
+        self.gate.wait(10)
+        return [np.tile([0.25, 0.75], (len(rows), 1))]
+
+
+def test_a_compiled_model_answers_small_batches_inline_and_large_requests_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = GatedSession()
+    signature = Signature(SIGNATURE.features, Target(TargetType.BINARY, (0, 1)))
+    model = compiled_form.CompiledModel(
+        session, compiled_form.ServingForm(compiled_form.ONNX_FORM), signature, Framework.SKLEARN, None
+    )
+    monkeypatch.setattr(engine_module, "_load_and_warm", lambda ref, path, compiled=True: model)
+
+    async def scenario() -> None:
+        engine = ServingEngine()
+        await engine.install("a", await engine.load(ref(1), Path("model")))
+        session.gate.set()
+        await engine.predict("a", np.zeros((engine_module.INLINE_ROWS, 1)))
+        session.gate.clear()
+        large = engine_module.ALONE_ROWS
+        held = asyncio.create_task(engine.predict("a", np.zeros((large, 1))))
+        await asyncio.sleep(0.05)
+        waiting = [asyncio.create_task(engine.predict("a", np.zeros((large, 1)))) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        session.gate.set()
+        await asyncio.gather(held, *waiting)
+        await engine.close()
+
+    asyncio.run(scenario())
+    (inline, *alone) = session.calls
+    assert inline == (engine_module.INLINE_ROWS, threading.main_thread().name)
+    # Never merged, as a native model's waiting requests are (above): one call per large request.
+    assert [rows for rows, _ in alone] == [engine_module.ALONE_ROWS] * 4
+    assert all(thread != threading.main_thread().name for _, thread in alone)
