@@ -26,6 +26,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 
+from champion.api.body import too_large
 from champion.api.datarobot import predict_input, predictions, quick_input
 from champion.api.datarobot.predict_output import Passthrough
 from champion.errors import ChampionError
@@ -285,7 +286,7 @@ async def body_by_stream(request: Request, *, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise predict_input._too_large(limit)
+            raise too_large(limit)
         chunks.append(inflater.feed(chunk) if inflater is not None else chunk)
     if inflater is not None:
         inflater.finish()

@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.requests import ClientDisconnect, Request
 
-from champion.api.body import read_json
+from champion.api.body import loads, read_bytes, refuse_declared
 from champion.api.wml import numeric_body, scoring
-from champion.api.wml.body_bytes import loads, read_bytes
-from champion.errors import InvalidInput
+from champion.errors import InvalidInput, PayloadTooLarge
 from champion.runtimes.base import Feature, FeatureType, Framework, Signature
 from champion.serving.engine import DeploymentView, VersionRef
 from tests.api.test_fast_parsing import SIGNATURES, TARGET
@@ -232,7 +231,29 @@ def test_a_signature_with_strings_or_checks_declined_values_the_long_way() -> No
     )
 
 
-# -- reading the body as bytes (body_bytes.read_bytes, as champion.api.body.read_json reads it) --------
+# -- reading the body as bytes (body.read_bytes, as read_json read it over Request.stream) --------------
+
+
+async def read_json_by_stream(request: Request, *, limit: int) -> Any:
+    """`read_json` as it was, over `Request.stream`: the reference."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes", field="body")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"not valid JSON: {exc}", field="body") from None
+
+
+async def read_bytes_as_the_route_does(request: Request, *, limit: int) -> bytes:
+    refuse_declared(request.headers.get("content-length"), limit=limit)
+    return await read_bytes(request, limit=limit)
 
 
 def _request(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None) -> Request:
@@ -253,7 +274,10 @@ def _chunks(*parts: bytes) -> list[dict[str, Any]]:
 async def _both(messages: list[dict[str, Any]], limit: int, headers: list[tuple[bytes, bytes]] | None = None) -> Any:
     """What read_bytes (then loads) and read_json give for the same messages: the value or the error."""
     answers = []
-    for read in (lambda r: read_bytes(r, limit=limit), lambda r: read_json(r, limit=limit)):
+    for read in (
+        lambda r: read_bytes_as_the_route_does(r, limit=limit),
+        lambda r: read_json_by_stream(r, limit=limit),
+    ):
         try:
             value = await read(_request(messages, headers))
             answers.append(("value", loads(value) if isinstance(value, bytes) else value))

@@ -24,9 +24,10 @@ import orjson
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import QueryParams
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
-from champion.errors import InvalidInput, PayloadTooLarge
+from champion.api.body import read_bytes, refuse_declared, too_large
+from champion.errors import InvalidInput
 from champion.runtimes import FeatureType, Signature
 from champion.serving import inputs
 
@@ -121,28 +122,13 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     encoding = (header(request, b"content-encoding") or "identity").strip().lower()
     if encoding not in _GZIP and encoding not in ("identity", ""):
         raise UnsupportedMedia(f"'{encoding}' is not accepted; send gzip or no encoding", field="Content-Encoding")
-    declared = header(request, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    inflater = _Inflater(limit) if encoding in _GZIP else None
-    chunks: list[bytes] = []
-    size, more = 0, True
-    # The ASGI messages read as `Request.stream` reads them, without its async generator: one per
-    # request, which the event loop's hooks track and finalise (about 2 us of a request's CPU).
-    while more:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        if message["type"] != "http.request":
-            continue
-        chunk, more = message.get("body", b""), message.get("more_body", False)
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(inflater.feed(chunk) if inflater is not None else chunk)
-    if inflater is not None:
-        inflater.finish()
-    return b"".join(chunks)
+    refuse_declared(header(request, b"content-length"), limit=limit)
+    if encoding not in _GZIP:
+        return await read_bytes(request, limit=limit)
+    inflater = _Inflater(limit)
+    inflated = await read_bytes(request, limit=limit, each=inflater.feed)
+    inflater.finish()
+    return inflated
 
 
 class _Inflater:
@@ -166,7 +152,7 @@ class _Inflater:
                 raise InvalidInput(f"not valid gzip: {exc}", field="body") from None
             self._out += len(part)
             if self._out > self._limit:
-                raise _too_large(self._limit, inflated=True)
+                raise too_large(self._limit, which="inflated request body")
             parts.append(part)
             if self._member.eof:  # a gzip stream may hold several members, one after another
                 data = self._member.unused_data
@@ -179,11 +165,6 @@ class _Inflater:
     def finish(self) -> None:
         if self._open:
             raise InvalidInput("not valid gzip: the stream ends early", field="body")
-
-
-def _too_large(limit: int, *, inflated: bool = False) -> PayloadTooLarge:
-    which = "inflated request body" if inflated else "request body"
-    return PayloadTooLarge(f"the {which} is larger than the limit of {limit} bytes", field="body")
 
 
 def _media_type(value: str | None) -> tuple[str, dict[str, str]]:

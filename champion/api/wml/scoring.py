@@ -19,9 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from champion.api import humility
+from champion.api.body import loads, read_bytes, refuse_declared
 from champion.api.deps import authenticate_from_memory
 from champion.api.wml import numeric_body
-from champion.api.wml.body_bytes import loads, read_bytes
 from champion.api.wml.errors import render_error
 from champion.api.wml.predictions import predictions
 from champion.api.wml.schemas import ScoringRequest
@@ -46,7 +46,9 @@ async def score(request: Request) -> Response:
         actor = await authenticate_from_memory(context, access, request.headers.get("authorization"))
         view = scoring.resolve(engine, access, actor, request.path_params["deployment_id"])
         with scoring.reading(engine, view):
-            body = await read_bytes(request, limit=context.settings.max_request_bytes)
+            limit = context.settings.max_request_bytes
+            refuse_declared(request.headers.get("content-length"), limit=limit)
+            body = await read_bytes(request, limit=limit)
             blocks, association_ids = _parse(view, body, context.settings.max_rows_per_request)
             del body  # not held while the prediction is awaited
         rows = blocks[0] if len(blocks) == 1 else stacking.stack(blocks)
