@@ -27,12 +27,15 @@ from champion.serving import inputs
 # 64 bits (RuntimeError), and a value of another type than asked for (TypeError).
 _REFUSED = (ValueError, RuntimeError, TypeError)
 
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
 
 def matrix(
     signature: Signature, body: bytes, *, max_rows: int, ignore: frozenset[str] = frozenset()
 ) -> npt.NDArray[np.float64] | None:
     """The model's matrix for a plain numeric body (see above), or None for the long way to judge."""
-    if not inputs.numeric(signature):
+    # simdjson skips a UTF-8 byte order mark that orjson refuses: the long way answers it.
+    if not inputs.numeric(signature) or body.startswith(_BYTE_ORDER_MARK):
         return None
     try:
         # A parser per call: it costs nothing next to the parse, and is never shared between threads.
