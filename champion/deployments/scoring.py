@@ -81,11 +81,6 @@ def resolve(engine: ServingEngine, access: AccessCache, actor: Actor, key: str) 
     return view
 
 
-def version_name(ref: VersionRef) -> str:
-    """How every face names a model version (the `Champion-Model-Version` header): `<model id>:<revision>`."""
-    return f"{ref.model_id}:{ref.number}"
-
-
 def require_version(view: DeploymentView, served: VersionRef, wanted: str) -> None:
     """Refuses an answer from a model version other than the one the request named.
 
@@ -93,9 +88,9 @@ def require_version(view: DeploymentView, served: VersionRef, wanted: str) -> No
     champion) and after it (against the version that answered: a swap may fall in between), so a
     request pinned to a version is never answered by another.
     """
-    if version_name(served) != wanted:
+    if served.name != wanted:
         raise VersionNotServed(
-            f"deployment {view.id!r} does not serve model version {wanted!r}: it serves {version_name(served)!r}"
+            f"deployment {view.id!r} does not serve model version {wanted!r}: it serves {served.name!r}"
         )
 
 
@@ -125,7 +120,7 @@ async def predict(
         engine.metrics.failed(view.id, _kind(exc))
         raise
     served, elapsed = answer.version, time.perf_counter() - started
-    engine.metrics.answered(view.id, version_name(served), len(rows), elapsed)
+    engine.metrics.answered(view.id, served.name, len(rows), elapsed)
     if view.capture is not None:
         engine.capture.offer(
             view.capture,

@@ -87,7 +87,7 @@ class DaskScoring:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         champion = plan.champion
-        return Written(staged, name, rows, f"{champion.model_id}:{champion.number}")
+        return Written(staged, name, rows, champion.name)
 
     def _partitions(self, plan: Plan, store: ArtifactStore) -> tuple[list[Partition], int | None]:
         signature = plan.champion.signature

@@ -200,7 +200,7 @@ class BatchJobHandler:
                     return None
             out.append(ResultBlock(labels=labels, probabilities=probabilities if has_probabilities else None))
         assert served is not None, "every block holds at least one row"
-        return JobResult(blocks=tuple(out), served_by=f"{served.model_id}:{served.number}")
+        return JobResult(blocks=tuple(out), served_by=served.name)
 
     async def _predict(self, deployment_id: str, rows: npt.NDArray[Any]) -> Answer:
         # Jobs on one deployment share its model's bounded queue: a full queue means wait, not fail.

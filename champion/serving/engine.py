@@ -59,6 +59,11 @@ class VersionRef:
     sha256: str
     signature: Signature
 
+    @property
+    def name(self) -> str:
+        """How every face and job names the version (the `Champion-Model-Version` header): `<model id>:<revision>`."""
+        return f"{self.model_id}:{self.number}"
+
 
 @dataclass(frozen=True)
 class DeploymentView:

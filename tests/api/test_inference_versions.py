@@ -17,10 +17,13 @@ import pytest
 
 from champion.deployments import scoring
 from champion.deployments.errors import VersionNotServed
+from champion.runtimes import Framework
+from champion.serving.engine import VersionRef
 from tests.api.test_wml_deployments import upload_model, wait_until_settled
 from tests.api.test_wml_replacement import V
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import FEATURES, ModelFiles, build_variants
+from tests.serving.test_engine import SIGNATURE
 
 BODY = {"inputs": [{"name": name, "shape": [1], "datatype": "FP64", "data": [0.5]} for name in FEATURES]}
 
@@ -107,12 +110,11 @@ def test_after_a_swap_only_the_new_version_answers(server: Server, live: dict[st
 
 def test_an_answer_from_another_version_is_refused() -> None:
     # The face checks the version that answered too: a swap may fall between the check and the answer.
-    class Ref:
-        model_id, number = "m", 2
+    served = VersionRef("v2", "m", 2, Framework.SKLEARN, "0" * 64, SIGNATURE)
 
     class View:
         id = "d"
 
-    scoring.require_version(View(), Ref(), "m:2")  # type: ignore[arg-type]
+    scoring.require_version(View(), served, "m:2")  # type: ignore[arg-type]
     with pytest.raises(VersionNotServed, match=r"'m:1'.*it serves 'm:2'"):
-        scoring.require_version(View(), Ref(), "m:1")  # type: ignore[arg-type]
+        scoring.require_version(View(), served, "m:1")  # type: ignore[arg-type]

@@ -105,7 +105,7 @@ async def predict(request: Request) -> Response:
         return Response(status_code=499)
     served = answer.version
     headers = {
-        MODEL_VERSION_HEADER: scoring.version_name(served),
+        MODEL_VERSION_HEADER: served.name,
         # DataRobot's own: the time spent predicting, and whether the model was already in memory
         # (always, here: a deployment answers only once its champion is loaded).
         "X-DataRobot-Execution-Time": str(round(elapsed * 1000)),
@@ -163,7 +163,7 @@ def wants_csv(accept: str | None) -> bool:
 
 def _stamped(response: Response, version: VersionRef | None) -> Response:
     if version is not None:
-        response.headers[MODEL_VERSION_HEADER] = scoring.version_name(version)
+        response.headers[MODEL_VERSION_HEADER] = version.name
     return response
 
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from champion import __version__
 from champion.api.inference.schemas import RequestOutput
-from champion.deployments import scoring
 from champion.errors import InvalidInput
 from champion.runtimes.base import FeatureType, Signature, TargetType
 from champion.serving.engine import Answer, DeploymentView, VersionRef
@@ -30,7 +29,7 @@ def server() -> dict[str, Any]:
 
 def version(ref: VersionRef) -> str:
     """The same value as the Champion-Model-Version header: `<model_id>:<revision>`."""
-    return scoring.version_name(ref)
+    return ref.name
 
 
 def model(view: DeploymentView) -> dict[str, Any]:

@@ -64,7 +64,7 @@ async def score(request: Request) -> Response:
     parts = [answer] if len(blocks) == 1 else _per_block(answer, [len(rows) for rows in blocks])
     content = orjson.dumps({"predictions": [predictions(part) for part in parts]})
     served = answer.version
-    headers = {MODEL_VERSION_HEADER: scoring.version_name(served)}
+    headers = {MODEL_VERSION_HEADER: served.name}
     if answer.humility is not None:  # one attribute check for deployments without rules
         headers.update(humility.headers((answer,)))
     return Response(content, media_type="application/json", headers=headers)
