@@ -15,13 +15,15 @@ feature importance to choose by (DataRobot tracks its 25 most important).
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import itertools
+import json
 import logging
+import typing
 from collections.abc import Iterator
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, Text, bindparam, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,12 +72,13 @@ def observe(
     for _ in range(2):
         try:
             with sessions() as session:
-                found = baselines(session, deployment_id, version_id)
+                found = _bins_of(session, deployment_id, version_id)
                 if not found:
-                    found = _make_baseline(session, store, deployment_id, version_id, signature)
-                    if not found:
+                    made = _make_baseline(session, store, deployment_id, version_id, signature)
+                    if not made:
                         return
-                count_file(session, deployment_id, version_id, found, file_id, rows)
+                    found = {feature: binning.Bins.from_json(b.bins) for feature, b in made.items()}
+                _count_into(session, deployment_id, version_id, found, file_id, rows)
                 session.commit()
                 return
         except IntegrityError:
@@ -99,6 +102,28 @@ def baselines(session: Session, deployment_id: str, version_id: str) -> dict[str
         )
     )
     return {b.feature: b for b in found}
+
+
+_BASELINES = typing.cast(Table, DriftBaseline.__table__)
+_BINS = select(_BASELINES.c.feature, cast(_BASELINES.c.bins, Text)).where(
+    _BASELINES.c.deployment_id == bindparam("deployment_id"), _BASELINES.c.version_id == bindparam("version_id")
+)
+
+
+def _bins_of(session: Session, deployment_id: str, version_id: str) -> dict[str, binning.Bins]:
+    """`baselines`' bins, parsed: what a flush counts into, read as (feature, JSON text) rows, not ORM objects."""
+    found = session.execute(_BINS, {"deployment_id": deployment_id, "version_id": version_id})
+    return {feature: _parsed(text) for feature, text in found}
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> binning.Bins:
+    """The Bins a stored document holds, parsed once per distinct text.
+
+    Keyed by the text itself, never by deployment and version: a baseline replaced (`baselines._replace`)
+    has other text, so the next flush parses it afresh; a Bins is immutable, so sharing one is safe.
+    """
+    return binning.Bins.from_json(json.loads(text))
 
 
 def _make_baseline(
@@ -150,27 +175,43 @@ def count_file(
     file_id: str,
     rows: files.Rows,
 ) -> None:
-    claimed = session.execute(
-        update(CaptureFile)
-        .where(CaptureFile.id == file_id, CaptureFile.drift_counted.is_(False))
-        .values(drift_counted=True)
-        .execution_options(synchronize_session=False)
-    )
+    all_bins = {feature: binning.Bins.from_json(baseline.bins) for feature, baseline in baselines.items()}
+    _count_into(session, deployment_id, version_id, all_bins, file_id, rows)
+
+
+_CAPTURE_FILES = typing.cast(Table, CaptureFile.__table__)
+_CLAIM = (
+    update(_CAPTURE_FILES)
+    .where(_CAPTURE_FILES.c.id == bindparam("file_id"), _CAPTURE_FILES.c.drift_counted.is_(False))
+    .values(drift_counted=True)
+)
+"""Whoever sets the flag counts the file. A Core statement on the table, made once: a flush runs it
+several times a second, and the ORM's update path costs more than the update itself."""
+
+
+def _count_into(
+    session: Session,
+    deployment_id: str,
+    version_id: str,
+    all_bins: dict[str, binning.Bins],
+    file_id: str,
+    rows: files.Rows,
+) -> None:
+    claimed = session.execute(_CLAIM, {"file_id": file_id})
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return  # counted already, by another process's baseline
     hours = rows.at - rows.at % 3600
     starts = np.unique(hours)
-    all_bins = {feature: binning.Bins.from_json(baseline.bins) for feature, baseline in baselines.items()}
-    counted = []
     for start in starts:
         # A flush's rows nearly always fall in one hour: then all of them, with no copy of each column.
         in_hour: slice | np.ndarray = slice(None) if len(starts) == 1 else hours == start
-        window = files.hour_of(float(start))
-        for feature, bins in all_bins.items():
-            for index, count in enumerate(_counts(bins, rows, feature, in_hour)):
-                if count:
-                    counted.append(_row(deployment_id, version_id, window, feature, index, count))
-    upserts.add_drift(session, counted)
+        counted = [
+            (feature, index, count)
+            for feature, bins in all_bins.items()
+            for index, count in enumerate(_counts(bins, rows, feature, in_hour))
+            if count
+        ]
+        upserts.add_drift(session, deployment_id, version_id, files.hour_of(float(start)), counted)
 
 
 def _counts(bins: binning.Bins, rows: files.Rows, feature: str, in_hour: slice | np.ndarray) -> list[int]:
@@ -201,19 +242,6 @@ def _numeric_counts(edges: tuple[float, ...], numbers: np.ndarray) -> list[int]:
     missing = int(np.count_nonzero(np.isnan(numbers)))
     at_or_above = [len(numbers) - missing, *(int(np.count_nonzero(numbers >= edge)) for edge in edges), 0]
     return [a - b for a, b in itertools.pairwise(at_or_above)] + [missing]
-
-
-def _row(
-    deployment_id: str, version_id: str, window: dt.datetime, feature: str, index: int, count: int
-) -> dict[str, object]:
-    return {
-        "deployment_id": deployment_id,
-        "version_id": version_id,
-        "window_start": window,
-        "feature": feature,
-        "bin": index,
-        "count": count,
-    }
 
 
 def _files(session: Session, deployment_id: str, version_id: str) -> Iterator[CaptureFile]:

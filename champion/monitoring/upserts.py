@@ -2,15 +2,18 @@
 
 Several server processes flush into the same hour at once; an INSERT … ON CONFLICT that adds the
 new figures to the stored ones lets them all write without reading first or locking, and it is the
-same statement on SQLite and PostgreSQL, only spelled by each dialect's `insert`.
+same statement on SQLite and PostgreSQL, only spelled by each dialect's `insert` (drift counts go to
+PostgreSQL as arrays, see `add_drift`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,16 +52,61 @@ def add_service(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     session.execute(statement, list(rows))
 
 
-def add_drift(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add bin counts (`DriftCount` columns) to what their hour already holds."""
-    if not rows:
+def add_drift(
+    session: Session,
+    deployment_id: str,
+    version_id: str,
+    window_start: dt.datetime,
+    counts: Sequence[tuple[str, int, int]],
+) -> None:
+    """Add one hour's bin counts, each (feature, bin, count), to what the hour already holds (`DriftCount`).
+
+    A flush adds a few hundred counts several times a second, beside the serving event loop. On PostgreSQL
+    they go as three arrays in one statement: an executemany sends and binds every row on its own
+    (5 ms of client CPU for 210 counts, against 1.2 ms). SQLite has no arrays, and an executemany of a
+    statement made once is cheap there; both skip the ORM's bulk-insert path (1.2 ms of 3 per flush).
+    """
+    if not counts:
         return
-    statement = _insert(session, DriftCount)
-    statement = statement.on_conflict_do_update(
+    hour = {"deployment_id": deployment_id, "version_id": version_id, "window_start": window_start}
+    if session.get_bind().dialect.name == "postgresql":
+        features, bins, numbers = zip(*counts, strict=True)
+        arrays = {"features": list(features), "bins": list(bins), "counts": list(numbers)}
+        session.execute(_DRIFT_FROM_ARRAYS, hour | arrays)
+    else:
+        session.execute(_DRIFT_ROWS, [hour | {"feature": f, "bin": b, "count": n} for f, b, n in counts])
+
+
+def _drift_upsert(insert: Any, table: Table) -> Any:
+    return insert.on_conflict_do_update(
         index_elements=["deployment_id", "version_id", "window_start", "feature", "bin"],
-        set_={"count": DriftCount.__table__.c.count + statement.excluded.count},
+        set_={"count": table.c.count + insert.excluded.count},
     )
-    session.execute(statement, list(rows))
+
+
+_DRIFT = cast(Table, DriftCount.__table__)
+_DRIFT_ROWS = _drift_upsert(sqlite.insert(_DRIFT), _DRIFT)
+_FROM_ARRAYS = (
+    func.unnest(
+        sql_cast(bindparam("features"), postgresql.ARRAY(_DRIFT.c.feature.type)),
+        sql_cast(bindparam("bins"), postgresql.ARRAY(_DRIFT.c.bin.type)),
+        sql_cast(bindparam("counts"), postgresql.ARRAY(_DRIFT.c.count.type)),
+    )
+    .table_valued("feature", "bin", "count")
+    .render_derived(name="counted")
+)
+_DRIFT_FROM_ARRAYS = _drift_upsert(
+    postgresql.insert(_DRIFT).from_select(
+        ["deployment_id", "version_id", "window_start", "feature", "bin", "count"],
+        select(
+            *(bindparam(name, type_=_DRIFT.c[name].type) for name in ("deployment_id", "version_id", "window_start")),
+            _FROM_ARRAYS.c.feature,
+            _FROM_ARRAYS.c.bin,
+            _FROM_ARRAYS.c.count,
+        ),
+    ),
+    _DRIFT,
+)
 
 
 def keep_first_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
