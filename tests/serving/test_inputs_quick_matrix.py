@@ -74,3 +74,31 @@ def test_plain_numbers_are_taken_and_others_declined() -> None:
     assert inputs.quick_matrix(signature, [[0.5], [3.5], [1]], types=numbers) is None  # x2 is an integer
     assert inputs.quick_matrix(signature, [[0.5], [3]], types=numbers) is None  # a column short
     assert inputs.quick_matrix(SIGNATURES[2], [[0.5], ["a"]], types=frozenset({str, float})) is None  # strings
+
+
+# Values around a float's limits: sums of finite ones overflow, and infinities and NaN cancel or stay.
+EXTREMES = st.sampled_from([1e308, -1e308, 1.7e308, 10**308, -(10**308), math.inf, -math.inf, math.nan, 0.5, 3])
+
+
+@SETTINGS
+@given(count=st.sampled_from([1, 2, 3, 16]), data=st.data())
+def test_a_few_plain_numbers_are_taken_exactly_when_every_one_is_finite(count: int, data: st.DataObject) -> None:
+    """For a few rows the quick way judges finiteness by the values' sum first (`_finite_sum`), and
+    looks at each value only when the sum is not finite. Taken iff every value is finite, whatever
+    the sum does: inf and -inf cancelling to NaN is declined, 1e308 + 1e308 overflowing is taken."""
+    signature = SIGNATURES[0]  # three DOUBLE features, no missing values
+    columns = [data.draw(st.lists(EXTREMES, min_size=count, max_size=count)) for _ in signature.features]
+    quick = inputs.quick_matrix(signature, columns, types=frozenset({int, float}))
+    values = [float(value) for column in columns for value in column]
+    assert (quick is not None) == all(math.isfinite(value) for value in values)
+    if quick is not None:
+        assert quick.T.ravel().tolist() == values
+
+
+def test_finite_values_whose_sum_overflows_are_taken_and_cancelling_infinities_declined() -> None:
+    signature, numbers = SIGNATURES[0], frozenset({int, float})
+    matrix = inputs.quick_matrix(signature, [[1e308], [1e308], [10**308]], types=numbers)
+    assert matrix is not None and matrix.tolist() == [[1e308, 1e308, 1e308]]
+    assert inputs.quick_matrix(signature, [[math.inf], [-math.inf], [1.0]], types=numbers) is None  # sum: NaN
+    assert inputs.quick_matrix(signature, [[math.nan], [1.0], [1.0]], types=numbers) is None
+    assert inputs.quick_matrix(signature, [[10**400], [1.0], [1.0]], types=numbers) is None  # no float holds it
