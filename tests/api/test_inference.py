@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,8 +10,11 @@ import httpx
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import champion
+from champion.api.inference import render
 from tests.api.test_wml_deployments import V, deploy, upload_model, wait_until_settled
 from tests.api.test_wml_routes import Server, serving
 from tests.model_files import FEATURES, ModelFiles, training_data
@@ -168,6 +172,20 @@ def test_serving_name_and_chosen_outputs(server: Server, classifier: tuple[str, 
     assert response.json()["model_name"] == "churn_oip"
     assert list(outputs(response)) == ["predict_proba"]
     assert response.json()["id"]  # a fresh one when the request has none
+
+
+def test_a_request_without_an_id_gets_a_fresh_uuid4(server: Server, classifier: tuple[str, str]) -> None:
+    matrix = ROWS.to_numpy()
+    rows = {"inputs": [{"name": "input-0", "shape": list(matrix.shape), "datatype": "FP64", "data": matrix.tolist()}]}
+    ids = [infer(server, classifier[0], body).json()["id"] for body in (columns_body(), columns_body(), rows)]
+    assert len(set(ids)) == 3
+    assert all(str(uuid.UUID(text)) == text and uuid.UUID(text).version == 4 for text in ids)
+
+
+@given(random=st.binary(min_size=16, max_size=16))
+def test_the_response_id_is_the_uuid4_of_its_random_bytes(random: bytes) -> None:
+    """`render.response_id` writes out what `str(uuid.uuid4())` gives for the same 16 random bytes."""
+    assert render.response_id(random) == str(uuid.UUID(bytes=random, version=4))
 
 
 def test_a_regressor_gives_numbers_only(server: Server, regressor: tuple[str, str], model_files: ModelFiles) -> None:

@@ -15,7 +15,7 @@ header (invariant 1). Capture and humility rules are the shared scoring path's (
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 import numpy.typing as npt
@@ -65,7 +65,7 @@ async def infer(request: Request) -> Response:
         answer = await scoring.predict(engine, view, rows)
         if pinned is not None:
             scoring.require_version(view, answer.version, pinned)
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or render.response_id(os.urandom(16))  # a uuid4's text
         content = orjson.dumps(render.inference(answer, model_name=model_name, request_id=request_id, names=names))
     except ChampionError as error:
         return render_error(error)

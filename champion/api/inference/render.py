@@ -66,6 +66,19 @@ def wanted(signature: Signature, outputs: Sequence[RequestOutput] | None) -> lis
     return [output.name for output in outputs]
 
 
+def response_id(random: bytes) -> str:
+    """The id of a response to a request that named none: the text of a version-4 UUID made from 16
+    random bytes, exactly `str(uuid.UUID(bytes=random, version=4))` (so, given `os.urandom(16)`, what
+    `str(uuid.uuid4())` gives).
+
+    Written out for the hot path: `uuid.uuid4()` builds a UUID object and formats it through its int,
+    which cost about twice the whole of this (3.5 against 1.2 us) on every such request.
+    """
+    text = random.hex()
+    # The version digit is 4; the variant's two bits (10) over the next two random bits give 8, 9, a or b.
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{'89ab'[random[8] >> 4 & 3]}{text[17:20]}-{text[20:]}"
+
+
 def inference(answer: Answer, *, model_name: str, request_id: str, names: list[str] | None) -> dict[str, Any]:
     labels, probabilities = answer.prediction.labels, answer.prediction.probabilities
     if names is None:
