@@ -127,18 +127,15 @@ def feature_matrix(signature: Signature, body: Any) -> tuple[npt.NDArray[Any], s
         return None
     tensors, request_id = request
     try:
-        names, datatypes = tuple(map(_NAME, tensors)), list(map(_DATATYPE, tensors))
-        shapes, data = list(map(_SHAPE, tensors)), list(map(_DATA, tensors))
-    except (TypeError, KeyError):  # a tensor that is no object, or lacks a field
+        if tuple(map(_NAME, tensors)) != inputs.feature_order(signature) or set(map(len, tensors)) != {4}:
+            return None
+        datatypes, shapes, data = set(map(_DATATYPE, tensors)), list(map(_SHAPE, tensors)), list(map(_DATA, tensors))
+    except (TypeError, KeyError):  # a tensor that is no object, lacks a field, or has an unhashable datatype
         return None
-    # Every tensor an object holding the four fields (found above), so exactly those when they add up to 4 each.
-    if names != inputs.feature_order(signature) or sum(map(len, tensors)) != 4 * len(tensors):
+    accepts = _ACCEPTS.get(datatypes.pop()) if len(datatypes) == 1 else None
+    if accepts is None:
         return None
-    # One datatype: a string (only a string equals one), as often as there are tensors.
-    datatype = datatypes[0]
-    if type(datatype) is not str or datatypes.count(datatype) != len(datatypes) or datatype not in _ACCEPTS:
-        return None
-    rows = inputs.quick_matrix(signature, data, types=_ACCEPTS[datatype][0])  # each data a list, all n long, typed
+    rows = inputs.quick_matrix(signature, data, types=accepts[0])  # each data a list, all n long, values typed
     # Each shape is [n] with n an int: 1.0 and true equal 1, hence the types.
     if rows is None or shapes != [[len(rows)]] * len(shapes):
         return None
