@@ -200,18 +200,30 @@ def _count_into(
     claimed = session.execute(_CLAIM, {"file_id": file_id})
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return  # counted already, by another process's baseline
-    hours = rows.at - rows.at % 3600
-    starts = np.unique(hours)
-    for start in starts:
-        # A flush's rows nearly always fall in one hour: then all of them, with no copy of each column.
-        in_hour: slice | np.ndarray = slice(None) if len(starts) == 1 else hours == start
+    for start, in_hour in _hours(rows.at):
         counted = [
             (feature, index, count)
             for feature, bins in all_bins.items()
             for index, count in enumerate(_counts(bins, rows, feature, in_hour))
             if count
         ]
-        upserts.add_drift(session, deployment_id, version_id, files.hour_of(float(start)), counted)
+        upserts.add_drift(session, deployment_id, version_id, files.hour_of(start), counted)
+
+
+def _hours(at: np.ndarray) -> list[tuple[float, slice | np.ndarray]]:
+    """The start of each hour the rows fall in (as `files.hour_of` takes it), and which rows are in it.
+
+    A flush's rows nearly always fall in one hour: then all of them, with no copy of each column. The
+    hour only grows with the time, so the first and last rows' hours tell; the hour of every row (a
+    float remainder each, 0.4 ms for 21,700 rows) is computed only when they differ.
+    """
+    if not len(at):
+        return []
+    first, last = float(at.min()), float(at.max())
+    if first - first % 3600 == last - last % 3600:
+        return [(first - first % 3600, slice(None))]
+    hours = at - at % 3600
+    return [(float(start), hours == start) for start in np.unique(hours)]
 
 
 def _counts(bins: binning.Bins, rows: files.Rows, feature: str, in_hour: slice | np.ndarray) -> list[int]:

@@ -224,3 +224,27 @@ def test_bins_parsed_from_their_stored_text_are_the_bins_stored(bins: binning.Bi
     text = json.dumps(bins.to_json())
     assert drift._parsed(text) == bins == binning.Bins.from_json(json.loads(text))
     assert drift._parsed(text) is drift._parsed(text)  # parsed once
+
+
+def plain_hours(at: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """Each row's hour, and the rows of each distinct one: what `drift._hours` gives the cheap way."""
+    hours = at - at % HOUR
+    return [(float(start), hours == start) for start in np.unique(hours)]
+
+
+capture_times = st.floats(min_value=0.0, max_value=4e9, allow_nan=False)  # seconds since the epoch
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    first=capture_times,
+    offsets=st.lists(
+        st.one_of(st.floats(min_value=0.0, max_value=2 * HOUR), st.sampled_from([0.0, HOUR])), max_size=40
+    ),
+)
+def test_the_hours_of_a_flush_are_each_rows_hour(first: float, offsets: list[float]) -> None:
+    at = np.asarray([first + offset for offset in offsets], dtype=np.float64)
+    cheap = drift._hours(at)
+    assert [start for start, _ in cheap] == [start for start, _ in plain_hours(at)]
+    for (_, rows), (_, plain_rows) in zip(cheap, plain_hours(at), strict=True):
+        assert np.array_equal(np.arange(len(at))[rows], np.flatnonzero(plain_rows))
