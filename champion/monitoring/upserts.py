@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, Text, bindparam, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -88,7 +88,8 @@ _DRIFT = cast(Table, DriftCount.__table__)
 _DRIFT_ROWS = _drift_upsert(sqlite.insert(_DRIFT), _DRIFT)
 _FROM_ARRAYS = (
     func.unnest(
-        sql_cast(bindparam("features"), postgresql.ARRAY(_DRIFT.c.feature.type)),
+        # text[], not varchar(255)[]: a cast to a length cuts a longer name silently, where the insert refuses it.
+        sql_cast(bindparam("features"), postgresql.ARRAY(Text)),
         sql_cast(bindparam("bins"), postgresql.ARRAY(_DRIFT.c.bin.type)),
         sql_cast(bindparam("counts"), postgresql.ARRAY(_DRIFT.c.count.type)),
     )
