@@ -25,31 +25,38 @@ def _insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _greatest(session: Session) -> Any:
-    # SQLite's two-argument max() is PostgreSQL's greatest().
-    return func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
-
-
 def add_service(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add requests, rows, latency and drops to their windows (`ServiceWindow` columns, keyed by window)."""
+    """Add requests, rows, latency and drops to their windows (`ServiceWindow` columns, keyed by window).
+
+    Every capture flush adds its hour's figures: the statement is made once per dialect, and it names
+    the table, not the mapped class, so the ORM's bulk-insert path (2 ms a flush) is skipped.
+    """
     if not rows:
         return
-    statement = _insert(session, ServiceWindow)
-    new = statement.excluded
-    table = ServiceWindow.__table__.c
-    statement = statement.on_conflict_do_update(
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.execute(_SERVICE_POSTGRESQL if postgres else _SERVICE_SQLITE, list(rows))
+
+
+def _service_upsert(insert: Any, greatest: Any) -> Any:
+    table, new = _SERVICE.c, insert.excluded
+    return insert.on_conflict_do_update(
         index_elements=["deployment_id", "version_id", "window_start"],
         set_={
             "requests": table.requests + new.requests,
             "rows": table.rows + new.rows,
             "latency_sum": table.latency_sum + new.latency_sum,
-            "latency_max": _greatest(session)(table.latency_max, new.latency_max),
+            "latency_max": greatest(table.latency_max, new.latency_max),
             "slow_requests": table.slow_requests + new.slow_requests,
             "prediction_sum": table.prediction_sum + new.prediction_sum,
             "dropped_rows": table.dropped_rows + new.dropped_rows,
         },
     )
-    session.execute(statement, list(rows))
+
+
+_SERVICE = cast(Table, ServiceWindow.__table__)
+# SQLite's two-argument max() is PostgreSQL's greatest().
+_SERVICE_SQLITE = _service_upsert(sqlite.insert(_SERVICE), func.max)
+_SERVICE_POSTGRESQL = _service_upsert(postgresql.insert(_SERVICE), func.greatest)
 
 
 def add_drift(
