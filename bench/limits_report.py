@@ -8,8 +8,8 @@ server answers errors or does not start.
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 from limits import CliTimes, ComputeTime, StartUp
 
@@ -29,6 +29,9 @@ class LoadLike(Protocol):
 
     @property
     def cpu_ms_per_request(self) -> float: ...
+
+
+AnyLoad = TypeVar("AnyLoad", bound=LoadLike)
 
 
 @dataclasses.dataclass
@@ -422,7 +425,7 @@ def also_report(also: AlsoWorkers, quiet_cores: float) -> tuple[str, dict[str, A
         top = next(key for key in also.champion if key[0] == 1)[1] if any(k[0] == 1 for k in also.champion) else 0
         lines += [
             "",
-            f"| face, 1 row, c{top}, {n} workers, in the order loaded | req/s | / the WML route (mean of its two) "
+            f"| face, 1 row, c{top}, {n} workers, its median round | req/s | / the WML route "
             "| goal | met | p50 / p99 ms | CPU ms per request | connections per worker | cores per worker |",
             "|---|---:|---:|---|:---:|---:|---:|---|---|",
         ]
@@ -469,15 +472,7 @@ def also_report(also: AlsoWorkers, quiet_cores: float) -> tuple[str, dict[str, A
     return "\n".join(lines), data
 
 
-def mean_load(first: LoadLike, second: LoadLike) -> LoadLike:
-    """The WML route measured before and after the other faces: the mean of the two, so drift cancels."""
-    return dataclasses.replace(
-        first,  # type: ignore[type-var]
-        rps=(first.rps + second.rps) / 2,
-        p50_ms=(first.p50_ms + second.p50_ms) / 2,
-        p99_ms=max(first.p99_ms, second.p99_ms),
-        server_cores=(first.server_cores + second.server_cores) / 2
-        if not math.isnan(first.server_cores)
-        else second.server_cores,
-        other_cores=max(first.other_cores, second.other_cores),
-    )
+def median_load(loads: Sequence[AnyLoad]) -> AnyLoad:
+    """The load of the middle req/s (the upper of two middles): one real run, so its latency, CPU and
+    worker split belong together."""
+    return sorted(loads, key=lambda load: load.rps)[len(loads) // 2]

@@ -891,6 +891,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-capture", action="store_true", help="skip the capture on/off runs")
     parser.add_argument(
+        "--face-rounds",
+        type=int,
+        default=3,
+        help="rounds of every prediction face, taking turns, each face's figure its median (default 3)",
+    )
+    parser.add_argument(
         "--also-workers",
         type=int,
         default=2,
@@ -917,6 +923,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("keep the run bounded: --duration at most 60, --warmup at most 30")
     if not 1 <= args.workers <= 8 or not 2 <= args.deployments <= 100 or not 0.1 <= args.compute_seconds <= 30:
         parser.error("keep the run bounded: --workers 1..8, --deployments 2..100, --compute-seconds 0.1..30")
+    if not 1 <= args.face_rounds <= 10:
+        parser.error("keep the run bounded: --face-rounds 1..10")
     if not 0 <= args.also_workers <= 8 or not 1 <= args.also_duration <= 60:
         parser.error("keep the run bounded: --also-workers 0..8, --also-duration 1..60")
     if args.also_workers == args.workers:
@@ -1146,24 +1154,38 @@ def measure_faces(
     wml: Load | None = None,
     seen: list[tuple[str, Load]] | None = None,
 ) -> dict[str, Load]:
-    """Every prediction face at 1 row and the top concurrency; the WML route before and after the others
-    (`wml`: its load just measured at that point, taken as the one before). `seen` gets every load in the
-    order measured (the WML route's two apart, not their mean)."""
+    """Every prediction face at 1 row and the top concurrency, in `--face-rounds` rounds: each round loads
+    every face (the WML route too) for its share of `--duration`, the order turning by one each round, and
+    a face's figure is its median round. On a shared machine a neighbour's burst lands on one face's load;
+    faces taking turns give every face its share of the good and the bad minutes (one pass per face put
+    faces 5% apart in-process 25% apart live). `wml`, the WML route's load just measured at that point,
+    counts as one more of its rounds. `seen` gets each face's median, the WML route's first."""
     all_faces = faces.faces(server.path, server.deployment_id, one_row, work)
     faces.check_same_answers(all_faces, server.base_url, server.authorization, PROBABILITY_TOLERANCE)
-    log(f"every prediction face at 1 row, c{top} (the WML route first and last)")
-    loads: dict[str, Load] = {} if wml is None else {all_faces[0].name: wml}
+    rounds = args.face_rounds
+    log(f"every prediction face at 1 row, c{top}: {rounds} rounds, the faces taking turns, each its median round")
+    share = argparse.Namespace(**(vars(args) | {"duration": args.duration / rounds}))
+    runs: dict[str, list[Load]] = {face.name: [] for face in all_faces}
+    if wml is not None:
+        runs[all_faces[0].name].append(wml)
+    for turn in range(rounds):
+        if turn == 1:
+            share.warmup = 0  # warm already: every face was loaded in the first round
+        for face in all_faces[turn % len(all_faces) :] + all_faces[: turn % len(all_faces)]:
+            runs[face.name].append(
+                measure(
+                    server,
+                    {1: face.body},
+                    [top],
+                    share,
+                    path=face.path,
+                    content_type=face.content_type,
+                    label=face.name,
+                ).loads[(1, top)]
+            )
+    loads = {name: limits_report.median_load(each) for name, each in runs.items()}
     if seen is not None:
         seen.extend(loads.items())
-    for face in [*(all_faces if wml is None else all_faces[1:]), all_faces[0]]:
-        result = measure(
-            server, {1: face.body}, [top], args, path=face.path, content_type=face.content_type, label=face.name
-        ).loads[(1, top)]
-        if seen is not None:
-            seen.append((face.name, result))
-        loads[face.name] = (
-            limits_report.mean_load(loads[face.name], result) if face.name in loads else result  # type: ignore[assignment]
-        )
     return loads
 
 

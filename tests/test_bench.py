@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -114,6 +113,14 @@ def test_the_limits_table_takes_each_ratio_against_its_limit() -> None:
     assert rows["100 rows, c8, against the served form ⚠"]["ratio"] == "0.12x"
 
 
-def test_the_wml_figure_around_the_faces_is_the_mean_of_its_two_loads() -> None:
-    mean = limits_report.mean_load(_load(900), _load(1100, other=0.3))
-    assert math.isclose(mean.rps, 1000) and mean.other_cores == 0.3
+def test_a_faces_figure_is_its_median_round_whole() -> None:
+    rounds = [_load(900), _load(2000, other=0.3), _load(1100, other=0.1)]
+    median = limits_report.median_load(rounds)
+    assert median.rps == 1100 and median.other_cores == 0.1  # one real round: its figures belong together
+    assert limits_report.median_load([_load(900), _load(1000)]).rps == 1000  # of two middles, the upper
+
+
+def test_the_faces_rounds_are_bounded() -> None:
+    assert run.parse_args(["--generator", "python"]).face_rounds == 3
+    with pytest.raises(SystemExit):
+        run.parse_args(["--generator", "python", "--face-rounds", "0"])
