@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from champion.context import open_context
     from champion.deployments.tables import Deployment
     from champion.models.tables import ModelVersion
-    from champion.monitoring.capture import ROW_CELLS, CaptureBuffer, CapturePolicy
+    from champion.monitoring.capture import REQUEST_CELLS, ROW_CELLS, CaptureBuffer, CapturePolicy
     from champion.monitoring.writer import CaptureWriter
     from champion.runtimes import Prediction, Signature
 
@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             assert version is not None
             version_id, signature = version.id, Signature.from_dict(version.signature)
         # Room for every request: a row takes its values, its probabilities, its time, label and id.
-        cells = args.rows * args.requests * (len(signature.features) + len(signature.target.classes) + ROW_CELLS)
+        cells = args.requests * (
+            REQUEST_CELLS + args.rows * (len(signature.features) + len(signature.target.classes) + ROW_CELLS)
+        )
         buffer = CaptureBuffer(capacity_cells=max(cells, 1_000))
         writer = CaptureWriter(context.sessions, context.store, buffer, interval=3600)
         classes = np.asarray(signature.target.classes)

@@ -5,8 +5,8 @@ the buffer counts every request in its hour's tally (requests, rows, latency: th
 are exact whatever the sampling), keeps the rows if the deployment's sampling picks the request and
 there is room, and the writer (`writer.py`) takes everything every few seconds and stores it off the
 event loop.
-Offering costs a dictionary lookup, a random draw and a copy of the rows and the answer into their
-deployment and model version's columns (`Pending`): it never waits, never touches
+Offering costs a dictionary lookup, a random draw and keeping a reference to the rows and the answer
+under their deployment and model version (`Pending`): it never waits, never touches
 the database or a file, and never raises into the prediction. When the writer falls behind and
 the buffer is full, the rows are dropped and counted (`champion_capture_dropped_rows`), as a
 payload logger should — kserve#6193 and its kin are loggers that dropped silently or pushed back
@@ -29,8 +29,8 @@ from champion.errors import InvalidInput
 from champion.runtimes import Prediction, Signature, TargetType
 
 DEFAULT_CAPACITY_CELLS = 1_000_000
-"""Cells (8 bytes each) the buffer holds before it drops: about 8 MB per process (up to twice that
-while its arrays, which grow by doubling, are half empty)."""
+"""Cells (8 bytes each) the buffer holds before it drops: about 8 MB per process, each request's arrays
+counted with what they cost beside their values (`REQUEST_CELLS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,107 +45,101 @@ class CapturePolicy:
 
 ROW_CELLS = 3
 """What a row costs beside its values and probabilities, in cells: its time, its label, its association id."""
+REQUEST_CELLS = 56
+"""What a kept request costs beside its rows, in cells: the array objects of its rows, labels and
+probabilities (about 130 bytes each with their shapes and strides), its time and its list slots."""
 
 
 class Pending:
-    """One deployment and model version's captured requests since the last drain, kept as columns.
+    """One deployment and model version's captured requests since the last drain: each request's own
+    arrays, joined into columns when the writer gathers them, off the event loop.
 
-    Each request's rows, answers and time are copied into arrays that grow by doubling: a request
-    leaves no object of its own behind. Kept as one object per request (about 1.1 KiB for a row of 20
-    features), 1-row traffic filled the buffer with tens of thousands of objects for the cyclic
-    collector to walk, 6-10 µs of collections per request, and each flush gathered them back into
-    columns one by one.
+    Offering appends references. Copied into growing columns on the event loop, each 1-row request cost
+    10-20 µs on the cold cache a live server has between requests, twice the rest of capture's work. The
+    arrays are not tracked by the cyclic collector, so a kept request leaves nothing for it to walk (kept
+    as one object per request, 1-row traffic held tens of thousands: 6-10 µs of collections per request).
+    The answer's arrays may be views of a batch's, which they keep alive until the drain.
     """
 
     def __init__(self, signature: Signature) -> None:
         self.signature = signature
         self._count = 0
-        self._capacity = 0
-        self._rows = np.empty((0, 0))
-        self._at = np.empty(0)
-        self._labels: np.ndarray = np.empty(0)
-        self._probabilities: np.ndarray | None = None
-        self._every_request_has_probabilities = True
-        self.association_ids: list[str | None] = []
+        self._rows: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self._probabilities: list[np.ndarray] | None = []
+        """None once a request came without them."""
+        self._times: list[float] = []
+        self._ids: list[Sequence[str] | None] = []
 
     def __len__(self) -> int:
         return self._count
 
     @property
     def rows(self) -> np.ndarray:
-        return self._rows[: self._count]
+        if not self._rows:
+            return np.empty((0, len(self.signature.features)))
+        return _joined(self._rows)
 
     @property
     def at(self) -> np.ndarray:
         """Per row, seconds since the epoch when its request was answered."""
-        return self._at[: self._count]
+        return np.repeat(np.asarray(self._times, dtype=np.float64), [len(rows) for rows in self._rows])
 
     @property
     def labels(self) -> np.ndarray:
-        return self._labels[: self._count]
+        return _joined(self._labels) if self._labels else np.empty(0)
 
     @property
     def probabilities(self) -> np.ndarray | None:
         """Per row, per class; None unless every request came with them."""
-        if self._probabilities is None or not self._every_request_has_probabilities:
+        if not self._probabilities:
             return None
-        return self._probabilities[: self._count]
+        return _joined([np.asarray(p) for p in self._probabilities]).astype(np.float64, copy=False)
+
+    @property
+    def association_ids(self) -> list[str | None]:
+        ids: list[str | None] = []
+        for rows, given in zip(self._rows, self._ids, strict=True):
+            ids.extend(given if given is not None else [None] * len(rows))
+        return ids
 
     def add(self, at: float, rows: np.ndarray, prediction: Prediction, association_ids: Sequence[str] | None) -> None:
-        start, end = self._count, self._count + len(rows)
-        labels = np.asarray(prediction.labels)
-        if start == 0:
-            self._start(rows, labels, prediction.probabilities)
-        if end > self._capacity:
-            self._grow(max(end, 2 * self._capacity))
-        if rows.dtype != self._rows.dtype:
-            self._rows = _holding(self._rows, rows.dtype)
-        if labels.dtype != self._labels.dtype:
-            self._labels = _holding(self._labels, labels.dtype)
-        self._rows[start:end] = rows
-        self._labels[start:end] = labels
-        self._at[start:end] = at
-        if prediction.probabilities is None or self._probabilities is None:
-            self._every_request_has_probabilities = False
-        elif self._every_request_has_probabilities:
-            self._probabilities[start:end] = prediction.probabilities
-        self.association_ids.extend(association_ids if association_ids is not None else [None] * len(rows))
-        self._count = end
-
-    def _start(self, rows: np.ndarray, labels: np.ndarray, probabilities: np.ndarray | None) -> None:
-        size = max(len(rows), 64)
-        self._capacity = size
-        self._rows = np.empty((size, *rows.shape[1:]), dtype=rows.dtype)
-        self._at = np.empty(size)
-        self._labels = np.empty(size, dtype=labels.dtype)
-        if probabilities is not None:
-            self._probabilities = np.empty((size, *np.shape(probabilities)[1:]), dtype=np.float64)
-
-    def _grow(self, size: int) -> None:
-        self._rows = _resized(self._rows, size, self._count)
-        self._at = _resized(self._at, size, self._count)
-        self._labels = _resized(self._labels, size, self._count)
-        if self._probabilities is not None:
-            self._probabilities = _resized(self._probabilities, size, self._count)
-        self._capacity = size
+        """Keep one request; ValueError for one unlike the first (another width, or an answer that is not one
+        per row), which then is not kept."""
+        labels, probabilities = np.asarray(prediction.labels), prediction.probabilities
+        if len(labels) != len(rows) or rows.ndim != 2:
+            raise ValueError("one label per row")
+        if self._rows and rows.shape[1] != self._rows[0].shape[1]:
+            raise ValueError(f"{rows.shape[1]} features, not {self._rows[0].shape[1]}")
+        if probabilities is None:
+            self._probabilities = None
+        elif self._probabilities is not None:
+            if np.shape(probabilities)[0] != len(rows) or (
+                self._probabilities and np.shape(probabilities)[1:] != np.shape(self._probabilities[0])[1:]
+            ):
+                raise ValueError("one set of probabilities per row, over the same classes")
+            self._probabilities.append(probabilities)
+        self._rows.append(rows)
+        self._labels.append(labels)
+        self._times.append(at)
+        self._ids.append(association_ids)
+        self._count += len(rows)
 
 
-def _resized(array: np.ndarray, size: int, kept: int) -> np.ndarray:
-    grown = np.empty((size, *array.shape[1:]), dtype=array.dtype)
-    grown[:kept] = array[:kept]
-    return grown
-
-
-def _holding(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """`array`, or a copy of a type that holds its values and `dtype`'s too (a longer text, an int among
-    floats, or text among numbers, as objects)."""
-    if np.can_cast(dtype, array.dtype, casting="safe"):
-        return array
-    try:
-        common = np.result_type(array.dtype, dtype)
-    except TypeError:  # no common type, as text and numbers
-        common = np.dtype(object)
-    return array.astype(common)
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays one after the other, in a type that holds every one's values: a longer text, a float among
+    ints, or objects for text among numbers (NumPy finds no common type for them)."""
+    dtypes = list(dict.fromkeys(array.dtype for array in arrays))
+    if len(dtypes) == 1:
+        return np.concatenate(arrays)
+    common = dtypes[0]
+    for dtype in dtypes[1:]:
+        if not np.can_cast(dtype, common, casting="safe"):
+            try:
+                common = np.result_type(common, dtype)
+            except TypeError:
+                common = np.dtype(object)
+    return np.concatenate([array.astype(common, copy=False) for array in arrays])
 
 
 SLOW_SECONDS = 1.0
@@ -202,7 +196,7 @@ class CaptureBuffer:
         now = time.time()
         sampled = policy.sampling >= 1.0 or random.random() < policy.sampling
         classes = 0 if prediction.probabilities is None else np.shape(prediction.probabilities)[-1]
-        cells = rows.size + len(rows) * (ROW_CELLS + classes)
+        cells = REQUEST_CELLS + rows.size + len(rows) * (ROW_CELLS + classes)
         with self._lock:
             key = (deployment_id, version_id, now - now % 3600)
             tally = self._tallies.get(key)

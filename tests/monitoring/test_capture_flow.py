@@ -7,6 +7,7 @@ writer's loop calls) to make the moment deterministic.
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -21,7 +22,7 @@ from champion.errors import InvalidInput
 from champion.models.tables import ModelVersion
 from champion.monitoring import drift, files
 from champion.monitoring import service as monitoring
-from champion.monitoring.capture import ROW_CELLS, CaptureBuffer, CapturePolicy
+from champion.monitoring.capture import REQUEST_CELLS, ROW_CELLS, CaptureBuffer, CapturePolicy
 from champion.monitoring.tables import AssociatedPrediction, CaptureFile, ServiceWindow
 from champion.monitoring.types import ActualIn
 from champion.runtimes import Prediction, Signature
@@ -234,7 +235,33 @@ def test_the_capacity_counts_what_a_row_holds_beside_its_values() -> None:
             association_ids=None,
             latency=0.001,
         )
-    assert len(buffer.drain().pending[("d", "v")]) == 100_000 // (20 + 2 + ROW_CELLS) == 4_000
+    assert len(buffer.drain().pending[("d", "v")]) == 100_000 // (REQUEST_CELLS + 20 + 2 + ROW_CELLS) == 1_234
+
+
+def test_what_the_buffer_counts_is_what_its_requests_hold() -> None:
+    # Its requests' own arrays are kept (1-row traffic's overhead is most of it): the capacity must count
+    # what they hold in memory, not only their values.
+    buffer = CaptureBuffer(capacity_cells=10_000_000)
+    signature = Signature(tuple(Feature(f"x{i}", FeatureType.DOUBLE) for i in range(20)), Target(TargetType.BINARY))
+    batch = (np.zeros(32, dtype=np.int64), np.full((32, 2), 0.5))  # the answer's arrays: views of a batch's
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2_000):
+            buffer.offer(
+                CapturePolicy(sampling=1.0),
+                deployment_id="d",
+                version_id="v",
+                signature=signature,
+                rows=np.zeros((1, 20)),
+                prediction=Prediction(batch[0][i % 32 : i % 32 + 1], batch[1][i % 32 : i % 32 + 1]),
+                association_ids=None,
+                latency=0.001,
+            )
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= buffer.filling() * buffer.capacity_cells * 8
 
 
 def test_sampling_keeps_about_its_share() -> None:
