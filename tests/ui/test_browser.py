@@ -23,6 +23,9 @@ def open_deployments_tab(page: Page, site: Site) -> None:
     tab = page.get_by_role("tab", name="Deployments")
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")
+    # The tab's markup is there as soon as it is parsed, the menus' handlers only once ui.js (deferred) has
+    # run: on a slow machine a click in between opened nothing.
+    page.wait_for_load_state("domcontentloaded")
 
 
 def name_of(site: Site) -> str:

@@ -6,9 +6,10 @@ deployment id from that URL, so the 303 is mandatory), 200 `{"status": "ERROR", 
 it failed. A deployment id is answered too: that is the status URL of a change that finished
 at once (deactivation), or of a deployment still starting or being replaced.
 
-The client polls at once, then every 5 seconds. Small models finish within a second, so a
-running operation is watched for up to `WAIT_SECONDS` before answering RUNNING: the client's
-first poll then usually gets the 303 and it never sleeps.
+The client polls at once, then every 5 seconds, and waits 60 seconds for an answer. So a running
+operation is watched for up to `WAIT_SECONDS` before answering RUNNING: a deploy or replacement that
+ends within them (a small model's takes about a second, a first load that converts a tree ensemble a few
+on a busy machine) answers the client's first poll, and it never sleeps.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from champion.users.service import Actor
 
 router = APIRouter(route_class=DataRobotRoute)
 
-WAIT_SECONDS = 2.0
-POLL_SECONDS = 0.02
+WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.05
 
 # Operations that end in a deployment; a batch job's operation has no DataRobot status URL here.
 DEPLOYMENT_KINDS = (OperationKind.DEPLOY, OperationKind.REPLACE)
