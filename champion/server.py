@@ -50,8 +50,8 @@ def run(options: dict[str, Any]) -> None:
     # meters. An inherited variable is dropped either way, before anything can import
     # prometheus_client: its directory may hold another run's files, which would add up with ours.
     os.environ.pop(METRICS_DIRECTORY_VARIABLE, None)
-    # pyarrow (capture files, batch jobs) allocates from mimalloc by default, which reserves a 1 GiB
-    # arena and keeps the tens of MiB a capture flush touched resident for good; the system's malloc
+    # pyarrow (batch jobs run in the server) allocates from mimalloc by default, which reserves a 1 GiB
+    # arena and keeps the tens of MiB a job touched resident for good; the system's malloc
     # gives them back. Arrow reads this once, when it first allocates; a user's own choice stands.
     os.environ.setdefault(ARROW_MEMORY_POOL_VARIABLE, "system")
     greeting = options.pop("greeting", None)

@@ -5,28 +5,30 @@ one column per feature named `feature.<name>` (text for string features, float64
 model's own order), and what the model said: `prediction` (a classifier's label as text, a
 regressor's value) and, for a classifier that gives them, `probability.<class>` per class. The
 prefixes keep a feature called `prediction` apart from the answer. Parquet because it is columnar
-and compressed, pyarrow writes it without pandas, and any data tool reads it back.
+and compressed, and any data tool reads it back.
 
-pyarrow (about 36 MiB resident) is imported by the first file written or read, not with this module:
-a server that captures nothing never loads it. Its arrays are made and read through `arrow.py`, so
-that pyarrow never imports pandas into the serving process.
+They are written and read with arro3 (arrow-rs's Arrow and Parquet), not pyarrow: importing pyarrow
+keeps about 60 MiB of its shared libraries resident in the serving process, arro3 about 20 MiB after a
+write and a read. arro3 is imported by the first file written or read, not with this module: a server
+that captures nothing never loads it. Files written by earlier versions (pyarrow's) read the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from champion.monitoring import arrow
 from champion.monitoring.capture import Pending
 from champion.runtimes import FeatureType, Signature, TargetType
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from arro3.core import Array, ChunkedArray, DataType
+    from arro3.core.types import ArrayInput, ArrowStreamExportable
 
 FEATURE = "feature."
 PROBABILITY = "probability."
@@ -118,64 +120,103 @@ def _codes(labels: np.ndarray) -> LabelCodes:
 
 
 def write(path: Path, signature: Signature, rows: Rows) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from arro3.core import Array, DataType, Table
+    from arro3.io import write_parquet
 
-    columns: dict[str, pa.Array] = {
-        "at": arrow.numbers((rows.at * 1e6).astype(np.int64)).cast(pa.timestamp("us", tz="UTC")),
-        "association_id": (
-            arrow.texts(rows.association_ids) if rows.has_association_ids() else pa.nulls(len(rows), pa.string())
-        ),
+    text = DataType.string()
+    columns: dict[str, ArrayInput | ArrowStreamExportable] = {
+        "at": Array.from_numpy((rows.at * 1e6).astype(np.int64)).cast(DataType.timestamp("us", tz="UTC")),
+        "association_id": Array(rows.association_ids, text),
     }
+    textual: list[str] = ["association_id"]
     for feature in signature.features:
-        values = rows.features[feature.name]
-        textual = values.dtype == object
-        columns[FEATURE + feature.name] = arrow.texts(values.tolist()) if textual else arrow.numbers(values)
+        name, values = FEATURE + feature.name, rows.features[feature.name]
+        if values.dtype == object:
+            columns[name] = Array(values.tolist(), text)
+            textual.append(name)
+        else:
+            columns[name] = _numbers(values)
     if signature.target.type is TargetType.REGRESSION:
-        columns["prediction"] = arrow.numbers(rows.labels.astype(np.float64))
+        columns["prediction"] = _numbers(rows.labels.astype(np.float64))
     else:
-        # As a dictionary of the few labels: converting each row's text costs five times as much.
+        # Each row's label taken by its code from the few distinct ones (making every row's text costs 5x).
         labels, index = rows.label_codes()
-        columns["prediction"] = pa.DictionaryArray.from_arrays(
-            arrow.numbers(index.astype(np.int32)), arrow.texts(labels.tolist())
-        )
+        columns["prediction"] = Array(labels.tolist(), text).take(Array.from_numpy(index.astype(np.int64)))
+        textual.append("prediction")
     if rows.probabilities is not None:
         for k, label in enumerate(signature.target.classes):
-            columns[PROBABILITY + str(label)] = arrow.numbers(rows.probabilities[:, k].astype(np.float64))
-    # Dictionary encoding only for the text columns: tried on every float column (pyarrow's default)
-    # it costs ten times the rest of the write and saves nothing on measured values; snappy is cheap.
-    text = [name for name, column in columns.items() if _textual(column.type)]
-    pq.write_table(pa.table(columns), path, compression="snappy", use_dictionary=text)
+            columns[PROBABILITY + str(label)] = _numbers(rows.probabilities[:, k])
+    # Dictionary encoding only for the text columns: tried on every float column it costs ten times the
+    # rest of the write and saves nothing on measured values; snappy is cheap.
+    dictionary: dict[str | Sequence[str], bool] = dict.fromkeys(textual, True)
+    write_parquet(
+        Table.from_pydict(columns),
+        path,
+        compression="snappy",
+        dictionary_enabled=False,
+        column_dictionary_enabled=dictionary,
+    )
 
 
 def read(path: Path, signature: Signature) -> Rows:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """A capture file's rows, this writer's or pyarrow's (which wrote them before: a classifier's
+    labels as a dictionary column, every column nullable)."""
+    from arro3.core import DataType
+    from arro3.io import read_parquet
 
-    table = pq.ParquetFile(path).read()  # not read_table: it looks for pandas metadata, importing pandas
-    at = arrow.floats(table.column("at").cast(pa.int64())) / 1e6
-    ids: list[str | None] = table.column("association_id").to_pylist()
+    table = read_parquet(path, batch_size=_BATCH_ROWS).read_all()
+    names = set(table.column_names)
+    at = _floats(table.column("at").cast(DataType.int64())) / 1e6
+    ids = _texts_of(table.column("association_id"))
     features = {}
     for feature in signature.features:
         column = table.column(FEATURE + feature.name)
-        if pa.types.is_string(column.type):
-            features[feature.name] = np.asarray(column.to_pylist(), dtype=object)
+        if _textual(column.type):
+            features[feature.name] = np.asarray(_texts_of(column), dtype=object)
         else:
-            features[feature.name] = arrow.floats(column)
+            features[feature.name] = _floats(column)
     prediction = table.column("prediction")
-    textual = _textual(prediction.type)
-    labels = np.asarray(prediction.to_pylist(), dtype=object) if textual else arrow.floats(prediction)
-    names = [PROBABILITY + str(label) for label in signature.target.classes]
+    labels = np.asarray(_texts_of(prediction), dtype=object) if _textual(prediction.type) else _floats(prediction)
+    wanted = [PROBABILITY + str(label) for label in signature.target.classes]
     probabilities = None
-    if names and all(name in table.column_names for name in names):
-        probabilities = np.column_stack([arrow.floats(table.column(n)) for n in names])
+    if wanted and all(name in names for name in wanted):
+        probabilities = np.column_stack([_floats(table.column(name)) for name in wanted])
     return Rows(at, ids, features, labels, probabilities)
 
 
-def _textual(kind: pa.DataType) -> bool:
-    import pyarrow as pa
+_BATCH_ROWS = 1 << 16
+"""Rows per record batch read: a flush's file is one batch (arrow-rs reads 1,024 a batch by default)."""
 
-    return bool(pa.types.is_string(kind) or pa.types.is_dictionary(kind))
+
+def _numbers(values: np.ndarray) -> Array:
+    from arro3.core import Array
+
+    return Array.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+
+
+def _floats(column: ChunkedArray) -> np.ndarray:
+    """A numeric column as float64, nulls (which another tool may have written) as NaN."""
+    from arro3.core import DataType
+
+    if column.null_count:
+        return np.array([np.nan if v is None else v for v in column.to_pylist()], dtype=np.float64)
+    if len(column) == 0:
+        return np.empty(0, dtype=np.float64)
+    return np.asarray(column.cast(DataType.float64()).to_numpy(), dtype=np.float64)
+
+
+def _texts_of(column: ChunkedArray) -> list[str | None]:
+    from arro3.core import DataType
+
+    if DataType.is_dictionary(column.type):  # pyarrow's files
+        column = column.cast(DataType.string())
+    return cast("list[str | None]", column.to_pylist())  # a list, whatever arro3's stub says
+
+
+def _textual(kind: DataType) -> bool:
+    from arro3.core import DataType
+
+    return bool(DataType.is_string(kind) or DataType.is_large_string(kind) or DataType.is_dictionary(kind))
 
 
 def _column(kind: FeatureType, values: np.ndarray) -> np.ndarray:
