@@ -1,6 +1,6 @@
 """CPU per request of each prediction face, in-process: the app called as ASGI, no socket, no server.
 
-    .venv/bin/python bench/face_calls.py [--calls 5000] [--rounds 3]
+    .venv/bin/python bench/face_calls.py [--calls 5000] [--rounds 3] [--rows 1]
 
 bench/run.py's model (a 100-tree GradientBoostingClassifier on 20 float features) is deployed on an
 in-process app (as the API tests make one), and each face's body for 1 row (bench/faces.py's bodies,
@@ -106,11 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=5000, help="calls per face per round (default 5000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each reported (default 3)")
+    parser.add_argument("--rows", type=int, default=1, help="rows per request (default 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         model = run.fit_model(work)
-        body = run.write_bodies(work, [1])[1]
+        body = run.write_bodies(work, [args.rows])[args.rows]
         with serving(work / "home", "alice") as server:
             space = server.call("POST", "/v2/spaces", json={"name": "bench"}).json()["metadata"]["id"]
             model_id = upload_model(server, space, model.read_bytes(), name="bench")
