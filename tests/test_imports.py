@@ -21,9 +21,21 @@ from champion.cli import COMMANDS, built
 ROOT = Path(__file__).resolve().parent.parent
 
 FRAMEWORKS = frozenset(
-    {"sklearn", "scipy", "pandas", "pyarrow", "xgboost", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools"}
+    {
+        "sklearn",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "arro3",
+        "xgboost",
+        "lightgbm",
+        "onnx",
+        "onnxruntime",
+        "skl2onnx",
+        "onnxmltools",
+    }
 )
-"""Loaded when a model, a job or a monitoring query needs them, never at start."""
+"""Loaded when a model, a job, a capture file or a monitoring query needs them, never at start."""
 
 SERVER = frozenset({"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "pydantic_settings", "httpx", "jinja2"})
 """What `champion --help` has no use for."""
