@@ -14,6 +14,7 @@ value at all says so instead of drawing an empty frame with made-up axes.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,9 @@ def number(value: float) -> str:
     return f"{value:.3g}"
 
 
+_SMALLEST_SPAN = sys.float_info.min * 16
+
+
 def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> list[float]:
     """Round tick values covering [low, high], about `count` of them, evenly spaced.
 
@@ -64,8 +68,11 @@ def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False) 
     """
     if not (-LARGEST <= low <= high <= LARGEST):
         raise ValueError(f"ticks need -{LARGEST:g} <= low <= high <= {LARGEST:g}, not {low!r}, {high!r}")
-    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value (or as good as): a band around it
-        spread = abs(high) * 0.1 or 1.0
+    # One value (or as good as), or a span of a few subnormal numbers: a band around it, wide enough that
+    # a quarter of it is a normal float (a subnormal span divided into steps is zero, and has no log).
+    if high - low <= max(abs(low), abs(high)) * 1e-9 or high - low < _SMALLEST_SPAN:
+        spread = abs(high) * 0.1
+        spread = spread if spread >= _SMALLEST_SPAN else 1.0
         low, high = high - spread, high + spread
     # Divided before subtracting, so that the span of two huge values does not overflow.
     step = _nice(high / max(count - 1, 1) - low / max(count - 1, 1))
