@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from champion import __version__, changes
 from champion.api import datarobot, inference, wml
 from champion.api.deferred import Deferred
+from champion.api.hot_path import HotPathApp
 from champion.cluster import service as cluster
 from champion.config import Settings
 from champion.context import ServerContext, open_context
@@ -111,7 +112,8 @@ def create_app(
     meters = ServingMetrics()
 
     # No /docs or /openapi.json: every route but the documented probes needs credentials.
-    app = FastAPI(
+    app = HotPathApp(
+        hot_routes=[*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes],
         title="champion",
         version=__version__,
         lifespan=lifespan,
@@ -120,7 +122,6 @@ def create_app(
         openapi_url=None,
     )
     app.state.metrics = meters
-    app.router.routes[:0] = [*wml.hot_routes, *inference.hot_routes, *datarobot.hot_routes]
     deferred: Deferred | None = None
     if faces_later:
         deferred = Deferred(app.router, _face_routes)
