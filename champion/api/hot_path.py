@@ -5,8 +5,9 @@ OpenTelemetry check and exception hook, a body limit, the exception handlers and
 uploaded files. The prediction routes (each face's `hot_routes`) need only the first: they read their
 body under champion's own limit, answer their own errors and open no file. `HotPathApp` matches them
 before anything else and runs each under Starlette's `ServerErrorMiddleware` and any middleware the app
-was given (none today), so an unexpected exception is still logged and answered 500, as anywhere; every
-other request, and a prediction path asked with another method, goes through the whole stack as before.
+was given (none today), so an unexpected exception is still answered 500 and raised on to the server,
+which logs it, as anywhere; every other request, and a prediction path asked with another method, goes
+through the whole stack as before.
 In-process, a 1-row WML call went from 153 to 123 µs of CPU (`bench/face_calls.py`).
 """
 

@@ -185,7 +185,7 @@ def read(path: Path, signature: Signature) -> Rows:
 
 
 _BATCH_ROWS = 1 << 16
-"""Rows per record batch read: a flush's file is one batch (arrow-rs reads 1,024 a batch by default)."""
+"""Rows per record batch read: most flushes' files are one batch (arrow-rs reads 1,024 a batch by default)."""
 
 
 def _numbers(values: np.ndarray) -> Array:
