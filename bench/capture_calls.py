@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import face_calls  # bench/face_calls.py  # noqa: E402
 import run  # bench/run.py  # noqa: E402
 
-from tests.api.test_wml_deployments import deploy, upload_model, wait_until_settled  # noqa: E402
 from tests.api.test_wml_routes import serving  # noqa: E402
 
 
@@ -40,13 +39,7 @@ def main() -> None:
         model = run.fit_model(work)
         body = run.write_bodies(work, [args.rows])[args.rows].read_bytes()
         with serving(work / "home", "alice") as server:
-            space = server.call("POST", "/v2/spaces", json={"name": "bench"}).json()["metadata"]["id"]
-            model_id = upload_model(server, space, model.read_bytes(), name="bench")
-            deployments = {}
-            for name in ("capture on", "capture off"):
-                deployment_id = deploy(server, space, model_id, name=name)["metadata"]["id"]
-                wait_until_settled(server, space, deployment_id, timeout=120)
-                deployments[name] = deployment_id
+            space, deployments = face_calls.deploy_bench_model(server, model, ["capture on", "capture off"])
             switched = server.call(
                 "PATCH",
                 f"/ml/v4/deployments/{deployments['capture off']}/settings",

@@ -102,6 +102,19 @@ def measure(server: Server, calls: dict[str, Callable[[], Any]], count: int) -> 
     return {name: (statistics.median(p) / 1e3, statistics.median(t) / 1e3) for name, (p, t) in times.items()}
 
 
+def deploy_bench_model(server: Server, model: Path, names: list[str]) -> tuple[str, dict[str, str]]:
+    """bench/run.py's model uploaded to a new space and deployed once per name, each settled (its serving
+    form logged): the space's id and each deployment's."""
+    space = server.call("POST", "/v2/spaces", json={"name": "bench"}).json()["metadata"]["id"]
+    model_id = upload_model(server, space, model.read_bytes(), name="bench")
+    deployments = {}
+    for name in names:
+        deployments[name] = deploy(server, space, model_id, name=name)["metadata"]["id"]
+        status = wait_until_settled(server, space, deployments[name], timeout=120)["entity"]["status"]
+        run.log(f"{name}: serving form {status.get('serving_form')}")
+    return space, deployments
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=5000, help="calls per face per round (default 5000)")
@@ -113,11 +126,8 @@ def main() -> None:
         model = run.fit_model(work)
         body = run.write_bodies(work, [args.rows])[args.rows]
         with serving(work / "home", "alice") as server:
-            space = server.call("POST", "/v2/spaces", json={"name": "bench"}).json()["metadata"]["id"]
-            model_id = upload_model(server, space, model.read_bytes(), name="bench")
-            deployment_id = deploy(server, space, model_id, name="bench")["metadata"]["id"]
-            status = wait_until_settled(server, space, deployment_id, timeout=120)["entity"]["status"]
-            run.log(f"serving form: {status.get('serving_form')}")
+            _, deployments = deploy_bench_model(server, model, ["bench"])
+            deployment_id = deployments["bench"]
             authorization = server.as_("alice")["Authorization"]
             wml_path = f"/ml/v4/deployments/{deployment_id}/predictions"
             calls = {

@@ -196,22 +196,28 @@ def test_drift_rises_for_the_shifted_feature_only(server: Server, space: str, mo
     assert after.target is not None and after.target.rows == 1200
 
 
+def _offer(
+    buffer: CaptureBuffer, signature: Signature, rows: np.ndarray, prediction: Prediction, sampling: float = 1.0
+) -> None:
+    """One request of deployment "d", version "v", offered as the prediction path offers it."""
+    buffer.offer(
+        CapturePolicy(sampling=sampling),
+        deployment_id="d",
+        version_id="v",
+        signature=signature,
+        rows=rows,
+        prediction=prediction,
+        association_ids=None,
+        latency=0.001,
+    )
+
+
 def test_a_full_buffer_drops_and_counts_and_never_fails_a_prediction() -> None:
     buffer = CaptureBuffer(capacity_cells=1_000)
-    policy = CapturePolicy(sampling=1.0)
     signature = Signature((Feature("x", FeatureType.DOUBLE),), Target(TargetType.REGRESSION))
     for _ in range(30):
         rows = np.zeros((100, 1))
-        buffer.offer(
-            policy,
-            deployment_id="d",
-            version_id="v",
-            signature=signature,
-            rows=rows,
-            prediction=Prediction(np.zeros(100), None),
-            association_ids=None,
-            latency=0.001,
-        )
+        _offer(buffer, signature, rows, Prediction(np.zeros(100), None))
     drained = buffer.drain()
     kept = 1_000 // (100 * (1 + ROW_CELLS))  # each row: its value, its time, its label and its association id
     assert kept == 2 and len(drained.pending[("d", "v")]) == kept * 100
@@ -225,16 +231,7 @@ def test_the_capacity_counts_what_a_row_holds_beside_its_values() -> None:
     buffer = CaptureBuffer(capacity_cells=100_000)
     signature = Signature(tuple(Feature(f"x{i}", FeatureType.DOUBLE) for i in range(20)), Target(TargetType.REGRESSION))
     for _ in range(5_000):
-        buffer.offer(
-            CapturePolicy(sampling=1.0),
-            deployment_id="d",
-            version_id="v",
-            signature=signature,
-            rows=np.zeros((1, 20)),
-            prediction=Prediction(np.zeros(1), np.full((1, 2), 0.5)),
-            association_ids=None,
-            latency=0.001,
-        )
+        _offer(buffer, signature, np.zeros((1, 20)), Prediction(np.zeros(1), np.full((1, 2), 0.5)))
     assert len(buffer.drain().pending[("d", "v")]) == 100_000 // (REQUEST_CELLS + 20 + 2 + ROW_CELLS) == 1_234
 
 
@@ -248,15 +245,11 @@ def test_what_the_buffer_counts_is_what_its_requests_hold() -> None:
     try:
         before = tracemalloc.get_traced_memory()[0]
         for i in range(2_000):
-            buffer.offer(
-                CapturePolicy(sampling=1.0),
-                deployment_id="d",
-                version_id="v",
-                signature=signature,
-                rows=np.zeros((1, 20)),
-                prediction=Prediction(batch[0][i % 32 : i % 32 + 1], batch[1][i % 32 : i % 32 + 1]),
-                association_ids=None,
-                latency=0.001,
+            _offer(
+                buffer,
+                signature,
+                np.zeros((1, 20)),
+                Prediction(batch[0][i % 32 : i % 32 + 1], batch[1][i % 32 : i % 32 + 1]),
             )
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
@@ -268,16 +261,7 @@ def test_sampling_keeps_about_its_share() -> None:
     buffer = CaptureBuffer()
     signature = Signature((Feature("x", FeatureType.DOUBLE),), Target(TargetType.REGRESSION))
     for _ in range(2_000):
-        buffer.offer(
-            CapturePolicy(sampling=0.25),
-            deployment_id="d",
-            version_id="v",
-            signature=signature,
-            rows=np.zeros((1, 1)),
-            prediction=Prediction(np.zeros(1), None),
-            association_ids=None,
-            latency=0.001,
-        )
+        _offer(buffer, signature, np.zeros((1, 1)), Prediction(np.zeros(1), None), sampling=0.25)
     drained = buffer.drain()
     assert 400 < len(drained.pending[("d", "v")]) < 600
     assert sum(t.requests for t in drained.tallies.values()) == 2_000  # every request is counted, sampled or not
